@@ -1,0 +1,106 @@
+"""AU series: a (frames x AUs) float32 array in [0, 1] at a frame rate, with its names."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from actionunits.names import AU_NAMES
+
+
+@dataclass
+class AUSeries:
+    """One AU vector per video frame. `valid` marks frames whose values were measured
+    (False where a tracker failed and the value was interpolated)."""
+
+    values: np.ndarray
+    fps: float
+    names: tuple[str, ...] = AU_NAMES
+    valid: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float32)
+        self.names = tuple(self.names)
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
+            raise ValueError(
+                f"AU series must be (frames, {len(self.names)}), got {self.values.shape}"
+            )
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.valid is not None:
+            self.valid = np.asarray(self.valid, dtype=bool)
+            if self.valid.shape != (len(self.values),):
+                raise ValueError("valid mask must have one entry per frame")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.arange(len(self), dtype=np.float64) / self.fps
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+    def reorder(self, names: tuple[str, ...] | list[str]) -> AUSeries:
+        """The same series in another name order; names this series lacks are 0."""
+        out = np.zeros((len(self), len(names)), dtype=np.float32)
+        for j, n in enumerate(names):
+            if n in self.names:
+                out[:, j] = self.values[:, self.names.index(n)]
+        return AUSeries(out, self.fps, tuple(names), self.valid)
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Write `time,[valid,]<names>` atomically (temp file, then rename)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["time", *(["valid"] if self.valid is not None else []), *self.names])
+                for i, (t, row) in enumerate(zip(self.times, self.values)):
+                    extra = [int(self.valid[i])] if self.valid is not None else []
+                    w.writerow([f"{t:.6f}", *extra, *(f"{v:.5f}" for v in row)])
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def read_csv(cls, path: str | os.PathLike, fps: float | None = None) -> AUSeries:
+        """Read a CSV with a `time` column and one column per AU name (any order, any
+        subset of known names; unknown columns are ignored). fps comes from the time
+        column unless given."""
+        path = Path(path)
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"cannot read AU CSV {path}: {e}") from None
+        if len(rows) < 2:
+            raise ValueError(f"AU CSV {path} has no data rows")
+        header = [h.strip() for h in rows[0]]
+        if "time" not in header:
+            raise ValueError(f"AU CSV {path} has no 'time' column")
+        names = tuple(h for h in header if h in AU_NAMES)
+        if not names:
+            raise ValueError(f"AU CSV {path} has no known AU columns")
+        try:
+            data = np.array([[float(r[header.index(h)]) for h in header if h in names or h in ("time", "valid")]
+                             for r in rows[1:] if r], dtype=np.float64)
+        except (ValueError, IndexError) as e:
+            raise ValueError(f"AU CSV {path}: bad value ({e})") from None
+        cols = [h for h in header if h in names or h in ("time", "valid")]
+        times = data[:, cols.index("time")]
+        if fps is None:
+            if len(times) < 2 or not np.all(np.diff(times) > 0):
+                raise ValueError(f"AU CSV {path}: cannot infer fps from the time column")
+            fps = float(round(1.0 / np.median(np.diff(times)), 3))
+        values = np.clip(data[:, [cols.index(n) for n in names]], 0.0, 1.0)
+        valid = data[:, cols.index("valid")] > 0.5 if "valid" in cols else None
+        return cls(values, fps, names, valid)

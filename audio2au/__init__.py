@@ -1,0 +1,1 @@
+"""audio2au: speech -> per-video-frame AU series. Knows waveforms and AU series, not images."""

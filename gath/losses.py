@@ -1,0 +1,96 @@
+"""GATH losses (paper eqs. 2, 4-10) as pure functions of tensors.
+
+Normalisation: every term is a mean over its elements (the paper writes sums/norms); with
+means, the paper's weights lambda_rec = lambda_tv = 1 and lambda_adv = lambda_cls = 0.05
+keep the terms on comparable scales independent of crop size and batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """lambda values of eqs. 9 and 10; `use_discriminator`/`use_classifier` switch the
+    paper's ablations (GATH-DC: neither; GATH-C: no classifier)."""
+
+    rec: float = 1.0
+    tv: float = 1.0
+    adv: float = 0.05
+    cls: float = 0.05
+    use_discriminator: bool = True
+    use_classifier: bool = True
+
+
+def aue_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: squared error of AU predictions, averaged over batch and AUs."""
+    return F.mse_loss(predicted, target)
+
+
+def au_loss(f_target: torch.Tensor, f_synth: torch.Tensor) -> torch.Tensor:
+    """Eq. 4: squared distance between the AU estimator's conv3_2 features of the target
+    frame and of the synthesis."""
+    return (f_target - f_synth).pow(2).mean()
+
+
+def rec_loss(x_src: torch.Tensor, x_synth: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: L1 between the source and its synthesis (identity and background)."""
+    return (x_src - x_synth).abs().mean()
+
+
+def lsgan_d_loss(score_real: torch.Tensor, score_fake: torch.Tensor) -> torch.Tensor:
+    """Eq. 6, D side: (1 - D(x_re))^2 + D(G(x_src, e))^2."""
+    return (1 - score_real).pow(2).mean() + score_fake.pow(2).mean()
+
+
+def lsgan_g_loss(score_fake: torch.Tensor) -> torch.Tensor:
+    """Eq. 6, G side, in the bounded least-squares form (1 - D(G(x, e)))^2.
+
+    Eq. 10 literally writes -D(G)^2, which is unbounded below and has zero gradient at
+    D(G) = 0; the least-squares GAN the paper cites trains G towards the real label."""
+    return (1 - score_fake).pow(2).mean()
+
+
+def cls_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. 7: identity cross-entropy (on real images for C, on syntheses for G)."""
+    return F.cross_entropy(logits.float(), labels)
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Eq. 8: squared differences of horizontally and vertically adjacent pixels."""
+    dx = x[..., :, 1:] - x[..., :, :-1]
+    dy = x[..., 1:, :] - x[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real: torch.Tensor | None,
+                labels: torch.Tensor, w: LossWeights) -> dict[str, torch.Tensor]:
+    """Eq. 9, the D/C loss. Returns the total under "total" and each term."""
+    terms = {"d_adv": lsgan_d_loss(score_real, score_fake)}
+    total = w.adv * terms["d_adv"]
+    if w.use_classifier and logits_real is not None:
+        terms["c_cls"] = cls_loss(logits_real, labels)
+        total = total + w.cls * terms["c_cls"]
+    terms["total"] = total
+    return terms
+
+
+def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tensor, x_synth: torch.Tensor,
+                score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
+                w: LossWeights) -> dict[str, torch.Tensor]:
+    """Eq. 10, the generator loss. Adversarial and identity terms only where the variant
+    has a discriminator / classifier."""
+    terms = {"au": au_loss(f_target, f_synth), "rec": rec_loss(x_src, x_synth), "tv": tv_loss(x_synth)}
+    total = terms["au"] + w.rec * terms["rec"] + w.tv * terms["tv"]
+    if w.use_discriminator and score_fake is not None:
+        terms["g_adv"] = lsgan_g_loss(score_fake)
+        total = total + w.adv * terms["g_adv"]
+    if w.use_classifier and logits_fake is not None:
+        terms["g_cls"] = cls_loss(logits_fake, labels)
+        total = total + w.cls * terms["g_cls"]
+    terms["total"] = total
+    return terms

@@ -1,0 +1,5 @@
+from gath.models.au_estimator import AUEstimator
+from gath.models.discriminator import DiscriminatorClassifier
+from gath.models.generator import Generator
+
+__all__ = ["AUEstimator", "DiscriminatorClassifier", "Generator"]

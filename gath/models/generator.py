@@ -1,0 +1,84 @@
+"""The GATH generator G(x_src, e) = dec(enc(x_src), e) (paper section 4.1, Fig. 3a)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv_block(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequential:
+    """conv -> BatchNorm -> LeakyReLU(0.1), the paper's unit block."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride, padding=(kernel - 1) // 2 if stride == 1 else 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Generator(nn.Module):
+    """Encoder: four conv blocks (7x7, two stride-2 4x4 downsamplings, 3x3), so a 100x100
+    crop becomes a 25x25 identity code. The AU vector is broadcast over that grid and
+    concatenated; the decoder runs one conv block, `n_res_blocks` residual blocks, adds the
+    encoder output back (the paper's bottleneck skip), then two transposed-conv
+    upsamplings and a 7x7 tanh output conv.
+
+    `encode` and `decode` are public so a render computes the photo's code once and only
+    decodes per frame.
+    """
+
+    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6) -> None:
+        super().__init__()
+        c = channels
+        self.n_aus = n_aus
+        self.encoder = nn.Sequential(
+            conv_block(3, c, 7, 1),
+            conv_block(c, 2 * c, 4, 2),
+            conv_block(2 * c, 4 * c, 4, 2),
+            conv_block(4 * c, 4 * c, 3, 1),
+        )
+        self.fuse = conv_block(4 * c + n_aus, 4 * c, 3, 1)
+        self.bottleneck = nn.Sequential(*(ResidualBlock(4 * c) for _ in range(n_res_blocks)))
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.LeakyReLU(0.1, inplace=True),
+        )
+        self.to_rgb = nn.Sequential(nn.Conv2d(c, 3, 7, 1, 3), nn.Tanh())
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity code of source crops in [-1, 1], (B, 3, H, W) with H, W divisible by 4."""
+        if x.shape[-1] % 4 or x.shape[-2] % 4:
+            raise ValueError(f"crop size must be divisible by 4, got {tuple(x.shape[-2:])}")
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
+        """Synthesis for AU vectors (B, n_aus) in [0, 1]; `code` may have batch 1 (one photo,
+        many frames), it is then expanded without a copy."""
+        if aus.shape[-1] != self.n_aus:
+            raise ValueError(f"expected {self.n_aus} AU coefficients, got {aus.shape[-1]}")
+        if code.shape[0] == 1 and aus.shape[0] > 1:
+            code = code.expand(aus.shape[0], -1, -1, -1)
+        grid = aus.to(code.dtype)[:, :, None, None].expand(-1, -1, *code.shape[-2:])
+        h = self.bottleneck(self.fuse(torch.cat([code, grid], dim=1))) + code
+        return self.to_rgb(self.upsample(h))
+
+    def forward(self, x: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x), aus)

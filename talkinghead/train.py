@@ -1,0 +1,26 @@
+"""`talkinghead train MODEL`: compose the model's config, make sure its data exists, run
+the room's trainer."""
+
+from __future__ import annotations
+
+from talkinghead.config import load_config
+from talkinghead.errors import UserError
+from talkinghead.synthetic import ensure_synthetic_dataset
+
+CONFIG_NAMES = {"gath": "train_gath", "aue": "train_aue", "audio2au": "train_audio2au"}
+
+
+def run_training(model: str, overrides: list[str]) -> None:
+    cfg = load_config(CONFIG_NAMES[model], overrides)
+    if cfg.data.get("synthetic", False):
+        ensure_synthetic_dataset(cfg.data.root, crop_size=cfg.data.crop_size)
+    if model == "gath":
+        from gath.train import train_gath as trainer
+    elif model == "aue":
+        from gath.train_aue import train_aue as trainer
+    else:
+        from audio2au.train import train_audio2au as trainer
+    try:
+        trainer(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
