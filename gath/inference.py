@@ -1,0 +1,77 @@
+"""Inference with a trained generator: encode a photo's crop once, decode AU frames in batches."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from gath.checkpoint import load_model
+from gath.models import Generator
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without one is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(device)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) or (H, W, 3) uint8 RGB -> (B, 3, H, W) float in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(images))
+    if t.ndim == 3:
+        t = t[None]
+    return t.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8 RGB."""
+    return images.float().add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+class FaceAnimator:
+    """Holds a generator on a device. `set_source` runs the encoder once per photo; `render`
+    runs only the decoder per batch of AU frames (bf16 + channels_last on CUDA)."""
+
+    def __init__(self, generator: Generator, meta: dict, device: str = "auto") -> None:
+        self.device = resolve_device(device)
+        self.cuda = self.device.type == "cuda"
+        self.generator = generator.to(self.device).eval()
+        if self.cuda:
+            self.generator = self.generator.to(memory_format=torch.channels_last)
+        self.au_names: tuple[str, ...] = tuple(meta["au_names"])
+        self.crop_size: int = int(meta["crop_size"])
+        self._code: torch.Tensor | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> FaceAnimator:
+        generator, meta = load_model(path, "generator", Generator)
+        return cls(generator, meta, device)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)
+
+    @torch.inference_mode()
+    def set_source(self, crop: np.ndarray) -> None:
+        """Encode the aligned crop (crop_size x crop_size x 3 uint8 RGB) of the photo."""
+        if crop.shape[:2] != (self.crop_size, self.crop_size):
+            raise ValueError(f"crop must be {self.crop_size}x{self.crop_size}, got {crop.shape[:2]}")
+        x = to_tensor(crop).to(self.device)
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            self._code = self.generator.encode(x)
+
+    @torch.inference_mode()
+    def render(self, aus: np.ndarray) -> np.ndarray:
+        """(B, n_aus) coefficients in [0, 1] -> (B, H, W, 3) uint8 syntheses of the source."""
+        if self._code is None:
+            raise RuntimeError("call set_source() before render()")
+        e = torch.from_numpy(np.asarray(aus, np.float32)).to(self.device)
+        with self._autocast():
+            out = self.generator.decode(self._code, e.clamp(0, 1))
+        return to_uint8(out)
