@@ -15,6 +15,102 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _post_options(args: argparse.Namespace):
+    from talkinghead.aupost import PostOptions, parse_emotion, parse_overrides
+
+    if args.expressiveness < 0:
+        raise UserError(f"--expressiveness must be >= 0, got {args.expressiveness}")
+    try:
+        return PostOptions(expressiveness=args.expressiveness, emotion=parse_emotion(args.emotion or ""),
+                           overrides=parse_overrides(args.au), blinks=not getattr(args, "no_blinks", False),
+                           idle=not getattr(args, "no_idle", False), seed=getattr(args, "seed", 0))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _enhance(args: argparse.Namespace):
+    from gath.postprocess import Enhance
+
+    try:
+        return None if args.enhance is None else Enhance.parse(args.enhance)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _render_options(args: argparse.Namespace):
+    from talkinghead.render import RenderOptions
+
+    return RenderOptions(fps=args.fps, size=args.size, device=args.device, batch_size=args.batch_size,
+                         checkpoint=args.checkpoint, crop_only=args.crop_only, save_aus=args.save_aus,
+                         enhance=_enhance(args), post=_post_options(args), quiet=args.quiet,
+                         face_index=args.face_index)
+
+
+def _report(result, quiet: bool) -> int:
+    if not quiet:
+        print(result.summary())
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from talkinghead.render import render
+
+    return _report(render(args.photo, args.audio, args.output, _render_options(args), args.au_csv), args.quiet)
+
+
+def _reenact(args: argparse.Namespace) -> int:
+    from talkinghead.render import reenact
+
+    return _report(reenact(args.photo, args.video, args.output, _render_options(args), args.au_csv), args.quiet)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from talkinghead.demo import SPEECH, demo_photo
+    from talkinghead.render import render
+
+    return _report(render(demo_photo(), SPEECH, args.output, _render_options(args)), args.quiet)
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from talkinghead.edit import EditOptions, edit
+
+    options = EditOptions(neutral=args.neutral, size=args.size, device=args.device, checkpoint=args.checkpoint,
+                          crop_only=args.crop_only, enhance=_enhance(args), face_index=args.face_index)
+    aus = edit(args.photo, args.output, _post_options(args), options)
+    if not args.quiet:
+        from actionunits import AU_NAMES
+
+        shown = ", ".join(f"{n}={v:.2f}" for n, v in zip(AU_NAMES, aus) if v >= 0.05) or "all AUs 0"
+        print(f"wrote {args.output} ({shown})")
+    return 0
+
+
+def _add_face_options(p: argparse.ArgumentParser, video: bool) -> None:
+    """Options shared by render, reenact, demo (video=True) and edit."""
+    p.add_argument("--size", type=int, help="output height in pixels (default: the photo's, at most 720; "
+                                            "256 with --crop-only)" if video else "output height in pixels")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
+    p.add_argument("--checkpoint", metavar="DIR", help="folder with generator.pt and audio2au.pt "
+                                                       "(default: the weights shipped in the package)")
+    p.add_argument("--crop-only", action="store_true", help="output the aligned face crop, not the whole photo")
+    p.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
+    p.add_argument("--enhance", nargs="?", const="all", metavar="STEPS",
+                   help="post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)")
+    p.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
+    p.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion: happy, sad, angry, surprised, "
+                                                         "disgusted, fearful (strength S in [0, 1], default 1)")
+    p.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1] "
+                                                                       "(e.g. mouthSmileLeft=0.5); repeatable")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    if video:
+        p.add_argument("--fps", type=float, help="output frame rate (default 25; reenact: the driver's)")
+        p.add_argument("--batch-size", type=int, help="frames per generator batch (default 8 on CPU, 64 on CUDA)")
+        p.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
+        p.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
+        p.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
+        p.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="talkinghead", description="Make a still portrait talk.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -25,6 +121,41 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("model", choices=["gath", "aue", "audio2au"], help="which model to train")
     t.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
     t.set_defaults(func=_train)
+
+    r = sub.add_parser("render", help="photo + speech -> lip-synced talking video",
+                       description="Make the face in a photo say the speech in an audio file (H.264 + AAC).")
+    r.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    r.add_argument("--audio", help="speech (wav, mp3, flac, m4a, ...); muxed into the video")
+    r.add_argument("--au-csv", metavar="CSV", help="drive the face from an AU CSV (this project's format or an "
+                                                   "ARKit blendshape CSV) instead of the speech")
+    r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
+    _add_face_options(r, video=True)
+    r.set_defaults(func=_render)
+
+    e = sub.add_parser("edit", help="set facial AUs of a photo (expression editing)",
+                       description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
+                                   "AUs not given keep the values the photo shows (all 0 with --neutral).")
+    e.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    e.add_argument("--neutral", action="store_true", help="start from the neutral face (all AUs 0)")
+    e.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
+    _add_face_options(e, video=False)
+    e.set_defaults(func=_edit)
+
+    v = sub.add_parser("reenact", help="photo + driving video -> the photo makes the driver's faces",
+                       description="Track the AUs of the face in a driving video and render them on the photo, "
+                                   "with the driving video's audio.")
+    v.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    v.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
+    v.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
+    v.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
+    _add_face_options(v, video=True)
+    v.set_defaults(func=_reenact)
+
+    d = sub.add_parser("demo", help="render the bundled example (no arguments needed)",
+                       description="Render the bundled portrait saying the bundled speech.")
+    d.add_argument("-o", "--output", default="talkinghead_demo.mp4", help="default talkinghead_demo.mp4")
+    _add_face_options(d, video=True)
+    d.set_defaults(func=_demo)
     return p
 
 

@@ -1,0 +1,140 @@
+"""Write an H.264 video with an audio track muxed in, streamed frame by frame.
+
+Frames go through moviepy's ffmpeg pipe (the ffmpeg inside imageio-ffmpeg) from a
+background thread, so the generator keeps computing while ffmpeg encodes, and memory
+stays bounded however long the video is. The file is written under a temporary name in
+the output folder and renamed only when ffmpeg succeeded: a failure or a kill never
+leaves a half-written video at the requested path.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from talkinghead.errors import UserError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
+    """The output path if its folder exists and its extension is one we write; else UserError."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"output {path} must end in {' or '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise UserError(f"output folder {path.parent} does not exist")
+    if path.is_dir():
+        raise UserError(f"output {path} is a folder")
+    return path
+
+
+class VideoWriter:
+    """Stream RGB uint8 frames (all the same size, even width and height) into `path`.
+
+    `audio` is any file ffmpeg reads (WAV, MP3, a video with an audio stream); its first
+    audio stream is encoded to AAC. Use as a context manager: leaving the block normally
+    finishes and renames the file, an exception deletes the partial file.
+    """
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
+                 audio: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast",
+                 queue_batches: int = 4) -> None:
+        from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
+
+        self.path = check_output_path(path, VIDEO_SUFFIXES)
+        w, h = size
+        if w % 2 or h % 2:
+            raise ValueError(f"H.264 needs even frame sizes, got {w}x{h}")
+        self.size = (w, h)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=self.path.suffix)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        params = ["-map", "0:v:0"]
+        if audio is not None:
+            params += ["-map", "1:a:0", "-b:a", "128k"]
+        params += ["-crf", str(crf), "-movflags", "+faststart"]
+        self._writer = FFMPEG_VideoWriter(str(self._tmp), (w, h), fps, codec="libx264", preset=preset,
+                                          audiofile=None if audio is None else str(audio),
+                                          audio_codec="aac", ffmpeg_params=params)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
+        self._error: BaseException | None = None
+        self.frames_written = 0
+        self.busy_seconds = 0.0  # time the writer thread spent handing frames to ffmpeg
+        self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain so the producer never blocks on a dead writer
+            try:
+                t0 = time.perf_counter()
+                for frame in batch:
+                    self._writer.write_frame(frame)
+                self.busy_seconds += time.perf_counter() - t0
+                self.frames_written += len(batch)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the producer's thread
+                self._error = e
+
+    def write(self, frames: np.ndarray) -> None:
+        """Queue a batch (B, H, W, 3) uint8; blocks while the encoder is `queue_batches` behind."""
+        if self._error is not None:
+            raise self._error
+        if frames.ndim != 4 or frames.shape[1:] != (self.size[1], self.size[0], 3) or frames.dtype != np.uint8:
+            raise ValueError(f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got "
+                             f"{frames.dtype} {frames.shape}")
+        self._queue.put(np.ascontiguousarray(frames))
+
+    def _finish_encoder(self) -> int:
+        self._queue.put(None)
+        self._thread.join()
+        proc = self._writer.proc
+        stderr = b""
+        if proc is not None:
+            try:
+                proc.stdin.close()
+            except OSError:  # ffmpeg already gone (killed or failed)
+                pass
+            stderr = proc.stderr.read() if proc.stderr is not None else b""
+            proc.wait()
+            self._writer.proc = None
+            if proc.returncode != 0 and self._error is None:
+                msg = stderr.decode(errors="replace").strip().splitlines()
+                self._error = RuntimeError(f"ffmpeg failed: {msg[-1] if msg else proc.returncode}")
+        return proc.returncode if proc is not None else 0
+
+    def close(self) -> Path:
+        """Wait for the encoder, then move the finished file to its path."""
+        try:
+            self._finish_encoder()
+            if self._error is not None:
+                raise self._error
+            os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop the encoder and delete the partial file."""
+        try:
+            if self._writer.proc is not None:
+                self._writer.proc.kill()
+            self._finish_encoder()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,46 @@
+"""Stage timing and progress display for the offline commands (render, reenact, edit).
+
+The same numbers feed the user's progress lines, the summary's real-time factor and the
+benchmark's per-stage table, so what the benchmark reports is what users see.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+
+class Progress:
+    """Seconds spent per named stage; prints a line per finished stage and a frame bar
+    on stderr unless quiet."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.start = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        dt = time.perf_counter() - t0
+        self.seconds[name] += dt
+        if not self.quiet:
+            print(f"  {name:<8} {dt:7.2f} s", file=sys.stderr, flush=True)
+
+    def add(self, name: str, seconds: float) -> None:
+        """Account time measured elsewhere (per batch, or in the encoder thread)."""
+        self.seconds[name] += seconds
+
+    def bar(self, total: int, desc: str = "frames") -> tqdm:
+        return tqdm(total=total, desc=f"  {desc}", unit="frame", disable=self.quiet, file=sys.stderr,
+                    leave=False, dynamic_ncols=True)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
