@@ -24,8 +24,10 @@ AUDIO2AU_FILE = "audio2au.pt"
 def weights_dir(checkpoint: str | Path | None) -> Path:
     d = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
     if not (d / GENERATOR_FILE).is_file() and not (d / LITE_GENERATOR_FILE).is_file():
-        where = f"checkpoint folder {d}" if checkpoint is not None else f"the installed package ({d})"
-        raise UserError(f"no {GENERATOR_FILE} in {where}" if d.is_dir() else f"checkpoint folder {d} not found")
+        if checkpoint is None:
+            raise UserError(f"this installation has no trained weights ({d}/{GENERATOR_FILE}); pass --checkpoint DIR")
+        raise UserError(f"no {GENERATOR_FILE} in checkpoint folder {d}" if d.is_dir() else
+                        f"checkpoint folder {d} not found")
     return d
 
 

@@ -85,6 +85,34 @@ def _edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from talkinghead.prepare import format_summary, prepare, shared_data_inputs
+
+    sources = [Path(s) for s in args.source]
+    targets = [(Path(t.partition("=")[0]), t.partition("=")[2] or None) for t in args.target]
+    name_root = None
+    if args.shared_data:
+        extra_sources, extra_targets, name_root = shared_data_inputs(Path(args.shared_data))
+        sources, targets = extra_sources + sources, extra_targets + targets
+    summary = prepare(args.output, sources, targets, crop_size=args.crop_size, fps=args.fps, workers=args.workers,
+                      neutral_from_clip=args.neutral_from_clip, limit=args.limit, name_root=name_root,
+                      progress=not args.quiet)
+    print(format_summary(summary, Path(args.output)))
+    return 0
+
+
+def _track(args: argparse.Namespace) -> int:
+    from talkinghead.track import track
+
+    series = track(args.video, args.output, args.plot, fps=args.fps, neutral_from_clip=args.neutral_from_clip,
+                   smooth=not args.no_smooth)
+    print(f"wrote {args.output}: {len(series)} frames at {series.fps:g} fps, "
+          f"{int(series.valid.sum())} with a tracked face" + (f"; plot {args.plot}" if args.plot else ""))
+    return 0
+
+
 def _add_face_options(p: argparse.ArgumentParser, video: bool) -> None:
     """Options shared by render, reenact, demo (video=True) and edit."""
     p.add_argument("--size", type=int, help="output height in pixels (default: the photo's, at most 720; "
@@ -109,6 +137,18 @@ def _add_face_options(p: argparse.ArgumentParser, video: bool) -> None:
         p.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
         p.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
         p.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
+
+
+def _data_root() -> str:
+    from talkinghead.data_root import data_root
+
+    return str(data_root())
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +196,37 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="talkinghead_demo.mp4", help="default talkinghead_demo.mp4")
     _add_face_options(d, video=True)
     d.set_defaults(func=_demo)
+
+    pr = sub.add_parser("prepare", help="build a training dataset from photo folders and videos",
+                        description="Align faces, track AUs and extract audio into the prepared dataset format "
+                                    "(docs/dataset-format.md). Resumable: run again to continue or extend.")
+    pr.add_argument("output", help="dataset folder to create or extend")
+    pr.add_argument("--source", action="append", default=[], metavar="DIR",
+                    help="photo folder for the source set; identities from DIR/identities.csv, sub-folders, "
+                         "or file names like Name_0001.jpg (repeatable)")
+    pr.add_argument("--target", action="append", default=[], metavar="DIR[=SPEAKER]",
+                    help="folder of videos (or one video) for the target set; speakers from a manifest.csv, "
+                         "=SPEAKER, or one per clip (repeatable)")
+    pr.add_argument("--shared-data", nargs="?", const=str(_data_root()), metavar="ROOT",
+                    help="add every face folder and video of the shared data (default root: %(const)s)")
+    pr.add_argument("--crop-size", type=int, default=100, help="aligned crop size in pixels (default 100)")
+    pr.add_argument("--fps", type=float, default=25.0, help="frame rate sampled from videos (default 25)")
+    pr.add_argument("--workers", type=int, default=_cpu_count(), help="parallel processes (default: all cores)")
+    pr.add_argument("--neutral-from-clip", action="store_true",
+                    help="calibrate each clip's neutral face from the clip itself")
+    pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_prepare)
+
+    tr = sub.add_parser("track", help="export the AU series of a video (CSV, optional plot)",
+                        description="Track the face in a video and write one row of AU coefficients per frame.")
+    tr.add_argument("video", help="video with a face")
+    tr.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
+    tr.add_argument("--plot", metavar="PNG", help="also plot the main coefficients over time")
+    tr.add_argument("--fps", type=float, help="sample at this frame rate (default: the video's)")
+    tr.add_argument("--neutral-from-clip", action="store_true", help="calibrate the neutral face from the clip")
+    tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
+    tr.set_defaults(func=_track)
     return p
 
 

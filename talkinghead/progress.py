@@ -30,12 +30,21 @@ class Progress:
         yield
         dt = time.perf_counter() - t0
         self.seconds[name] += dt
-        if not self.quiet:
-            print(f"  {name:<8} {dt:7.2f} s", file=sys.stderr, flush=True)
+        self._print(name, dt)
 
     def add(self, name: str, seconds: float) -> None:
         """Account time measured elsewhere (per batch, or in the encoder thread)."""
         self.seconds[name] += seconds
+
+    def show(self, *names: str) -> None:
+        """Print the totals of stages accounted with `add` (those that ran)."""
+        for name in names:
+            if name in self.seconds:
+                self._print(name, self.seconds[name])
+
+    def _print(self, name: str, seconds: float) -> None:
+        if not self.quiet:
+            print(f"  {name:<10} {seconds:7.2f} s", file=sys.stderr, flush=True)
 
     def bar(self, total: int, desc: str = "frames") -> tqdm:
         return tqdm(total=total, desc=f"  {desc}", unit="frame", disable=self.quiet, file=sys.stderr,

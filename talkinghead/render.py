@@ -177,10 +177,11 @@ def _batch_size(animator: FaceAnimator, batch_size: int | None) -> int:
 
 
 class Job:
-    """One render/reenact run: checks the outputs first (so bad input fails before any
-    heavy work), loads the generator and the photo, then encodes an AU series."""
+    """One render/reenact run: checks the outputs and the checkpoints first (bad input
+    fails before any heavy work), then the caller loads the photo and an AU series, and
+    `run` encodes it."""
 
-    def __init__(self, photo: str | os.PathLike, output: str | os.PathLike, options: RenderOptions) -> None:
+    def __init__(self, output: str | os.PathLike, options: RenderOptions, audio2au: bool = False) -> None:
         self.output = check_output_path(output, VIDEO_SUFFIXES)
         if options.save_aus is not None and not Path(options.save_aus).parent.is_dir():
             raise UserError(f"output folder {Path(options.save_aus).parent} does not exist")
@@ -193,17 +194,23 @@ class Job:
         torch.manual_seed(options.post.seed)
         with self.progress.stage("model"):
             self.animator, self.generator = load_animator(options.checkpoint, options.device)
+            self.audio2au = load_audio2au(options.checkpoint, self.animator.au_names, self.animator.device) \
+                if audio2au else None
         self.batch_size = _batch_size(self.animator, options.batch_size)
+
+    def load_photo(self, photo: str | os.PathLike) -> None:
+        o = self.options
         with self.progress.stage("face"):
-            height = even(options.size) if options.size and not options.crop_only else None
+            height = even(o.size) if o.size and not o.crop_only else None
             self.photo, self.aligned = prepare_photo(photo, self.animator.crop_size, height, MAX_DEFAULT_HEIGHT,
-                                                     options.face_index)
+                                                     o.face_index)
 
     def run(self, series: AUSeries, audio: str | os.PathLike | None) -> RenderResult:
         o = self.options
         crop_height = even(o.size or CROP_ONLY_HEIGHT) if o.crop_only else None
         maker = FrameMaker(self.animator, self.photo, self.aligned, self.progress, o.enhance, crop_height)
         frames = encode(maker, series, self.output, audio, self.batch_size, self.progress)
+        self.progress.show("frames", "enhance", "paste-back", "encode")
         if o.save_aus is not None:
             series.write_csv(o.save_aus)
         return RenderResult(self.output, frames, series.fps, self.progress.elapsed, dict(self.progress.seconds),
@@ -235,24 +242,24 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
     audio2au (the audio, when given, is still muxed and sets the length)."""
     if audio is None and au_csv is None:
         raise UserError("give --audio, --au-csv or both")
-    job = Job(photo, output, options)
+    job = Job(output, options, audio2au=au_csv is None)
     names, fps = job.animator.au_names, options.fps or DEFAULT_FPS
     wav = None
     if audio is not None:
         with job.progress.stage("audio"):
             wav = load_speech(audio)
+    job.load_photo(photo)
     with job.progress.stage("AU"):
         from audio2au.features import frame_count
 
         n_frames = frame_count(len(wav), fps) if wav is not None else None
-        if au_csv is not None:
+        if job.audio2au is None:
             series = csv_series(au_csv, names, fps, n_frames)
             post = replace(options.post, blinks=False, idle=False)  # the CSV has its own eyes and brows
         else:
             from audio2au.model import predict_aus
 
-            model = load_audio2au(options.checkpoint, names, job.animator.device)
-            series = AUSeries(predict_aus(model, wav, fps, n_frames), fps, names)
+            series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
         del wav  # from here on only the (small) AU series is needed
         series = postprocess(series, post)
@@ -268,7 +275,8 @@ def reenact(photo: str | os.PathLike, video: str | os.PathLike, output: str | os
 
     if not Path(video).is_file():
         raise UserError(f"driving video not found: {video}")
-    job = Job(photo, output, options)
+    job = Job(output, options)
+    job.load_photo(photo)
     names = job.animator.au_names
     with job.progress.stage("AU"):
         if au_csv is not None:

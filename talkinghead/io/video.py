@@ -86,36 +86,41 @@ class VideoWriter:
     def write(self, frames: np.ndarray) -> None:
         """Queue a batch (B, H, W, 3) uint8; blocks while the encoder is `queue_batches` behind."""
         if self._error is not None:
-            raise self._error
+            self._raise_failure()
         if frames.ndim != 4 or frames.shape[1:] != (self.size[1], self.size[0], 3) or frames.dtype != np.uint8:
             raise ValueError(f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got "
                              f"{frames.dtype} {frames.shape}")
         self._queue.put(np.ascontiguousarray(frames))
 
-    def _finish_encoder(self) -> int:
+    def _finish_encoder(self) -> None:
+        """Let the writer thread drain, close ffmpeg's input, wait for it, record a failure."""
         self._queue.put(None)
         self._thread.join()
-        proc = self._writer.proc
+        proc, self._writer.proc = self._writer.proc, None
+        if proc is None:
+            return
         stderr = b""
-        if proc is not None:
-            try:
-                proc.stdin.close()
-            except OSError:  # ffmpeg already gone (killed or failed)
-                pass
-            stderr = proc.stderr.read() if proc.stderr is not None else b""
-            proc.wait()
-            self._writer.proc = None
-            if proc.returncode != 0 and self._error is None:
-                msg = stderr.decode(errors="replace").strip().splitlines()
-                self._error = RuntimeError(f"ffmpeg failed: {msg[-1] if msg else proc.returncode}")
-        return proc.returncode if proc is not None else 0
+        try:
+            proc.stdin.close()
+            stderr = proc.stderr.read()
+        except (OSError, ValueError):  # ffmpeg already gone; moviepy may have read stderr itself
+            pass
+        proc.wait()
+        if proc.returncode != 0 and self._error is None:
+            lines = stderr.decode(errors="replace").strip().splitlines()
+            self._error = RuntimeError(lines[-1] if lines else f"exit code {proc.returncode}")
+
+    def _raise_failure(self) -> None:
+        """ffmpeg's own last words (moviepy wraps them in a long message) as one line."""
+        lines = [ln.strip() for ln in str(self._error).splitlines() if ln.strip()]
+        raise UserError(f"ffmpeg could not write {self.path}: {lines[-1] if lines else repr(self._error)}")
 
     def close(self) -> Path:
         """Wait for the encoder, then move the finished file to its path."""
         try:
             self._finish_encoder()
             if self._error is not None:
-                raise self._error
+                self._raise_failure()
             os.replace(self._tmp, self.path)
         finally:
             self._tmp.unlink(missing_ok=True)

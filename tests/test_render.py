@@ -1,0 +1,196 @@
+"""`talkinghead render / reenact / demo` end to end: real photos, speech and driving video
+from the shared data, real mediapipe, real ffmpeg. Untrained tiny weights test the
+plumbing; the lip-motion test needs the shipped trained weights and skips without them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from media_probe import probe, read_frames
+from tiny_weights import make_tiny_weights
+
+from actionunits import AU_NAMES
+from talkinghead.checkpoints import DEFAULT_WEIGHTS, GENERATOR_FILE
+from talkinghead.cli import main
+
+PHOTO = "portraits/video_retalking_1.png"
+SPEECH = "speech/videoretalking_1.wav"  # 5 s, 44.1/48 kHz stereo
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return make_tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_render_video_and_audio_agree(shared_data, tiny, tmp_path, capsys):
+    out = tmp_path / "talk.mp4"
+    aus = tmp_path / "aus.csv"
+    rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,
+                           "--checkpoint", tiny, "--size", 240, "--save-aus", aus, "--fps", 25], capsys)
+    assert rc == 0, err
+    for stage in ("model", "face", "audio", "AU"):
+        assert f"  {stage} " in err
+    assert "real-time factor" in stdout and str(out) in stdout
+    p = probe(out)
+    assert (p.video_codec, p.audio_codec) == ("h264", "aac")
+    assert p.height == 240 and p.width % 2 == 0
+    speech_seconds = sf.info(shared_data / SPEECH).duration
+    assert abs(p.video_seconds - speech_seconds) <= 1 / 25 + 1e-6
+    assert abs(p.audio_seconds - p.video_seconds) <= 1 / 25 + 0.03  # AAC frames are ~23 ms
+    csv_rows = aus.read_text().splitlines()
+    assert csv_rows[0].split(",")[1:] == list(AU_NAMES)
+    assert len(csv_rows) - 1 == p.frames
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["aus.csv", "talk.mp4"]  # no temp files left
+
+
+def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
+    """A Live Link Face style CSV (Timecode, capitalised names) drives a silent crop video."""
+    fps, n = 60, 120
+    header = ["Timecode", "BlendShapeCount", "JawOpen", "EyeBlinkLeft", "EyeLookDownLeft", "MouthSmileRight"]
+    rows = [f"00:00:{i // fps:02d}:{i % fps:02d}.000,52,{0.5 + 0.5 * np.sin(i / 5):.3f},0,0.2,0.3" for i in range(n)]
+    csv = tmp_path / "capture.csv"
+    csv.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "crop.mp4"
+    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", csv, "-o", out, "--checkpoint", tiny,
+                      "--crop-only", "--size", 64, "--quiet"], capsys)
+    assert rc == 0, err
+    p = probe(out)
+    assert (p.width, p.height, p.audio_codec) == (64, 64, None)
+    assert p.frames == 50  # 2 s of capture at the default 25 fps
+
+
+def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, capsys):
+    driver = next((shared_data / "video" / "grid" / "s1" / "video").glob("*.mp4"))
+    out = tmp_path / "reenact.mp4"
+    rc, stdout, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out,
+                           "--checkpoint", tiny, "--size", 128], capsys)
+    assert rc == 0, err
+    p, d = probe(out), probe(driver)
+    assert p.audio_codec == "aac" and abs(p.fps - d.fps) < 0.01
+    assert abs(p.frames - d.frames) <= 1
+    assert abs(p.audio_seconds - d.audio_seconds) < 0.05
+
+
+def test_demo_renders_bundled_example(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, stdout, err = run(["demo", "--checkpoint", tiny, "--size", 128], capsys)
+    assert rc == 0, err
+    p = probe(tmp_path / "talkinghead_demo.mp4")
+    assert p.audio_codec == "aac" and p.frames > 100
+
+
+# --- errors: one line, exit code 2, nothing written ----------------------------------------
+
+def _write_wav(path: Path, samples: np.ndarray) -> Path:
+    sf.write(path, samples.astype(np.float32), 16000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mismatched(tmp_path_factory) -> Path:
+    return make_tiny_weights(tmp_path_factory.mktemp("mismatch"), audio_au_names=AU_NAMES[:-2])
+
+
+@pytest.mark.parametrize("case", ["no_face", "bad_photo", "missing_photo", "bad_audio", "silent_audio",
+                                  "empty_audio", "missing_output_dir", "missing_checkpoint", "mismatched_checkpoint",
+                                  "corrupt_checkpoint", "bad_au"])
+def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    photo, audio, ckpt = shared_data / PHOTO, shared_data / SPEECH, tiny
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "video.mp4"
+    extra: list = []
+    if case == "no_face":
+        import cv2
+
+        photo = inputs / "wall.png"
+        cv2.imwrite(str(photo), np.full((200, 160, 3), 180, np.uint8))
+    elif case == "bad_photo":
+        photo = inputs / "photo.jpg"
+        photo.write_text("not an image")
+    elif case == "missing_photo":
+        photo = inputs / "nope.jpg"
+    elif case == "bad_audio":
+        audio = inputs / "speech.wav"
+        audio.write_bytes(b"RIFF\x00\x00garbage" * 10)
+    elif case == "silent_audio":
+        audio = _write_wav(inputs / "silence.wav", np.zeros(16000 * 2))
+    elif case == "empty_audio":
+        audio = _write_wav(inputs / "empty.wav", np.zeros(0))
+    elif case == "missing_output_dir":
+        out = out_dir / "missing" / "video.mp4"
+    elif case == "missing_checkpoint":
+        ckpt = inputs / "no_weights"
+    elif case == "mismatched_checkpoint":
+        ckpt = mismatched
+    elif case == "corrupt_checkpoint":
+        import shutil
+
+        ckpt = inputs / "corrupt"
+        shutil.copytree(tiny, ckpt)
+        data = (ckpt / GENERATOR_FILE).read_bytes()
+        (ckpt / GENERATOR_FILE).write_bytes(data[: len(data) // 2])
+    elif case == "bad_au":
+        extra = ["--au", "jawOpen=2"]
+    rc, stdout, err = run(["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt,
+                           "--size", 128, "--quiet", *extra], capsys)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("talkinghead: error: "), err
+    assert stdout == ""
+    assert list(out_dir.rglob("*")) == []  # no output, no temp file
+
+
+def test_failed_encode_leaves_nothing(shared_data, tiny, tmp_path, capsys, monkeypatch):
+    """A failure in the middle of the frame loop removes the partial video."""
+    from talkinghead import render as render_module
+
+    calls = {"n": 0}
+    original = render_module.FrameMaker.__call__
+
+    def failing(self, aus):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return original(self, aus)
+
+    monkeypatch.setattr(render_module.FrameMaker, "__call__", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["render", "--photo", str(shared_data / PHOTO), "--audio", str(shared_data / SPEECH), "-o",
+              str(tmp_path / "v.mp4"), "--checkpoint", str(tiny), "--size", "128", "--quiet"])
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- needs trained weights --------------------------------------------------------------------
+
+def trained_weights() -> Path:
+    if not (DEFAULT_WEIGHTS / GENERATOR_FILE).is_file():
+        pytest.skip(f"no trained weights in {DEFAULT_WEIGHTS} (lip motion needs a trained model)")
+    return DEFAULT_WEIGHTS
+
+
+def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, capsys):
+    weights = trained_weights()
+    speech, sr = sf.read(shared_data / "speech" / "musetalk_eng.wav", dtype="float32")  # 16 kHz mono
+    assert sr == 16000 and speech.ndim == 1
+    audio = _write_wav(tmp_path / "speech_then_silence.wav", np.concatenate([speech[: 4 * sr], np.zeros(3 * sr)]))
+    out = tmp_path / "talk.mp4"
+    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--audio", audio, "-o", out, "--checkpoint", weights,
+                      "--crop-only", "--size", 100, "--no-blinks", "--no-idle", "--quiet"], capsys)
+    assert rc == 0, err
+    frames = read_frames(out).astype(np.float32)
+    mouth = frames[:, 60:88, 28:72]  # the mouth sits at (0.5, 0.72) of the aligned crop
+    motion = np.abs(np.diff(mouth, axis=0)).mean(axis=(1, 2, 3))
+    talking, silent = motion[5:95].mean(), motion[110:170].mean()
+    assert talking > 1.5 * silent + 0.2, (talking, silent)
