@@ -82,7 +82,7 @@ def read_au_csv(path: str | os.PathLike, fps: float | None = None) -> AUSeries:
             steps = np.diff(times)
             if len(times) < 2 or not np.all(steps > 0):
                 raise UserError(f"AU CSV {path}: times must increase from row to row")
-            fps = float(1.0 / np.median(steps))
+            fps = float((len(times) - 1) / (times[-1] - times[0]))  # robust to rounded times
     except (ValueError, IndexError) as e:
         raise UserError(f"AU CSV {path}: bad value ({e})") from None
     if not np.all(np.isfinite(values)):
