@@ -1,0 +1,1 @@
+"""Reading and writing media files (images, video frames, audio tracks) with clear errors."""
