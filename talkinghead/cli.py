@@ -97,7 +97,7 @@ def _prepare(args: argparse.Namespace) -> int:
         extra_sources, extra_targets, name_root = shared_data_inputs(Path(args.shared_data))
         sources, targets = extra_sources + sources, extra_targets + targets
     summary = prepare(args.output, sources, targets, crop_size=args.crop_size, fps=args.fps, workers=args.workers,
-                      neutral_from_clip=args.neutral_from_clip, limit=args.limit, name_root=name_root,
+                      neutral_from_clip=not args.population_neutral, limit=args.limit, name_root=name_root,
                       progress=not args.quiet)
     print(format_summary(summary, Path(args.output)))
     return 0
@@ -106,7 +106,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _track(args: argparse.Namespace) -> int:
     from talkinghead.track import track
 
-    series = track(args.video, args.output, args.plot, fps=args.fps, neutral_from_clip=args.neutral_from_clip,
+    series = track(args.video, args.output, args.plot, fps=args.fps, neutral_from_clip=not args.population_neutral,
                    smooth=not args.no_smooth)
     print(f"wrote {args.output}: {len(series)} frames at {series.fps:g} fps, "
           f"{int(series.valid.sum())} with a tracked face" + (f"; plot {args.plot}" if args.plot else ""))
@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--crop-size", type=int, default=100, help="aligned crop size in pixels (default 100)")
     pr.add_argument("--fps", type=float, default=25.0, help="frame rate sampled from videos (default 25)")
     pr.add_argument("--workers", type=int, default=_cpu_count(), help="parallel processes (default: all cores)")
-    pr.add_argument("--neutral-from-clip", action="store_true",
-                    help="calibrate each clip's neutral face from the clip itself")
+    pr.add_argument("--population-neutral", action="store_true",
+                    help="measure AUs from the population's neutral face, not each clip's own rest face")
     pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=_prepare)
@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
     tr.add_argument("--plot", metavar="PNG", help="also plot the main coefficients over time")
     tr.add_argument("--fps", type=float, help="sample at this frame rate (default: the video's)")
-    tr.add_argument("--neutral-from-clip", action="store_true", help="calibrate the neutral face from the clip")
+    tr.add_argument("--population-neutral", action="store_true",
+                    help="measure AUs from the population's neutral face, not the clip's own rest face")
     tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
     tr.set_defaults(func=_track)
     return p

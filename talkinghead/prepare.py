@@ -318,7 +318,7 @@ def _write_failures(root: Path, failures: list[tuple[str, str, str]]) -> None:
 
 
 def prepare(root: str | os.PathLike, sources: Iterable[Path] = (), targets: Iterable[tuple[Path, str | None]] = (),
-            crop_size: int = 100, fps: float = 25.0, workers: int = 1, neutral_from_clip: bool = False,
+            crop_size: int = 100, fps: float = 25.0, workers: int = 1, neutral_from_clip: bool = True,
             limit: int | None = None, name_root: Path | None = None, progress: bool = True) -> Summary:
     """Build (or extend, or resume) the prepared dataset at `root`. See the module docstring."""
     from tqdm import tqdm

@@ -44,7 +44,7 @@ def plot_series(series: AUSeries, path: str | os.PathLike, title: str = "") -> N
 
 
 def track(video: str | os.PathLike, output: str | os.PathLike, plot: str | os.PathLike | None = None,
-          fps: float | None = None, neutral_from_clip: bool = False, smooth: bool = True) -> AUSeries:
+          fps: float | None = None, neutral_from_clip: bool = True, smooth: bool = True) -> AUSeries:
     """Track `video`, write its AU CSV to `output` (and a plot to `plot`), return the series."""
     from talkinghead.face.au_tracker import track_video
 

@@ -9,10 +9,12 @@ calibration data showed:
     value = clip((measure - neutral) / (strong - neutral), 0, 1)
 
 `neutral` and `strong` come from `au_calibration.json` (shipped in the package, rebuilt by
-`python -m talkinghead.face.calibrate`). For video, `neutral_from_clip=True` replaces the
-population neutral by the clip's own rest value (a low percentile for mouth opening, the
-median otherwise), which removes identity-specific geometry such as a naturally
-down-turned mouth; temporal smoothing removes landmark jitter without lag.
+`python -m talkinghead.face.calibrate`). For video, `neutral_from_clip=True` (the default of
+`track_video`, `prepare` and `track`) replaces the population neutral by the clip's own rest
+value (a low percentile for mouth opening, the median otherwise; clamped near the
+population neutral so a clip that smiles throughout still reads as smiling). Like
+OpenFace's person-specific normalisation, this removes identity geometry such as a long
+chin or a naturally down-turned mouth. Temporal smoothing removes jitter without lag.
 
 Left/Right are the subject's own sides (ARKit convention).
 """
@@ -290,7 +292,7 @@ class AUTracker:
         return AUSeries(values, fps, self.names, valid)
 
 
-def track_video(path: str | os.PathLike, fps: float | None = None, neutral_from_clip: bool = False,
+def track_video(path: str | os.PathLike, fps: float | None = None, neutral_from_clip: bool = True,
                 smooth: bool = True, tracker: AUTracker | None = None,
                 on_frame: Callable[[int, np.ndarray, np.ndarray | None], None] | None = None) -> AUSeries:
     """The AU series of a video at `fps` (default: its own rate).
