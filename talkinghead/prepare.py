@@ -120,9 +120,11 @@ def list_stills(folder: Path, identity_pattern: str = IDENTITY_PATTERN) -> tuple
 
 
 def _manifest_speakers(folder: Path) -> dict[str, str]:
-    """video file path (resolved) -> speaker, from manifest.csv files in or above videos."""
+    """video file path (resolved) -> speaker, from manifest.csv files in, below or just
+    above the folder."""
     out: dict[str, str] = {}
-    for manifest in folder.rglob("manifest.csv"):
+    above = [p / "manifest.csv" for p in list(folder.resolve().parents)[:2]]
+    for manifest in [m for m in above if m.is_file()] + sorted(folder.rglob("manifest.csv")):
         with open(manifest, newline="") as f:
             reader = csv.DictReader(f)
             col = next((c for c in SPEAKER_COLUMNS if c in (reader.fieldnames or [])), None)
@@ -154,8 +156,8 @@ def list_clips(targets: list[tuple[Path, str | None]], name_root: Path | None = 
             raise UserError(f"no videos found under {folder}")
         manifest = _manifest_speakers(folder)
         found += [(v, folder, speaker, manifest) for v in videos]
-    if name_root is None:
-        name_root = Path(os.path.commonpath([str(base.resolve()) for _, base, _, _ in found]))
+    if name_root is None:  # names keep the folder name: clips of separate runs cannot collide
+        name_root = Path(os.path.commonpath([str(base.resolve().parent) for _, base, _, _ in found]))
     tasks = []
     for video, _, speaker, manifest in found:
         try:

@@ -77,16 +77,16 @@ def test_prepared_dataset_has_the_documented_format(prepared):
         img = cv2.imread(str(prepared / "source" / rel))
         assert img is not None and img.shape == (100, 100, 3)
     clips = {c.clip: c for c in read_clips(prepared)}
-    assert set(clips) == {"talk", "silent"}
+    assert set(clips) == {"videos__talk", "videos__silent"}
     assert all(c.speaker == "s1" and c.fps == 25.0 for c in clips.values())
-    talk, silent = clips["talk"], clips["silent"]
+    talk, silent = clips["videos__talk"], clips["videos__silent"]
     assert talk.n_frames == 75 and talk.audio == "audio.wav"
     assert silent.n_frames == 25 and silent.audio == ""
-    series = AUSeries.read_csv(clip_dir(prepared, "talk") / "aus.csv")
+    series = AUSeries.read_csv(clip_dir(prepared, "videos__talk") / "aus.csv")
     assert series.names == AU_NAMES and len(series) == 75 and series.valid is not None
     for i, ok in enumerate(series.valid):
-        assert frame_path(prepared, "talk", i).is_file() == bool(ok)
-    wav, sr = sf.read(clip_dir(prepared, "talk") / "audio.wav")
+        assert frame_path(prepared, "videos__talk", i).is_file() == bool(ok)
+    wav, sr = sf.read(clip_dir(prepared, "videos__talk") / "audio.wav")
     assert sr == 16000 and wav.ndim == 1 and abs(len(wav) / sr - 3.0) < 0.1
     failures = (prepared / "failures.csv").read_text()
     assert "Broken_0001.jpg" in failures and "not a valid image" in failures
@@ -123,3 +123,9 @@ def test_bad_inputs_are_clear_errors(inputs, tmp_path):
     with pytest.raises(UserError, match="nothing to prepare"):
         prepare(tmp_path / "ds")
     assert main(["prepare", str(tmp_path / "ds"), "--source", str(tmp_path / "nowhere")]) == 2
+
+
+def test_speakers_from_a_manifest_above_the_folder(shared_data):
+    tasks = list_clips([(shared_data / "video" / "more" / "lrs2_uoa", None)])
+    assert tasks and all(t.clip.startswith("lrs2_uoa__") for t in tasks)
+    assert all(t.speaker != t.clip for t in tasks)  # speaker ids come from video/more/manifest.csv
