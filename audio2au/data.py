@@ -1,0 +1,117 @@
+"""(audio, AU series) pairs from a prepared dataset, split by speaker, as feature banks
+that training samples fixed-length sequences from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from actionunits import AUSeries
+from actionunits.prepared import clip_dir, read_clips, read_info
+from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
+
+
+@dataclass
+class Clip:
+    name: str
+    speaker: str
+    fps: float
+    waveform: np.ndarray  # 16 kHz mono float32
+    aus: np.ndarray  # (frames, AUs) float32 in [0, 1]
+    valid: np.ndarray  # (frames,) bool: tracked (True) or interpolated
+
+
+def load_clips(root: str | os.PathLike) -> tuple[list[Clip], tuple[str, ...]]:
+    """Every clip with audio in a prepared dataset, in the dataset's AU order."""
+    names = read_info(root).au_names
+    clips = []
+    for rec in read_clips(root):
+        if not rec.audio:
+            continue
+        d = clip_dir(root, rec.clip)
+        series = AUSeries.read_csv(d / "aus.csv", fps=rec.fps).reorder(names)
+        try:
+            wav, sr = sf.read(d / rec.audio, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise ValueError(f"clip {rec.clip}: cannot read {rec.audio} ({str(e).splitlines()[0]})") from None
+        valid = series.valid if series.valid is not None else np.ones(len(series), bool)
+        clips.append(Clip(rec.clip, rec.speaker, rec.fps, resample(wav.mean(axis=1), sr), series.values, valid))
+    if not clips:
+        raise ValueError(f"{root}: no target clips with audio (run `talkinghead prepare` on videos with speech)")
+    return clips, names
+
+
+def split_by_speaker(clips: list[Clip], val_speakers: list[str] | None = None, val_fraction: float = 0.2,
+                     seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """(train, validation) with no speaker in both: the given speakers, else a seeded
+    random `val_fraction` of them (at least one)."""
+    speakers = sorted({c.speaker for c in clips})
+    if val_speakers:
+        unknown = sorted(set(val_speakers) - set(speakers))
+        if unknown:
+            raise ValueError(f"validation speakers not in the dataset: {unknown}")
+        held = set(val_speakers)
+    else:
+        if len(speakers) < 2:
+            raise ValueError(f"need clips from at least 2 speakers to validate on unseen ones, found {speakers}")
+        rng = np.random.default_rng(seed)
+        held = set(rng.choice(speakers, size=max(1, round(val_fraction * len(speakers))), replace=False).tolist())
+    train = [c for c in clips if c.speaker not in held]
+    if not train:
+        raise ValueError("every speaker is held out for validation; nothing left to train on")
+    return train, [c for c in clips if c.speaker in held]
+
+
+def speed_perturb(clip: Clip, factor: float) -> Clip:
+    """The clip played `factor` times faster (pitch and formants up by `factor` too, a
+    cheap vocal-tract/tempo perturbation); AU targets are time-scaled to match."""
+    wav = resample(clip.waveform, int(round(SAMPLE_RATE * factor)))
+    n = frame_count(len(wav), clip.fps)
+    src = np.minimum(np.arange(n) * factor, len(clip.aus) - 1)
+    aus = np.stack([np.interp(src, np.arange(len(clip.aus)), a) for a in clip.aus.T], axis=1).astype(np.float32)
+    valid = clip.valid[np.rint(src).astype(int)]
+    return Clip(f"{clip.name}@x{factor:g}", clip.speaker, clip.fps, wav, aus, valid)
+
+
+class FeatureBank:
+    """Features of whole clips computed once; `sample` cuts random aligned sequences.
+
+    Input sequences are `lookahead` frames longer than their targets (the frames after a
+    clip's end see silence, as at inference)."""
+
+    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0) -> None:
+        self.clips, self.lookahead = clips, lookahead
+        self.feats = [compute_features(c.waveform, c.fps, len(c.aus) + lookahead, cfg).half() for c in clips]
+        self.targets = [torch.from_numpy(c.aus) for c in clips]
+        self.valid = [torch.from_numpy(c.valid) for c in clips]
+        self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
+        lengths = torch.tensor([len(c.aus) for c in clips], dtype=torch.float64)
+        self._weights = lengths / lengths.sum()
+
+    def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-feature mean and std over every frame and window position."""
+        x = torch.cat([f.reshape(-1, f.shape[-1]).double() for f in self.feats])
+        return x.mean(0).float(), x.std(0).float()
+
+    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(features (B, seq_len + lookahead, window, dim), targets (B, seq_len, AUs),
+        mask (B, seq_len)); clips shorter than seq_len are padded with silence and mask 0."""
+        idx = torch.multinomial(self._weights, batch_size, replacement=True, generator=generator)
+        xs, ys, ms = [], [], []
+        for i in idx.tolist():
+            n = len(self.targets[i])
+            s = int(torch.randint(0, max(1, n - seq_len + 1), (1,), generator=generator))
+            t = min(seq_len, n - s)
+            x = self.silence.repeat(seq_len + self.lookahead, 1, 1)
+            x[: t + self.lookahead] = self.feats[i][s : s + t + self.lookahead].float()
+            y = torch.zeros(seq_len, self.targets[i].shape[1])
+            y[:t] = self.targets[i][s : s + t]
+            m = torch.zeros(seq_len, dtype=torch.bool)
+            m[:t] = self.valid[i][s : s + t]
+            xs.append(x), ys.append(y), ms.append(m)
+        return torch.stack(xs), torch.stack(ys), torch.stack(ms)

@@ -1,0 +1,194 @@
+"""`talkinghead train audio2au`: fit Audio2AUNet on prepared (audio, AU series) clips.
+
+Resume continues exactly: every step draws its batch and dropout from seeds derived from
+(seed, step), so the checkpoint only needs weights, optimizer state and the step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from audio2au.checkpoint import atomic_save, checkpoint_dict, read_checkpoint
+from audio2au.data import Clip, FeatureBank, load_clips, speed_perturb, split_by_speaker
+from audio2au.evaluate import mouth_names, pearson
+from audio2au.features import FeatureConfig, gain_shift
+from audio2au.losses import audio2au_loss
+from audio2au.model import Audio2AU, Audio2AUNet
+
+PLOT_AUS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthStretchLeft")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device=cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def learning_rate(step: int, base: float, warmup: int, steps: int) -> float:
+    """Linear warm-up, then cosine decay to 5% of base."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+@torch.inference_mode()
+def validate(net: Audio2AUNet, bank: FeatureBank, names: tuple[str, ...], velocity_weight: float, device: torch.device
+             ) -> tuple[dict[str, float], list[np.ndarray]]:
+    """Loss over whole validation clips and the Pearson r of jawOpen and of the mouth AUs."""
+    net.eval()
+    preds, losses = [], []
+    for x, y, m in zip(bank.feats, bank.targets, bank.valid):
+        p = net(x[None].float().to(device)).float().cpu()
+        losses.append(audio2au_loss(p, y[None], m[None], velocity_weight)[0].item() * int(m.sum()))
+        preds.append(p[0].numpy())
+    valid = torch.cat(bank.valid).numpy()
+    pred, true = np.concatenate(preds)[valid], torch.cat(bank.targets).numpy()[valid]
+    rs = [pearson(pred[:, names.index(n)], true[:, names.index(n)]) for n in mouth_names(names)]
+    metrics = {"loss": sum(losses) / max(1, valid.sum()), "r_mouth": float(np.nanmean(rs)) if rs else float("nan")}
+    if "jawOpen" in names:
+        metrics["r_jawOpen"] = pearson(pred[:, names.index("jawOpen")], true[:, names.index("jawOpen")])
+    return metrics, preds
+
+
+def plot_mouth(path: Path, clip: Clip, pred: np.ndarray, names: tuple[str, ...], step: int) -> None:
+    """PNG of predicted vs tracked mouth coefficients of one validation clip (atomic write)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [n for n in PLOT_AUS if n in names]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 1.6 * len(shown) + 0.6), sharex=True, squeeze=False)
+    t = np.arange(len(pred)) / clip.fps
+    for ax, n in zip(axes[:, 0], shown):
+        j = names.index(n)
+        ax.plot(t, clip.aus[:, j], label="tracked", color="black", lw=1)
+        ax.plot(t, pred[:, j], label="predicted", color="tab:red", lw=1)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel(n, fontsize=8)
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[0, 0].set_title(f"{clip.name} (speaker {clip.speaker}, unseen) - step {step}", fontsize=9)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=80)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+
+
+def train_audio2au(cfg: DictConfig) -> Path:
+    """Train, checkpoint to run_dir/checkpoint.pt, export fp16 weights to run_dir/audio2au.pt
+    (and the best validation step to run_dir/audio2au_best.pt); returns the export's path."""
+    tc = cfg.train
+    run_dir = Path(cfg.run_dir)
+    device = resolve_device(str(cfg.device))
+    if tc.threads:
+        torch.set_num_threads(int(tc.threads))
+    bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.type == "cuda")
+    feats = FeatureConfig(**_plain(cfg.features))
+
+    clips, names = load_clips(cfg.data.root)
+    split = _plain(cfg.split)
+    train_clips, val_clips = split_by_speaker(clips, split["val_speakers"], split["val_fraction"], int(cfg.seed))
+    model_cfg = {"n_features": feats.dim, "window": feats.window, "n_aus": len(names), **_plain(cfg.model)}
+    torch.manual_seed(int(cfg.seed))
+    net = Audio2AUNet(**model_cfg)
+    augmented = train_clips + [speed_perturb(c, float(f)) for c in train_clips for f in tc.speed_perturb]
+    bank = FeatureBank(augmented, feats, net.lookahead)
+    val_bank = FeatureBank(val_clips, feats, net.lookahead)
+    net.set_normalization(*bank.stats())
+    with torch.no_grad():  # start from the training mean: the easy part is learned at step 0
+        mean = torch.cat([c_t[c_m] for c_t, c_m in zip(bank.targets, bank.valid)]).mean(0).clamp(0.01, 0.99)
+        net.head.bias.copy_(torch.logit(mean))
+    info = {"train_speakers": sorted({c.speaker for c in train_clips}), "val_speakers": sorted({c.speaker for c in val_clips}),
+            "train_frames": int(sum(len(c.aus) for c in train_clips))}
+    fps = float(np.median([c.fps for c in clips]))
+    model = Audio2AU(net, feats, names, fps, {"model": model_cfg, "info": info})
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, step, best = run_dir / "checkpoint.pt", 0, float("inf")
+    if cfg.resume and ckpt_path.is_file():
+        ckpt = read_checkpoint(ckpt_path)
+        if ckpt["model"] != model_cfg or ckpt["features"] != feats.to_dict() or tuple(ckpt["au_names"]) != names:
+            raise ValueError(f"{ckpt_path} was trained with another model/feature config or AU names; "
+                             "use another run_dir or resume=false")
+        net.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, best = int(ckpt["step"]), float(ckpt["best_val"])
+        print(f"resumed {ckpt_path} at step {step}")
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir / "tb"))
+    speakers = (len(info["train_speakers"]), len(info["val_speakers"]))
+    print(f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers, x{1 + len(tc.speed_perturb)} with "
+          f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}")
+
+    def save(step: int) -> None:
+        atomic_save(checkpoint_dict(model, step=step, best_val=best, optimizer=opt.state_dict()), ckpt_path)
+
+    def export(name: str, step: int) -> Path:
+        model.meta["info"]["step"] = step
+        return atomic_save(checkpoint_dict(model, half=True), run_dir / name)
+
+    started = time.time()
+    while step < int(tc.steps):
+        net.train()
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, float(tc.lr), int(tc.warmup), int(tc.steps))
+        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + step)
+        torch.manual_seed(int(cfg.seed) * 1_000_003 + step)  # dropout
+        x, y, m = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
+        if tc.gain_db:
+            x = gain_shift(x, (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.gain_db), feats)
+        x, y, m = x.to(device), y.to(device), m.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            pred = net(x)
+        loss, parts = audio2au_loss(pred.float(), y, m, float(tc.velocity_weight))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), float(tc.grad_clip))
+        opt.step()
+        step += 1
+        if step % int(tc.log_every) == 0 or step == int(tc.steps):
+            writer.add_scalar("train/loss", loss.item(), step)
+            for k, v in parts.items():
+                writer.add_scalar(f"train/{k}", v, step)
+            print(f"step {step}  loss {loss.item():.5f}  mse {parts['mse']:.5f}  vel {parts['velocity']:.5f}  "
+                  f"{time.time() - started:.0f}s", flush=True)
+        if step % int(tc.eval_every) == 0 or step == int(tc.steps):
+            metrics, preds = validate(net, val_bank, names, float(tc.velocity_weight), device)
+            for k, v in metrics.items():
+                writer.add_scalar(f"val/{k}", v, step)
+            print("  validation " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+            plot_mouth(run_dir / "val_mouth.png", val_clips[0], preds[0], names, step)
+            if metrics["loss"] < best:
+                best = metrics["loss"]
+                export("audio2au_best.pt", step)
+        if step % int(tc.checkpoint_every) == 0 or step == int(tc.steps):
+            save(step)
+    writer.close()
+    out = export("audio2au.pt", step)
+    print(f"exported fp16 weights to {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return out
