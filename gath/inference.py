@@ -35,14 +35,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 class FaceAnimator:
     """Holds a generator on a device. `set_source` runs the encoder once per photo; `render`
-    runs only the decoder per batch of AU frames (bf16 + channels_last on CUDA)."""
+    runs only the decoder per batch of AU frames (channels_last everywhere: 10-30% faster
+    convolutions on CPU too; bf16 on CUDA)."""
 
     def __init__(self, generator: Generator, meta: dict, device: str = "auto") -> None:
         self.device = resolve_device(device)
         self.cuda = self.device.type == "cuda"
-        self.generator = generator.to(self.device).eval()
-        if self.cuda:
-            self.generator = self.generator.to(memory_format=torch.channels_last)
+        self.generator = generator.to(self.device).eval().to(memory_format=torch.channels_last)
         self.au_names: tuple[str, ...] = tuple(meta["au_names"])
         self.crop_size: int = int(meta["crop_size"])
         self._code: torch.Tensor | None = None
@@ -60,9 +59,7 @@ class FaceAnimator:
         """Encode the aligned crop (crop_size x crop_size x 3 uint8 RGB) of the photo."""
         if crop.shape[:2] != (self.crop_size, self.crop_size):
             raise ValueError(f"crop must be {self.crop_size}x{self.crop_size}, got {crop.shape[:2]}")
-        x = to_tensor(crop).to(self.device)
-        if self.cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = to_tensor(crop).to(self.device).contiguous(memory_format=torch.channels_last)
         with self._autocast():
             self._code = self.generator.encode(x)
 

@@ -13,9 +13,10 @@ CROP_SIZE = 100
 
 
 def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_au_names: tuple[str, ...] | None = None,
-                      seed: int = 0) -> Path:
+                      seed: int = 0, generator: dict | None = None, audio2au: dict | None = None) -> Path:
     """generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names` lets a
-    test make the two disagree."""
+    test make the two disagree; `generator` / `audio2au` give full-size constructor
+    arguments (the benchmark times untrained models of the shipped sizes)."""
     from audio2au.checkpoint import atomic_save, checkpoint_dict
     from audio2au.features import FeatureConfig
     from audio2au.model import Audio2AU, Audio2AUNet
@@ -24,13 +25,13 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
 
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"n_aus": len(au_names), "channels": 8, "n_res_blocks": 1}
+    config = {"n_aus": len(au_names), **(generator or {"channels": 8, "n_res_blocks": 1})}
     export_weights(folder / "generator.pt", "generator", Generator(**config).eval(), config,
                    {"au_names": list(au_names), "crop_size": CROP_SIZE})
     names = tuple(audio_au_names or au_names)
     features = FeatureConfig()
-    net_config = {"n_features": features.dim, "window": features.window, "n_aus": len(names), "conv_channels": 8,
-                  "hidden": 16, "layers": 1}
+    net_config = {"n_features": features.dim, "window": features.window, "n_aus": len(names),
+                  **(audio2au or {"conv_channels": 8, "hidden": 16, "layers": 1})}
     model = Audio2AU(Audio2AUNet(**net_config).eval(), features, names, 25.0, {"model": net_config})
     atomic_save(checkpoint_dict(model, half=True), folder / "audio2au.pt")
     return folder
