@@ -385,6 +385,7 @@ def _prepare_stills(root, tasks, crop_size, workers, summary, progress, tqdm) ->
             summary.stills_done += 1
         if time.monotonic() - last > MANIFEST_EVERY_S:
             write_source(root, sorted(records.items()))
+            _write_failures(root, summary.failures)
             last = time.monotonic()
     bar.close()
     write_source(root, sorted(records.items()))
@@ -419,6 +420,7 @@ def _prepare_clips(root, tasks, crop_size, fps, workers, neutral_from_clip, summ
             summary.failures.append(("frames", str(task.path), f"{n - valid} of {n} frames without a tracked face"))
         if time.monotonic() - last > MANIFEST_EVERY_S:
             write_clips(root, sorted(records.values(), key=lambda c: c.clip))
+            _write_failures(root, summary.failures)
             last = time.monotonic()
     bar.close()
     write_clips(root, sorted(records.values(), key=lambda c: c.clip))
