@@ -29,9 +29,10 @@ def mouth_names(names: tuple[str, ...]) -> list[str]:
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of two series; nan when either is constant (e.g. the mean baseline)."""
-    a, b = a - a.mean(), b - b.mean()
-    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-12 else float("nan")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    a, b = a - a.mean(dtype=np.float64), b - b.mean(dtype=np.float64)
+    return float((a * b).sum() / math.sqrt(float((a * a).sum() * (b * b).sum())))
 
 
 def loudness_envelope(waveform: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
@@ -88,6 +89,12 @@ def evaluate(model: Audio2AU, clips: list[Clip], train_clips: list[Clip]) -> dic
     return out
 
 
+def mean_ignoring_nan(values: np.ndarray) -> float:
+    """Mean of the defined values (nan when none: e.g. correlations of a constant)."""
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def format_table(results: dict[str, dict[str, np.ndarray]], names: tuple[str, ...]) -> str:
     """Mouth AUs: RMSE of model/mean/loudness and Pearson r of model/loudness, plus means."""
     mouth = mouth_names(names)
@@ -95,7 +102,7 @@ def format_table(results: dict[str, dict[str, np.ndarray]], names: tuple[str, ..
     lines = [head, "-" * len(head)]
 
     def row(label: str, idx: list[int]) -> str:
-        v = [np.nanmean(results[k][m][idx]) if idx else float("nan")
+        v = [mean_ignoring_nan(results[k][m][idx])
              for k, m in (("model", "rmse"), ("mean", "rmse"), ("loudness", "rmse"), ("model", "r"), ("loudness", "r"))]
         return f"{label:<22}{v[0]:>11.4f}{v[1]:>8.4f}{v[2]:>8.4f}{v[3]:>10.3f}{v[4]:>8.3f}"
 

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audio2au.checkpoint import atomic_save, checkpoint_dict, read_checkpoint
 from audio2au.data import Clip, FeatureBank, load_clips, speed_perturb, split_by_speaker
-from audio2au.evaluate import mouth_names, pearson
+from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
 from audio2au.features import FeatureConfig, gain_shift
 from audio2au.losses import audio2au_loss
 from audio2au.model import Audio2AU, Audio2AUNet
@@ -55,7 +55,7 @@ def validate(net: Audio2AUNet, bank: FeatureBank, names: tuple[str, ...], veloci
     valid = torch.cat(bank.valid).numpy()
     pred, true = np.concatenate(preds)[valid], torch.cat(bank.targets).numpy()[valid]
     rs = [pearson(pred[:, names.index(n)], true[:, names.index(n)]) for n in mouth_names(names)]
-    metrics = {"loss": sum(losses) / max(1, valid.sum()), "r_mouth": float(np.nanmean(rs)) if rs else float("nan")}
+    metrics = {"loss": float(sum(losses) / max(1, valid.sum())), "r_mouth": mean_ignoring_nan(np.array(rs))}
     if "jawOpen" in names:
         metrics["r_jawOpen"] = pearson(pred[:, names.index("jawOpen")], true[:, names.index("jawOpen")])
     return metrics, preds
