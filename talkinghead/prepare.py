@@ -39,7 +39,8 @@ IDENTITY_PATTERN = r"^(?P<identity>.+?)[_-]\d+$"
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "speaker_id_if_known")
 MIN_EYE_DISTANCE_PX = 12.0  # smaller faces carry too little detail for a 100 px crop
 JPEG_QUALITY = 95
-MANIFEST_EVERY_S = 30.0  # rewrite manifests this often so readers see progress
+MANIFEST_EVERY_S = 30.0
+SILENT_DBFS = -60.0  # audio tracks quieter than this are treated as no audio  # rewrite manifests this often so readers see progress
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,10 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
         audio = ""
         if has_audio(task.path):
             extract_audio(task.path, tmp / "audio.wav")
-            audio = "audio.wav"
+            if is_silent(tmp / "audio.wav"):  # a muted track is no speech to learn from
+                (tmp / "audio.wav").unlink()
+            else:
+                audio = "audio.wav"
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -274,6 +278,17 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
         return task, None, 0, 0, f"{type(e).__name__}: {e}"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_silent(wav: Path) -> bool:
+    """Whether a WAV file is digital silence (RMS below SILENT_DBFS)."""
+    import soundfile as sf
+
+    samples, _ = sf.read(wav, dtype="float32")
+    if samples.size == 0:
+        return True
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * np.log10(rms + 1e-12) < SILENT_DBFS
 
 
 def existing_clip(root: Path, task: ClipTask) -> ClipRecord | None:

@@ -129,3 +129,11 @@ def test_speakers_from_a_manifest_above_the_folder(shared_data):
     tasks = list_clips([(shared_data / "video" / "more" / "lrs2_uoa", None)])
     assert tasks and all(t.clip.startswith("lrs2_uoa__") for t in tasks)
     assert all(t.speaker != t.clip for t in tasks)  # speaker ids come from video/more/manifest.csv
+
+
+def test_muted_audio_counts_as_no_audio(tmp_path):
+    from talkinghead.prepare import is_silent
+
+    sf.write(tmp_path / "muted.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "speech.wav", 0.1 * np.sin(np.arange(16000) / 5.0).astype(np.float32), 16000)
+    assert is_silent(tmp_path / "muted.wav") and not is_silent(tmp_path / "speech.wav")
