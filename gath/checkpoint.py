@@ -108,3 +108,36 @@ def load_model(path: str | os.PathLike, kind: str, build: Any) -> tuple[nn.Modul
         raise CheckpointError(f"checkpoint {path} does not fit the {kind} model: {str(e).splitlines()[0]}") from None
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return model.eval(), meta
+
+
+def save_training_state(path: str | os.PathLike, kind: str, step: int, modules: dict[str, nn.Module],
+                        optimizers: dict[str, torch.optim.Optimizer], generators: dict[str, torch.Generator],
+                        rng: dict, config: dict, meta: dict) -> None:
+    """Everything `resume` needs to continue exactly: weights, optimizer moments, step,
+    the batch samplers' generators and the global RNG state."""
+    atomic_save({
+        "format_version": FORMAT_VERSION, "kind": kind, "step": step, "config": config, "rng": rng,
+        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+        "generators": {k: g.get_state() for k, g in generators.items()},
+        **meta,
+    }, path)
+
+
+def restore_training_state(path: str | os.PathLike, kind: str, modules: dict[str, nn.Module],
+                           optimizers: dict[str, torch.optim.Optimizer],
+                           generators: dict[str, torch.Generator]) -> dict:
+    """Load a training checkpoint into unwrapped modules, optimizers and generators; returns
+    the checkpoint (for its step, rng and meta)."""
+    ckpt = load(path, kind)
+    try:
+        for k, m in modules.items():
+            m.load_state_dict(ckpt["modules"][k])
+        for k, o in optimizers.items():
+            o.load_state_dict(ckpt["optimizers"][k])
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f"cannot resume from {path}: it was made with another configuration "
+                              f"({str(e).splitlines()[0]})") from None
+    for k, g in generators.items():
+        g.set_state(ckpt["generators"][k])
+    return ckpt

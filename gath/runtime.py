@@ -1,0 +1,156 @@
+"""What the training loops share: device and precision choice, torchrun (DDP) set-up,
+graceful stop on SIGINT/SIGTERM, and TensorBoard logging on the main rank only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from gath.inference import resolve_device
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int
+    world_size: int
+    bf16: bool
+    channels_last: bool
+    compile: bool
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def prepare(self, module: nn.Module, ddp: bool = True) -> nn.Module:
+        """Move to the device (channels_last, compile where configured) and wrap in DDP
+        when running under torchrun."""
+        module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        if ddp and self.world_size > 1:
+            module = DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.compile:
+            module = torch.compile(module)
+        return module
+
+    def to_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def setup_runtime(device: str, precision: str, channels_last: str | bool, compile: bool) -> Runtime:
+    """One process per GPU under torchrun (WORLD_SIZE set), else a single process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world_size > 1:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = torch.cuda.is_available() and device != "cpu"
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+        dev = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    else:
+        dev = resolve_device(device)
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    bf16 = {"auto": cuda, "bf16": True, "fp32": False}[precision]
+    cl = cuda if channels_last == "auto" else bool(channels_last)
+    return Runtime(dev, rank, world_size, bf16, cl, bool(compile))
+
+
+def shutdown(runtime: Runtime) -> None:
+    if runtime.world_size > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain model inside torch.compile / DDP wrappers (for state dicts and export)."""
+    module = getattr(module, "_orig_mod", module)
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+class StopFlag:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step, so the run saves
+    a checkpoint and exits instead of dying mid-write. Handlers are restored on exit."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:  # noqa: ANN001
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class RunLog:
+    """Scalars to TensorBoard (run_dir/tb) and to run_dir/metrics.jsonl (one JSON object per
+    logged step, appended across resumes), images to TensorBoard. Silent off the main rank."""
+
+    def __init__(self, runtime: Runtime, run_dir: Path) -> None:
+        self.active = runtime.is_main
+        if self.active:
+            from torch.utils.tensorboard import SummaryWriter
+
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+            self.jsonl = open(run_dir / "metrics.jsonl", "a")
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if self.active:
+            for k, v in values.items():
+                self.tb.add_scalar(k, v, step)
+            self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
+            self.jsonl.flush()
+
+    def image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        if self.active:
+            self.tb.add_image(tag, image, step)
+
+    def close(self) -> None:
+        if self.active:
+            self.tb.close()
+            self.jsonl.close()
+
+
+def image_grid(*columns: torch.Tensor, n: int = 8) -> torch.Tensor:
+    """(3, n*H, k*W) in [0, 1]: one row per sample, columns side by side (e.g. source |
+    target | synthesis), for TensorBoard."""
+    rows = torch.cat([c[:n].float() for c in columns], dim=-1)
+    return rows.add(1).div(2).clamp(0, 1).permute(1, 0, 2, 3).reshape(3, -1, rows.shape[-1])
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,177 @@
+"""GATH training (paper section 3.3): alternating D/C and G steps on unpaired source stills
+(with identity labels) and target frames (with AU labels), the AU estimator frozen."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from tqdm import tqdm
+
+from gath.checkpoint import export_weights, load_model, restore_training_state, save_training_state
+from gath.data import Augment, Batcher, load_source_set, load_target_set, mix_target_into_source, to_unit_range
+from gath.losses import LossWeights, d_objective, g_objective
+from gath.models import AUEstimator, DiscriminatorClassifier, Generator
+from gath.runtime import (RunLog, Runtime, StopFlag, image_grid, rng_state, set_rng_state, setup_runtime, shutdown,
+                          unwrap)
+
+KIND = "gath_training"
+
+
+@dataclass
+class Nets:
+    generator: nn.Module
+    dc: nn.Module | None  # None for GATH-DC
+    aue: AUEstimator      # frozen, eval mode
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Let gradients flow through `module` to its input without computing (or, under DDP,
+    all-reducing) gradients for its own weights: the G step must not train D/C."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    sync = getattr(module, "_orig_mod", module)  # the DDP wrapper inside torch.compile
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        with sync.no_sync() if hasattr(sync, "no_sync") else contextlib.nullcontext():
+            yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def d_step(nets: Nets, opt: torch.optim.Optimizer, x_real: torch.Tensor, labels: torch.Tensor,
+           x_fake: torch.Tensor, w: LossWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+    """Eq. 9: update D/C on real sources (real label, identity) and detached syntheses.
+    One forward over real and fake together, so DDP sees a single call."""
+    opt.zero_grad(set_to_none=True)
+    with rt.autocast():
+        scores, logits = nets.dc(torch.cat([x_real, x_fake.detach()]))
+    n = x_real.shape[0]
+    terms = d_objective(scores[:n].float(), scores[n:].float(),
+                        logits[:n].float() if logits is not None else None, labels, w)
+    terms["total"].backward()
+    opt.step()
+    return {f"d/{k}": v.detach() for k, v in terms.items()}
+
+
+def g_step(nets: Nets, opt: torch.optim.Optimizer, x_src: torch.Tensor, labels: torch.Tensor,
+           y_tgt: torch.Tensor, x_fake: torch.Tensor, w: LossWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+    """Eq. 10: update G from the AU feature, reconstruction, TV, adversarial and identity
+    terms. `x_fake` = G(x_src, e_tgt) with its graph; E and D/C stay untouched."""
+    opt.zero_grad(set_to_none=True)
+    with rt.autocast():
+        with torch.no_grad():
+            f_target = nets.aue.f_au(y_tgt)
+        f_synth = nets.aue.f_au(x_fake)
+        score_fake = logits_fake = None
+        if nets.dc is not None:
+            with frozen(nets.dc):
+                score_fake, logits_fake = nets.dc(x_fake)
+    terms = g_objective(f_target.float(), f_synth.float(), x_src.float(), x_fake.float(),
+                        score_fake.float() if score_fake is not None else None,
+                        logits_fake.float() if logits_fake is not None else None, labels, w)
+    terms["total"].backward()
+    opt.step()
+    return {f"g/{k}": v.detach() for k, v in terms.items()}
+
+
+def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
+               x_src: torch.Tensor, labels: torch.Tensor, y_tgt: torch.Tensor, e_tgt: torch.Tensor,
+               w: LossWeights, rt: Runtime) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One GATH iteration: synthesize once, D/C step on the detached synthesis, G step."""
+    with rt.autocast():
+        x_fake = nets.generator(x_src, e_tgt)
+    logs = d_step(nets, opt_d, x_src, labels, x_fake, w, rt) if nets.dc is not None else {}
+    logs |= g_step(nets, opt_g, x_src, labels, y_tgt, x_fake, w, rt)
+    return x_fake, logs
+
+
+def load_frozen_aue(path: str | Path, au_names: tuple[str, ...], crop_size: int) -> AUEstimator:
+    aue, meta = load_model(path, "au_estimator", AUEstimator)
+    if tuple(meta["au_names"]) != tuple(au_names):
+        raise ValueError(f"AU estimator {path} was trained on other AU names than this dataset's")
+    if int(meta["crop_size"]) != crop_size:
+        raise ValueError(f"AU estimator {path} expects {meta['crop_size']}px crops, the dataset has {crop_size}px")
+    return aue.requires_grad_(False)
+
+
+def train_gath(cfg: DictConfig) -> Path:
+    """Train G (and D/C unless GATH-DC); returns the exported generator weights' path."""
+    rt = setup_runtime(cfg.device, cfg.train.precision, cfg.train.channels_last, cfg.train.compile)
+    torch.manual_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    w = LossWeights(**cfg.loss)
+    source = load_source_set(cfg.data.root)
+    target = load_target_set(cfg.data.root)
+    source = mix_target_into_source(source, target, cfg.train.target_mix_fraction, cfg.seed)
+    crop = target.images.shape[-1]
+    aue = load_frozen_aue(cfg.aue_checkpoint, target.au_names, crop).to(rt.device).eval()
+    if rt.channels_last:
+        aue = aue.to(memory_format=torch.channels_last)
+    g_config = {"n_aus": len(target.au_names), **cfg.model.generator}
+    generator = Generator(**g_config).to(rt.device)
+    dc = (DiscriminatorClassifier(n_classes=len(source.classes) if w.use_classifier else 0, **cfg.model.discriminator)
+          .to(rt.device) if w.use_discriminator else None)
+    modules = {"generator": generator} | ({"dc": dc} if dc is not None else {})
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
+    opt_d = torch.optim.Adam(dc.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas)) if dc is not None else None
+    optimizers = {"g": opt_g} | ({"d": opt_d} if opt_d is not None else {})
+    per_rank = max(1, cfg.train.batch_size // rt.world_size)
+    sources = Batcher((source.images, source.labels), rt.device, cfg.seed, rt.rank, rt.world_size)
+    targets = Batcher((target.images, target.aus), rt.device, cfg.seed + 1, rt.rank, rt.world_size)
+    generators = {"source": sources.gen, "target": targets.gen}
+    aug = cfg.train.augment
+    aug_src = Augment(aug.flip, aug.jitter, aug.affine)
+    aug_tgt = Augment(aug.flip, aug.jitter, aug.affine, target.au_names)
+
+    ckpt_path = run_dir / "checkpoint.pt"
+    step = 0
+    if cfg.resume and ckpt_path.is_file():
+        ckpt = restore_training_state(ckpt_path, KIND, modules, optimizers, generators)
+        step = ckpt["step"]
+        set_rng_state(ckpt["rng"])
+    nets = Nets(rt.prepare(generator), rt.prepare(dc) if dc is not None else None, aue)
+
+    meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant}
+
+    def save() -> None:
+        if rt.is_main:
+            save_training_state(ckpt_path, KIND, step, {k: unwrap(m) for k, m in modules.items()}, optimizers,
+                                generators, rng_state(), OmegaConf.to_container(cfg), meta)
+
+    log = RunLog(rt, run_dir)
+    bar = tqdm(total=cfg.train.steps, initial=step, disable=not rt.is_main, dynamic_ncols=True, desc=cfg.variant)
+    with StopFlag() as stop:
+        while step < cfg.train.steps and not stop.stop:
+            x_src, labels = sources.sample(per_rank)
+            y_tgt, e_tgt = targets.sample(per_rank)
+            x_src, _ = aug_src(to_unit_range(x_src), sources.gen)
+            y_tgt, e_tgt = aug_tgt(to_unit_range(y_tgt), targets.gen, e_tgt)
+            x_src, y_tgt = rt.to_input(x_src), rt.to_input(y_tgt)
+            x_fake, logs = train_step(nets, opt_g, opt_d, x_src, labels, y_tgt, e_tgt, w, rt)
+            step += 1
+            bar.update(1)
+            if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+                values = {k: v.item() for k, v in logs.items()}
+                bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in values.items() if k != "d/total"})
+                log.scalars(step, values)
+            if rt.is_main and step % cfg.train.image_every == 0:
+                log.image("source|target|synthesis", image_grid(x_src, y_tgt, x_fake.detach()), step)
+            if step % cfg.train.checkpoint_every == 0:
+                save()
+    bar.close()
+    save()
+    out = run_dir / "generator.pt"
+    if rt.is_main:
+        export_weights(out, "generator", unwrap(nets.generator), g_config, meta | {"steps": step})
+        log.close()
+        print(f"{cfg.variant}: {step} steps; checkpoint {ckpt_path}, generator weights {out}"
+              + ("" if step >= cfg.train.steps else " (stopped early: resume=true continues)"))
+    shutdown(rt)
+    return out

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from actionunits import AU_NAMES, AUSeries, mirror_permutation, parse_assignments
+
+
+def test_names_are_unique_arkit_style_and_mirror_swaps_sides():
+    assert len(set(AU_NAMES)) == len(AU_NAMES)
+    perm = mirror_permutation(AU_NAMES)
+    assert sorted(perm) == list(range(len(AU_NAMES)))
+    i, j = AU_NAMES.index("mouthSmileLeft"), AU_NAMES.index("mouthSmileRight")
+    assert perm[i] == j and perm[j] == i
+    assert perm[AU_NAMES.index("jawOpen")] == AU_NAMES.index("jawOpen")
+
+
+def test_series_csv_roundtrip_with_valid_mask(tmp_path):
+    values = np.random.default_rng(0).random((10, len(AU_NAMES))).astype(np.float32)
+    valid = np.arange(10) % 3 != 0
+    AUSeries(values, 29.97, AU_NAMES, valid).write_csv(tmp_path / "a.csv")
+    back = AUSeries.read_csv(tmp_path / "a.csv")
+    assert back.fps == pytest.approx(29.97, abs=1e-2)
+    np.testing.assert_allclose(back.values, values, atol=1e-5)
+    np.testing.assert_array_equal(back.valid, valid)
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_read_csv_maps_columns_by_name_and_rejects_garbage(tmp_path):
+    p = tmp_path / "arkit.csv"
+    p.write_text("time,Timecode,jawOpen,eyeBlinkLeft\n0.0,x,0.5,0.1\n0.04,y,0.7,0.2\n")
+    s = AUSeries.read_csv(p).reorder(AU_NAMES)
+    assert s.column("jawOpen").tolist() == pytest.approx([0.5, 0.7])
+    assert s.column("mouthClose").tolist() == [0, 0]
+    (tmp_path / "bad.csv").write_text("frame,foo\n1,2\n")
+    with pytest.raises(ValueError, match="time"):
+        AUSeries.read_csv(tmp_path / "bad.csv")
+
+
+def test_parse_assignments():
+    assert parse_assignments("jawOpen=0.6, mouthSmileLeft=1") == {"jawOpen": 0.6, "mouthSmileLeft": 1.0}
+    for bad, msg in [("jaw=0.5", "unknown AU"), ("jawOpen", "NAME=VALUE"), ("jawOpen=2", "outside"), ("jawOpen=x", "not a number")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_assignments(bad)

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from gath import losses
+from gath.losses import LossWeights
+
+
+def test_each_loss_on_hand_computed_values():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = torch.tensor([[0.0, 2.0], [5.0, 4.0]])
+    assert losses.au_loss(a, b).item() == pytest.approx((1 + 0 + 4 + 0) / 4)
+    assert losses.rec_loss(a, b).item() == pytest.approx((1 + 0 + 2 + 0) / 4)
+    assert losses.aue_loss(a, b).item() == pytest.approx(5 / 4)
+    real, fake = torch.tensor([1.0, 0.5]), torch.tensor([0.0, 0.5])
+    assert losses.lsgan_d_loss(real, fake).item() == pytest.approx((0 + 0.25) / 2 + (0 + 0.25) / 2)
+    assert losses.lsgan_g_loss(fake).item() == pytest.approx((1 + 0.25) / 2)
+    logits = torch.tensor([[0.0, 0.0], [10.0, -10.0]])
+    expected = (torch.log(torch.tensor(2.0)) + torch.log1p(torch.exp(torch.tensor(-20.0)))) / 2
+    assert losses.cls_loss(logits, torch.tensor([1, 0])).item() == pytest.approx(expected.item(), rel=1e-5)
+    img = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])  # horizontal diffs 1, 2; vertical 2, 3
+    assert losses.tv_loss(img).item() == pytest.approx((1 + 4) / 2 + (4 + 9) / 2)
+    assert losses.tv_loss(torch.ones(1, 3, 5, 5)).item() == 0
+
+
+def test_objectives_follow_eqs_9_and_10_and_the_ablations():
+    torch.manual_seed(0)
+    f1, f2, x1, x2 = (torch.rand(2, 3, 4, 4) for _ in range(4))
+    score = torch.rand(2, 1, 2, 2)
+    logits, labels = torch.randn(2, 3), torch.tensor([0, 2])
+    w = LossWeights()
+    g = losses.g_objective(f1, f2, x1, x2, score, logits, labels, w)
+    expected = (losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)
+                + 0.05 * losses.lsgan_g_loss(score) + 0.05 * losses.cls_loss(logits, labels))
+    assert g["total"].item() == pytest.approx(expected.item())
+    dc = LossWeights(use_discriminator=False, use_classifier=False)
+    g_dc = losses.g_objective(f1, f2, x1, x2, score, logits, labels, dc)
+    assert set(g_dc) == {"au", "rec", "tv", "total"}
+    assert g_dc["total"].item() == pytest.approx((losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)).item())
+    d = losses.d_objective(score, 1 - score, logits, labels, w)
+    assert d["total"].item() == pytest.approx(0.05 * (losses.lsgan_d_loss(score, 1 - score) + losses.cls_loss(logits, labels)).item())
+    d_c = losses.d_objective(score, 1 - score, None, labels, LossWeights(use_classifier=False))
+    assert "c_cls" not in d_c

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from gath.models import AUEstimator, DiscriminatorClassifier, Generator
+
+
+@pytest.mark.parametrize("size", [100, 128])
+def test_shapes(size):
+    g = Generator(n_aus=27, channels=8, n_res_blocks=2)
+    x = torch.rand(2, 3, size, size) * 2 - 1
+    e = torch.rand(2, 27)
+    code = g.encode(x)
+    assert code.shape == (2, 32, size // 4, size // 4)
+    y = g(x, e)
+    assert y.shape == x.shape
+    assert y.min() >= -1 and y.max() <= 1
+    dc = DiscriminatorClassifier(n_classes=5, channels=8, n_layers=5)
+    score, logits = dc(y)
+    assert score.shape[:2] == (2, 1) and logits.shape == (2, 5)
+    assert DiscriminatorClassifier(n_classes=0, channels=8)(y)[1] is None
+    aue = AUEstimator(n_aus=27, channels=8, hidden=16)
+    pred = aue(y)
+    assert pred.shape == (2, 27) and pred.min() >= 0 and pred.max() <= 1
+    assert aue.f_au(y).shape == (2, 32, size // 4, size // 4)
+
+
+def test_decode_broadcasts_one_code_over_many_frames():
+    g = Generator(n_aus=4, channels=8, n_res_blocks=1).eval()
+    x = torch.rand(1, 3, 100, 100) * 2 - 1
+    e = torch.rand(5, 4)
+    batched = g.decode(g.encode(x), e)
+    one = g(x, e[2:3])
+    assert batched.shape == (5, 3, 100, 100)
+    torch.testing.assert_close(batched[2:3], one)
+
+
+def test_au_vector_changes_output_and_bad_sizes_raise():
+    g = Generator(n_aus=4, channels=8, n_res_blocks=1).eval()
+    x = torch.rand(1, 3, 100, 100) * 2 - 1
+    assert not torch.allclose(g(x, torch.zeros(1, 4)), g(x, torch.ones(1, 4)))
+    with pytest.raises(ValueError, match="4 AU"):
+        g(x, torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        g.encode(torch.zeros(1, 3, 102, 102))
