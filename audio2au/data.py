@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fnmatch import fnmatch
 
 import numpy as np
 import soundfile as sf
@@ -13,6 +14,8 @@ import torch
 from actionunits import AUSeries
 from actionunits.prepared import clip_dir, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
+
+NO_SPEECH_RMS = 10 ** (-50 / 20)
 
 
 @dataclass
@@ -25,12 +28,15 @@ class Clip:
     valid: np.ndarray  # (frames,) bool: tracked (True) or interpolated
 
 
-def load_clips(root: str | os.PathLike) -> tuple[list[Clip], tuple[str, ...]]:
-    """Every clip with audio in a prepared dataset, in the dataset's AU order."""
+def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = ()
+               ) -> tuple[list[Clip], tuple[str, ...]]:
+    """Every clip with speech in a prepared dataset, in the dataset's AU order. Clips
+    without audio, with near-silent audio (RMS below -50 dBFS: silent footage with an
+    empty track), or whose clip or speaker name matches an `exclude` glob are skipped."""
     names = read_info(root).au_names
     clips = []
     for rec in read_clips(root):
-        if not rec.audio:
+        if not rec.audio or any(fnmatch(rec.clip, p) or fnmatch(rec.speaker, p) for p in exclude):
             continue
         d = clip_dir(root, rec.clip)
         series = AUSeries.read_csv(d / "aus.csv", fps=rec.fps).reorder(names)
@@ -38,6 +44,8 @@ def load_clips(root: str | os.PathLike) -> tuple[list[Clip], tuple[str, ...]]:
             wav, sr = sf.read(d / rec.audio, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as e:
             raise ValueError(f"clip {rec.clip}: cannot read {rec.audio} ({str(e).splitlines()[0]})") from None
+        if len(wav) == 0 or float(np.sqrt(np.mean(wav**2))) < NO_SPEECH_RMS:
+            continue
         valid = series.valid if series.valid is not None else np.ones(len(series), bool)
         clips.append(Clip(rec.clip, rec.speaker, rec.fps, resample(wav.mean(axis=1), sr), series.values, valid))
     if not clips:
@@ -83,14 +91,19 @@ class FeatureBank:
     Input sequences are `lookahead` frames longer than their targets (the frames after a
     clip's end see silence, as at inference)."""
 
-    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0) -> None:
+    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0, speaker_balance: float = 0.0) -> None:
         self.clips, self.lookahead = clips, lookahead
         self.feats = [compute_features(c.waveform, c.fps, len(c.aus) + lookahead, cfg).half() for c in clips]
         self.targets = [torch.from_numpy(c.aus) for c in clips]
         self.valid = [torch.from_numpy(c.valid) for c in clips]
         self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
-        lengths = torch.tensor([len(c.aus) for c in clips], dtype=torch.float64)
-        self._weights = lengths / lengths.sum()
+        # sample clips by length, times speaker_total ** -balance: 0 = every frame alike,
+        # 1 = every speaker alike (one speaker with most of the data must not drown the rest)
+        totals: dict[str, int] = {}
+        for c in clips:
+            totals[c.speaker] = totals.get(c.speaker, 0) + len(c.aus)
+        w = torch.tensor([len(c.aus) * totals[c.speaker] ** -speaker_balance for c in clips], dtype=torch.float64)
+        self._weights = w / w.sum()
 
     def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-feature mean and std over every frame and window position."""

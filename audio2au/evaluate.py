@@ -119,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", help="audio2au checkpoint or fp16 export")
     p.add_argument("--data", required=True, help="prepared dataset root (talkinghead prepare)")
     p.add_argument("--speakers", nargs="*", help="held-out speakers (default: the checkpoint's validation speakers)")
+    p.add_argument("--exclude", nargs="*", default=[], help="clip or speaker name globs to leave out")
     args = p.parse_args(argv)
     try:
         model = load_audio2au(args.checkpoint)
-        clips, names = load_clips(args.data)
+        clips, names = load_clips(args.data, args.exclude)
         model.check_au_names(names, f"the dataset {args.data}")
         held = set(args.speakers or model.meta.get("info", {}).get("val_speakers", []))
         if not held:

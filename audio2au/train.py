@@ -106,14 +106,14 @@ def train_audio2au(cfg: DictConfig) -> Path:
     bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.type == "cuda")
     feats = FeatureConfig(**_plain(cfg.features))
 
-    clips, names = load_clips(cfg.data.root)
     split = _plain(cfg.split)
+    clips, names = load_clips(cfg.data.root, split["exclude"])
     train_clips, val_clips = split_by_speaker(clips, split["val_speakers"], split["val_fraction"], int(cfg.seed))
     model_cfg = {"n_features": feats.dim, "window": feats.window, "n_aus": len(names), **_plain(cfg.model)}
     torch.manual_seed(int(cfg.seed))
     net = Audio2AUNet(**model_cfg)
     augmented = train_clips + [speed_perturb(c, float(f)) for c in train_clips for f in tc.speed_perturb]
-    bank = FeatureBank(augmented, feats, net.lookahead)
+    bank = FeatureBank(augmented, feats, net.lookahead, float(tc.speaker_balance))
     val_bank = FeatureBank(val_clips, feats, net.lookahead)
     net.set_normalization(*bank.stats())
     with torch.no_grad():  # start from the training mean: the easy part is learned at step 0
