@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +129,9 @@ def test_overfits_one_short_real_clip(shared_data, synthetic_dataset):
     jaw = AU_NAMES.index("jawOpen")
     assert mse < 0.03 * first, (first, mse)
     assert np.corrcoef(pred[:, jaw], target[0, :, jaw].numpy())[0, 1] > 0.95
+
+
+def test_audio2au_imports_neither_gath_nor_talkinghead():
+    code = ("import sys, audio2au, audio2au.train, audio2au.evaluate; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('gath', 'talkinghead')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
