@@ -26,6 +26,8 @@ import soundfile as sf
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# Scripts here are named after packages (benchmarks/audio2au.py): keep them from shadowing.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 STAGES = ("model", "face", "audio", "AU", "frames", "enhance", "paste-back", "encode")
 
 

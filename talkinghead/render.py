@@ -103,9 +103,10 @@ def prepare_photo(path: str | os.PathLike, crop_size: int, height: int | None = 
 
 
 class FrameMaker:
-    """AU vectors -> finished output frames of one photo: decoder, optional enhance,
-    paste-back (or, with crop_height, the bare crop scaled to that height). Time per step
-    goes to `progress`."""
+    """AU vectors -> finished output frames of one photo, in two halves that run on two
+    cores: `crops` (the GATH decoder, main thread) and `compose` (optional enhance, then
+    paste-back, or with crop_height the bare crop scaled to that height; run in the video
+    writer's thread, where OpenCV releases the GIL). Time per step goes to `progress`."""
 
     def __init__(self, animator: FaceAnimator, photo: np.ndarray, aligned, progress: Progress,
                  enhance: Enhance | None = None, crop_height: int | None = None) -> None:
@@ -126,16 +127,19 @@ class FrameMaker:
             return self.crop_height, self.crop_height
         return self.photo.shape[1], self.photo.shape[0]
 
-    def __call__(self, aus: np.ndarray) -> np.ndarray:
+    def crops(self, aus: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
         crops = self.animator.render(aus)
-        t1 = time.perf_counter()
-        self.progress.add("frames", t1 - t0)
+        self.progress.add("frames", time.perf_counter() - t0)
+        return crops
+
+    def compose(self, crops: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
         if self.enhance is not None:
             crops = self.enhance(crops)
-            t2 = time.perf_counter()
-            self.progress.add("enhance", t2 - t1)
-            t1 = t2
+            t1 = time.perf_counter()
+            self.progress.add("enhance", t1 - t0)
+            t0 = t1
         if self.crop_height is not None:
             h = self.crop_height
             out = np.stack([cv2.resize(c, (h, h), interpolation=cv2.INTER_CUBIC) for c in crops])
@@ -144,7 +148,7 @@ class FrameMaker:
             for frame, crop in zip(out, crops):
                 frame[:] = self.photo
                 self.paster.paste(frame, crop, inplace=True)
-        self.progress.add("paste-back", time.perf_counter() - t1)
+        self.progress.add("paste-back", time.perf_counter() - t0)
         return out
 
 
@@ -153,19 +157,21 @@ def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str |
     """Render every frame of `series` in batches straight into the video encoder; returns
     the number of frames written."""
     n = len(series)
-    t0 = time.perf_counter()
-    with VideoWriter(output, frame_maker.size, series.fps, audio=audio) as writer:
+    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.compose) as writer:
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
-                frames = frame_maker(series.values[i : i + batch_size])
-                writer.write(frames)
-                bar.update(len(frames))
-        t_last = time.perf_counter()
-    # The encoder runs beside the frame loop: count its busy time and the final drain.
-    progress.add("encode", writer.busy_seconds)
-    progress.add("encode drain", time.perf_counter() - t_last)
-    progress.add("frames+encode wall", time.perf_counter() - t0)
+                crops = frame_maker.crops(series.values[i : i + batch_size])
+                writer.write(crops)
+                bar.update(len(crops))
+    progress.add("encode", writer.busy_seconds)  # ran beside the decoder, in the writer thread
     return writer.frames_written
+
+
+def decoder_threads() -> int:
+    """Torch threads for the decoder on CPU: all cores but one, which the writer thread
+    (paste-back) and ffmpeg use. Oversubscribed OpenMP threads spin-wait, and on 2 busy
+    cores one thread decoded 2x faster than two."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
 
 
 def _batch_size(animator: FaceAnimator, batch_size: int | None) -> int:
@@ -194,6 +200,8 @@ class Job:
         torch.manual_seed(options.post.seed)
         with self.progress.stage("model"):
             self.animator, self.generator = load_animator(options.checkpoint, options.device)
+            if not self.animator.cuda:
+                torch.set_num_threads(decoder_threads())
             self.audio2au = load_audio2au(options.checkpoint, self.animator.au_names, self.animator.device) \
                 if audio2au else None
         self.batch_size = _batch_size(self.animator, options.batch_size)

@@ -152,20 +152,20 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     assert list(out_dir.rglob("*")) == []  # no output, no temp file
 
 
-def test_failed_encode_leaves_nothing(shared_data, tiny, tmp_path, capsys, monkeypatch):
-    """A failure in the middle of the frame loop removes the partial video."""
+@pytest.mark.parametrize("step", ["crops", "compose"])  # the decoder (main thread), paste-back (writer thread)
+def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, monkeypatch):
     from talkinghead import render as render_module
 
     calls = {"n": 0}
-    original = render_module.FrameMaker.__call__
+    original = getattr(render_module.FrameMaker, step)
 
-    def failing(self, aus):
+    def failing(self, batch):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("boom")
-        return original(self, aus)
+        return original(self, batch)
 
-    monkeypatch.setattr(render_module.FrameMaker, "__call__", failing)
+    monkeypatch.setattr(render_module.FrameMaker, step, failing)
     with pytest.raises(RuntimeError, match="boom"):
         main(["render", "--photo", str(shared_data / PHOTO), "--audio", str(shared_data / SPEECH), "-o",
               str(tmp_path / "v.mp4"), "--checkpoint", str(tiny), "--size", "128", "--quiet"])

@@ -14,6 +14,7 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,10 @@ import numpy as np
 from talkinghead.errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+class EncoderError(RuntimeError):
+    """ffmpeg failed or went away."""
 
 
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
@@ -39,13 +44,15 @@ class VideoWriter:
     """Stream RGB uint8 frames (all the same size, even width and height) into `path`.
 
     `audio` is any file ffmpeg reads (WAV, MP3, a video with an audio stream); its first
-    audio stream is encoded to AAC. Use as a context manager: leaving the block normally
-    finishes and renames the file, an exception deletes the partial file.
+    audio stream is encoded to AAC. `compose`, when given, turns each written batch into
+    frames in the writer thread (work that releases the GIL runs beside the producer).
+    Use as a context manager: leaving the block normally finishes and renames the file,
+    an exception deletes the partial file.
     """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
                  audio: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast",
-                 queue_batches: int = 4) -> None:
+                 queue_batches: int = 4, compose: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
 
         self.path = check_output_path(path, VIDEO_SUFFIXES)
@@ -63,6 +70,7 @@ class VideoWriter:
         self._writer = FFMPEG_VideoWriter(str(self._tmp), (w, h), fps, codec="libx264", preset=preset,
                                           audiofile=None if audio is None else str(audio),
                                           audio_codec="aac", ffmpeg_params=params)
+        self._compose = compose
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._error: BaseException | None = None
         self.frames_written = 0
@@ -75,22 +83,29 @@ class VideoWriter:
             if self._error is not None:
                 continue  # drain so the producer never blocks on a dead writer
             try:
+                frames = self._compose(batch) if self._compose is not None else batch
+                self._check(frames)
                 t0 = time.perf_counter()
-                for frame in batch:
+                for frame in frames:
                     self._writer.write_frame(frame)
                 self.busy_seconds += time.perf_counter() - t0
-                self.frames_written += len(batch)
+                self.frames_written += len(frames)
+            except OSError as e:  # moviepy's wrapper around ffmpeg's own error
+                self._error = EncoderError(str(e))
             except BaseException as e:  # noqa: BLE001 - re-raised in the producer's thread
                 self._error = e
 
-    def write(self, frames: np.ndarray) -> None:
-        """Queue a batch (B, H, W, 3) uint8; blocks while the encoder is `queue_batches` behind."""
-        if self._error is not None:
-            self._raise_failure()
+    def _check(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[1:] != (self.size[1], self.size[0], 3) or frames.dtype != np.uint8:
             raise ValueError(f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got "
                              f"{frames.dtype} {frames.shape}")
-        self._queue.put(np.ascontiguousarray(frames))
+
+    def write(self, batch: np.ndarray) -> None:
+        """Queue a batch: (B, H, W, 3) uint8 frames, or what `compose` takes. Blocks while
+        the writer is `queue_batches` behind."""
+        if self._error is not None:
+            self._raise_failure()
+        self._queue.put(batch)
 
     def _finish_encoder(self) -> None:
         """Let the writer thread drain, close ffmpeg's input, wait for it, record a failure."""
@@ -108,12 +123,15 @@ class VideoWriter:
         proc.wait()
         if proc.returncode != 0 and self._error is None:
             lines = stderr.decode(errors="replace").strip().splitlines()
-            self._error = RuntimeError(lines[-1] if lines else f"exit code {proc.returncode}")
+            self._error = EncoderError(lines[-1] if lines else f"exit code {proc.returncode}")
 
     def _raise_failure(self) -> None:
-        """ffmpeg's own last words (moviepy wraps them in a long message) as one line."""
+        """An ffmpeg failure (disk full, unwritable folder) as one line with ffmpeg's last
+        words; any other error of the writer thread as it was."""
+        if not isinstance(self._error, EncoderError):
+            raise self._error
         lines = [ln.strip() for ln in str(self._error).splitlines() if ln.strip()]
-        raise UserError(f"ffmpeg could not write {self.path}: {lines[-1] if lines else repr(self._error)}")
+        raise UserError(f"ffmpeg could not write {self.path}: {lines[-1] if lines else 'unknown error'}")
 
     def close(self) -> Path:
         """Wait for the encoder, then move the finished file to its path."""
