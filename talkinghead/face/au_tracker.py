@@ -65,8 +65,10 @@ MEASURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "jaw_lips_sealed": lambda p: (_y(p, 152) - _y(p, 2)) - (_y(p, 14) - _y(p, 13)),
     "mouth_width": lambda p: _x(p, 291) - _x(p, 61),
     "mouth_round": lambda p: (_y(p, 14) - _y(p, 13)) / np.maximum(_x(p, 308) - _x(p, 78), 1e-6),
-    "corner_height_l": lambda p: _y(p, 2) - _y(p, 291) + 0.5 * (_y(p, 14) - _y(p, 13)),
-    "corner_height_r": lambda p: _y(p, 2) - _y(p, 61) + 0.5 * (_y(p, 14) - _y(p, 13)),
+    # Corner lift plus half the mouth width: a smile raises and widens (separates happy
+    # from angry or surprised stills best on the labelled data).
+    "corner_height_l": lambda p: _y(p, 2) - _y(p, 291) + 0.5 * (_x(p, 291) - _x(p, 61)),
+    "corner_height_r": lambda p: _y(p, 2) - _y(p, 61) + 0.5 * (_x(p, 291) - _x(p, 61)),
     "corner_out_l": lambda p: _x(p, 291) - _x(p, NOSE_BRIDGE),
     "corner_out_r": lambda p: _x(p, NOSE_BRIDGE) - _x(p, 61),
     "lip_thickness_l": lambda p: (_y(p, 314) - _y(p, 267)) - (_y(p, 317) - _y(p, 312)),
