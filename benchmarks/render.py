@@ -9,16 +9,20 @@ looped to the requested length). Without trained weights the generator and audio
 untrained models of the shipped configs (configs/model/generator/{default,lite}.yaml,
 configs/audio2au/model/offline.yaml): speed does not depend on what a model has learned.
 Stages overlap (the encoder runs in its own thread), so they do not add up to the total.
+On a shared machine wall times depend on the neighbours' load; the CPU seconds do not, and
+"RTF on 2 idle cores" = max(main-thread CPU, all CPU / 2) / audio seconds estimates it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +61,22 @@ def one_render(checkpoint: Path | None, audio: Path, out: Path, args: argparse.N
 
     options = RenderOptions(size=args.size, device=args.device, batch_size=args.batch_size, checkpoint=checkpoint,
                             quiet=True, enhance=Enhance() if args.enhance else None)
+    cpu0, main0 = cpu_seconds(), time.thread_time()
     r = render(demo_photo(), audio, out, options)
+    cpu, main_cpu = cpu_seconds() - cpu0, time.thread_time() - main0
+    # On a shared machine wall time depends on the neighbours; CPU time does not. The main
+    # thread (decoder) and the rest (paste-back, ffmpeg) run side by side on 2 cores.
+    idle_estimate = max(main_cpu, cpu / 2)
     return {"seconds": r.seconds, "media": r.media_seconds, "rtf": r.rtf, "frames": r.frames, "device": r.device,
-            "generator": r.generator, "stages": r.stages,
+            "generator": r.generator, "stages": r.stages, "cpu": cpu, "main_cpu": main_cpu,
+            "idle_rtf": idle_estimate / r.media_seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (ffmpeg)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def table(rows: dict[str, dict]) -> str:
@@ -75,7 +91,11 @@ def table(rows: dict[str, dict]) -> str:
             s = r["stages"].get(stage)
             cells.append("-  | -" if s is None else f"{s:.2f} | {s / r['media']:.3f}")
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{r['seconds']:.2f}** | **{r['rtf']:.3f}**" for r in rows.values())
+    lines.append("| **total (wall)** | " + " | ".join(f"**{r['seconds']:.2f}** | **{r['rtf']:.3f}**"
+                                                  for r in rows.values()) + " |")
+    lines.append("| CPU s: all / main thread | " + " | ".join(f"{r['cpu']:.1f} / {r['main_cpu']:.1f} | "
+                                                            for r in rows.values()) + " |")
+    lines.append("| RTF on 2 idle cores (est.) | " + " | ".join(f" | {r['idle_rtf']:.3f}" for r in rows.values())
                  + " |")
     return "\n".join(lines)
 
@@ -117,7 +137,8 @@ def main() -> None:
         first = next(iter(rows.values()))
         weights = ", ".join(f"{n} ({r['generator']})" for n, r in rows.items())
         print(f"render of {first['media']:.1f} s of audio, {args.size} px high, device {first['device']}, "
-              f"{first['frames']} frames; weights: {weights}")
+              f"{first['frames']} frames; weights: {weights}; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
         print(table(rows))
 
 

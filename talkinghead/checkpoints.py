@@ -45,8 +45,8 @@ def load_animator(checkpoint: str | Path | None, device: str = "auto") -> tuple[
 
 def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device):
     """The audio2au model, refused when its AU vector is not the generator's."""
-    from audio2au.checkpoint import CheckpointError as Audio2AUCheckpointError
-    from audio2au.checkpoint import load_audio2au as load
+    from audio2au import CheckpointError as Audio2AUCheckpointError
+    from audio2au import load_audio2au as load
 
     path = weights_dir(checkpoint) / AUDIO2AU_FILE
     try:

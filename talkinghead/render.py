@@ -227,7 +227,7 @@ class Job:
 
 def load_speech(path: str | os.PathLike) -> np.ndarray:
     """16 kHz mono speech, or a one-line UserError (missing, unreadable, empty, silent)."""
-    from audio2au.features import AudioError, load_audio
+    from audio2au import AudioError, load_audio
 
     try:
         return load_audio(path)
@@ -265,7 +265,7 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
             series = csv_series(au_csv, names, fps, n_frames)
             post = replace(options.post, blinks=False, idle=False)  # the CSV has its own eyes and brows
         else:
-            from audio2au.model import predict_aus
+            from audio2au import predict_aus
 
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
