@@ -80,6 +80,22 @@ def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, 
     assert abs(p.audio_seconds - d.audio_seconds) < 0.05
 
 
+def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
+    """A driver without audio gives a video without audio; --au-csv replaces the tracking."""
+    driver = shared_data / "video" / "expressions_silent" / "d0.mp4"
+    out = tmp_path / "silent.mp4"
+    aus = tmp_path / "aus.csv"
+    rc, _, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out, "--checkpoint", tiny,
+                      "--size", 128, "--save-aus", aus, "--quiet"], capsys)
+    assert rc == 0, err
+    p = probe(out)
+    assert p.audio_codec is None and abs(p.frames - probe(driver).frames) <= 1
+    rc, _, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", tmp_path / "csv.mp4",
+                      "--au-csv", aus, "--checkpoint", tiny, "--size", 128, "--quiet"], capsys)
+    assert rc == 0, err
+    assert probe(tmp_path / "csv.mp4").frames == p.frames
+
+
 def test_demo_renders_bundled_example(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rc, stdout, err = run(["demo", "--checkpoint", tiny, "--size", 128], capsys)
