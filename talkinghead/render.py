@@ -4,11 +4,11 @@ talking video out.
     photo -> read, scale to the output height -> align (once) -> GATH encoder (once)
     speech -> audio2au -> AU series | driving video -> AU tracker | CSV -> AU series
     AU series -> post-processing (smoothing, blinks, idle brows, user controls)
-    -> per batch: GATH decoder -> optional enhance -> paste-back -> encoder thread
-    -> H.264 + AAC into a temp file, renamed when complete.
+    -> per batch: GATH decoder (main thread) -> [writer thread] optional enhance ->
+       paste-back -> ffmpeg pipe -> H.264 + AAC into a temp file, renamed when complete.
 
 Only the decoder, paste-back and encoder run per frame, and memory holds one batch of
-frames plus the encoder's short queue, whatever the length of the audio.
+frames plus the writer's short queue, whatever the length of the audio.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from actionunits import AUSeries
 from gath.inference import FaceAnimator
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess, resample
+from talkinghead.checkpoints import load_animator, load_audio2au
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
 from talkinghead.progress import Progress
-from talkinghead.checkpoints import load_animator, load_audio2au
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
 CROP_ONLY_HEIGHT = 256  # without --size, --crop-only videos are this tall

@@ -61,7 +61,7 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
     csv.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
     out = tmp_path / "crop.mp4"
     rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", csv, "-o", out, "--checkpoint", tiny,
-                      "--crop-only", "--size", 64, "--quiet"], capsys)
+                      "--crop-only", "--size", 64, "--enhance", "clahe,sharpen", "--quiet"], capsys)
     assert rc == 0, err
     p = probe(out)
     assert (p.width, p.height, p.audio_codec) == (64, 64, None)
