@@ -163,6 +163,14 @@ def gain_shift(features: torch.Tensor, gain_db: torch.Tensor | float, cfg: Featu
     return out
 
 
+def eq_shift(features: torch.Tensor, curve_db: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """The log-mel features of the same audio through an equaliser with per-band gains
+    curve_db (batch, n_mels): a microphone/channel augmentation. Log-mel only."""
+    if cfg.kind != "logmel":
+        raise ValueError("equaliser augmentation needs log-mel features (set train.eq_db=0 for MFCC)")
+    return features + (curve_db * (math.log(10) / 10))[:, None, None, :].to(features.dtype)
+
+
 def check_waveform(waveform: np.ndarray, source: str = "audio", allow_silent: bool = False) -> np.ndarray:
     """A 1-D finite float32 waveform, or a clear AudioError."""
     wav = np.asarray(waveform, dtype=np.float32)

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from audio2au.checkpoint import atomic_save, checkpoint_dict, read_checkpoint
 from audio2au.data import Clip, FeatureBank, load_clips, speed_perturb, split_by_speaker
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
-from audio2au.features import FeatureConfig, gain_shift
+from audio2au.features import FeatureConfig, eq_shift, gain_shift
 from audio2au.losses import audio2au_loss
 from audio2au.model import Audio2AU, Audio2AUNet
 
@@ -32,6 +32,14 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device=cuda was asked for, but no CUDA GPU is available")
     return torch.device(name)
+
+
+def random_eq(batch: int, bands: int, max_db: float, generator: torch.Generator) -> torch.Tensor:
+    """(batch, bands) smooth random equaliser curves within about +-max_db: three cosines
+    across the mel axis, like the tilt and colour of different microphones and rooms."""
+    k = torch.arange(1, 4, dtype=torch.float32)
+    amp = (torch.rand(batch, 3, generator=generator) * 2 - 1) * max_db / 3
+    return amp @ torch.cos(math.pi * k[:, None] * (torch.arange(bands) + 0.5) / bands)
 
 
 def learning_rate(step: int, base: float, warmup: int, steps: int) -> float:
@@ -162,6 +170,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
         x, y, m = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
         if tc.gain_db:
             x = gain_shift(x, (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.gain_db), feats)
+        if tc.eq_db:
+            x = eq_shift(x, random_eq(len(x), feats.dim, float(tc.eq_db), gen), feats)
         x, y, m = x.to(device), y.to(device), m.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             pred = net(x)

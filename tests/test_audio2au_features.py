@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from audio2au.features import (SAMPLE_RATE, AudioError, CorruptAudioError, EmptyAudioError, FeatureConfig,
-                               SilentAudioError, UnsupportedAudioError, compute_features, frame_count, gain_shift,
+                               SilentAudioError, UnsupportedAudioError, compute_features, eq_shift, frame_count, gain_shift,
                                load_audio)
 
 CFG = FeatureConfig()
@@ -66,6 +66,17 @@ def test_gain_shift_matches_louder_audio(kind):
     inside = slice(3, 23)  # frames whose whole window is audio (outside is silence at the floor)
     assert np.allclose(gain_shift(f, 20 * np.log10(2), cfg)[inside], louder[inside], atol=1e-3)
     assert not np.allclose(f[inside], louder[inside], atol=1e-1)
+
+
+def test_eq_shift_flat_curve_is_a_gain_and_needs_logmel():
+    f = compute_features((0.1 * np.random.default_rng(2).normal(size=8000)).astype(np.float32), 25, 12, CFG)[None]
+    flat = torch.full((1, CFG.n_mels), 4.0)
+    assert torch.allclose(eq_shift(f, flat, CFG), gain_shift(f, torch.tensor([4.0]), CFG), atol=1e-5)
+    tilt = torch.linspace(-6, 6, CFG.n_mels)[None]
+    shifted = eq_shift(f, tilt, CFG) - f
+    assert shifted[..., -1].min() > 1.3 and shifted[..., 0].max() < -1.3  # +-6 dB = +-1.38 in natural log
+    with pytest.raises(ValueError, match="log-mel"):
+        eq_shift(f, flat, FeatureConfig(kind="mfcc"))
 
 
 def _tone(seconds: float, sr: int, channels: int = 1, freq: float = 440.0) -> np.ndarray:
