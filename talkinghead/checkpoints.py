@@ -11,8 +11,9 @@ from pathlib import Path
 
 import torch
 
-from gath.checkpoint import CheckpointError
+from gath.checkpoint import CheckpointError, load_model
 from gath.inference import FaceAnimator, resolve_device
+from gath.models import Generator
 from talkinghead.errors import UserError
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -32,15 +33,19 @@ def weights_dir(checkpoint: str | Path | None) -> Path:
 
 
 def load_animator(checkpoint: str | Path | None, device: str = "auto") -> tuple[FaceAnimator, str]:
-    """The generator on its device, and a few words saying which one was picked."""
+    """The generator on its device, and a few words saying which one was picked (and
+    whether it is a placeholder: weights marked `placeholder` in their metadata were not
+    trained on real faces, and users should know why the video looks wrong)."""
     d = weights_dir(checkpoint)
     try:
         dev = resolve_device(device)
         use_lite = dev.type == "cpu" and (d / LITE_GENERATOR_FILE).is_file() or not (d / GENERATOR_FILE).is_file()
-        animator = FaceAnimator.from_checkpoint(d / (LITE_GENERATOR_FILE if use_lite else GENERATOR_FILE), device)
+        generator, meta = load_model(d / (LITE_GENERATOR_FILE if use_lite else GENERATOR_FILE), "generator", Generator)
+        animator = FaceAnimator(generator, meta, device)
     except (CheckpointError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
-    return animator, ("lite generator" if use_lite else "generator")
+    words = "lite generator" if use_lite else "generator"
+    return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else "")
 
 
 def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device):

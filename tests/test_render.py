@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from media_probe import probe, read_frames
-from tiny_weights import make_tiny_weights
+from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 from actionunits import AU_NAMES
-from talkinghead.checkpoints import DEFAULT_WEIGHTS, GENERATOR_FILE
+from talkinghead.checkpoints import GENERATOR_FILE
 from talkinghead.cli import main
 
 PHOTO = "portraits/video_retalking_1.png"
@@ -104,6 +104,15 @@ def test_demo_renders_bundled_example(tiny, tmp_path, capsys, monkeypatch):
     assert p.audio_codec == "aac" and p.frames > 100
 
 
+def test_placeholder_weights_are_named_in_the_summary(tmp_path):
+    from talkinghead.checkpoints import load_animator
+
+    _, words = load_animator(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
+    assert words == "generator, PLACEHOLDER weights"
+    _, words = load_animator(make_tiny_weights(tmp_path / "v"), "cpu")
+    assert words == "generator"
+
+
 # --- errors: one line, exit code 2, nothing written ----------------------------------------
 
 def _write_wav(path: Path, samples: np.ndarray) -> Path:
@@ -190,14 +199,8 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
 
 # --- needs trained weights --------------------------------------------------------------------
 
-def trained_weights() -> Path:
-    if not (DEFAULT_WEIGHTS / GENERATOR_FILE).is_file():
-        pytest.skip(f"no trained weights in {DEFAULT_WEIGHTS} (lip motion needs a trained model)")
-    return DEFAULT_WEIGHTS
-
-
 def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, capsys):
-    weights = trained_weights()
+    weights = shipped_trained_weights("lip motion needs a trained model")
     speech, sr = sf.read(shared_data / "speech" / "musetalk_eng.wav", dtype="float32")  # 16 kHz mono
     assert sr == 16000 and speech.ndim == 1
     audio = _write_wav(tmp_path / "speech_then_silence.wav", np.concatenate([speech[: 4 * sr], np.zeros(3 * sr)]))
