@@ -113,8 +113,9 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_face_options(p: argparse.ArgumentParser, video: bool) -> None:
-    """Options shared by render, reenact, demo (video=True) and edit."""
+def _add_face_options(p: argparse.ArgumentParser, video: bool, speech: bool = False) -> None:
+    """Options shared by render, reenact, demo (video) and edit; speech-driven renders
+    also synthesize blinks and brow motion."""
     p.add_argument("--size", type=int, help="output height in pixels (default: the photo's, at most 720; "
                                             "256 with --crop-only)" if video else "output height in pixels")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
@@ -134,6 +135,7 @@ def _add_face_options(p: argparse.ArgumentParser, video: bool) -> None:
         p.add_argument("--fps", type=float, help="output frame rate (default 25; reenact: the driver's)")
         p.add_argument("--batch-size", type=int, help="frames per generator batch (default 8 on CPU, 64 on CUDA)")
         p.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
+    if speech:
         p.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
         p.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
         p.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--au-csv", metavar="CSV", help="drive the face from an AU CSV (this project's format or an "
                                                    "ARKit blendshape CSV) instead of the speech")
     r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
-    _add_face_options(r, video=True)
+    _add_face_options(r, video=True, speech=True)
     r.set_defaults(func=_render)
 
     e = sub.add_parser("edit", help="set facial AUs of a photo (expression editing)",
@@ -194,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="render the bundled example (no arguments needed)",
                        description="Render the bundled portrait saying the bundled speech.")
     d.add_argument("-o", "--output", default="talkinghead_demo.mp4", help="default talkinghead_demo.mp4")
-    _add_face_options(d, video=True)
+    _add_face_options(d, video=True, speech=True)
     d.set_defaults(func=_demo)
 
     pr = sub.add_parser("prepare", help="build a training dataset from photo folders and videos",
