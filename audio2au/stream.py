@@ -47,11 +47,14 @@ class AUStream:
         return self._emitted
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
-        """Add 16 kHz mono samples; returns the AU frames that became ready (maybe none)."""
+        """Add 16 kHz samples ((n,) or (n, channels)); returns the AU frames that became
+        ready (maybe none)."""
         if self._closed:
             raise RuntimeError("this stream was flushed; call reset() to start a new one")
-        samples = check_waveform(np.asarray(chunk, dtype=np.float32).reshape(-1), "audio chunk", allow_silent=True) \
-            if np.size(chunk) else np.zeros(0, np.float32)
+        samples = np.asarray(chunk, dtype=np.float32)
+        if samples.ndim == 2:  # (frames, channels), as audio input callbacks deliver it
+            samples = samples.mean(axis=1)
+        samples = check_waveform(samples, "audio chunk", allow_silent=True) if samples.size else samples.reshape(0)
         self._buffer = torch.cat([self._buffer, torch.from_numpy(samples)])
         self._received += len(samples)
         return self._run(self._ready_until(self._received))

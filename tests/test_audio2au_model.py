@@ -69,8 +69,8 @@ def test_stream_emits_each_frame_once_its_lookahead_arrived():
     stream = AUStream(model, fps)
     wav = _speechlike(1.0)
     got = 0
-    for i in range(0, len(wav), 320):  # 20 ms chunks
-        got += len(stream.push(wav[i : i + 320]))
+    for i in range(0, len(wav), 320):  # 20 ms chunks, as (frames, 1) like an input callback's
+        got += len(stream.push(wav[i : i + 320, None]))
         t = (i + 320) / SAMPLE_RATE  # audio received so far
         ready = [k for k in range(100) if (k + 2) / fps + CFG.right / SAMPLE_RATE <= t + 1e-9]
         assert got == len(ready)
