@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -157,7 +159,8 @@ def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str |
     """Render every frame of `series` in batches straight into the video encoder; returns
     the number of frames written."""
     n = len(series)
-    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.compose) as writer:
+    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.compose) as writer, \
+            decoder_threads(frame_maker.animator.cuda):
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
                 crops = frame_maker.crops(series.values[i : i + batch_size])
@@ -167,11 +170,18 @@ def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str |
     return writer.frames_written
 
 
-def decoder_threads() -> int:
-    """Torch threads for the decoder on CPU: all cores but one, which the writer thread
-    (paste-back) and ffmpeg use. Oversubscribed OpenMP threads spin-wait, and on 2 busy
-    cores one thread decoded 2x faster than two."""
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+@contextmanager
+def decoder_threads(cuda: bool) -> Iterator[None]:
+    """On CPU, torch uses all cores but one while the frame loop runs: the writer thread
+    (paste-back) and ffmpeg use the other. Oversubscribed OpenMP threads spin-wait, and on
+    2 busy cores one decoder thread was 2x faster than two. The old setting is restored."""
+    old = torch.get_num_threads()
+    if not cuda:
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _batch_size(animator: FaceAnimator, batch_size: int | None) -> int:
@@ -200,8 +210,6 @@ class Job:
         torch.manual_seed(options.post.seed)
         with self.progress.stage("model"):
             self.animator, self.generator = load_animator(options.checkpoint, options.device)
-            if not self.animator.cuda:
-                torch.set_num_threads(decoder_threads())
             self.audio2au = load_audio2au(options.checkpoint, self.animator.au_names, self.animator.device) \
                 if audio2au else None
         self.batch_size = _batch_size(self.animator, options.batch_size)

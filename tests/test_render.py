@@ -32,11 +32,15 @@ def run(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_render_video_and_audio_agree(shared_data, tiny, tmp_path, capsys):
+    import torch
+
+    threads = torch.get_num_threads()
     out = tmp_path / "talk.mp4"
     aus = tmp_path / "aus.csv"
     rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,
                            "--checkpoint", tiny, "--size", 240, "--save-aus", aus, "--fps", 25], capsys)
     assert rc == 0, err
+    assert torch.get_num_threads() == threads  # the frame loop's thread setting is undone
     for stage in ("model", "face", "audio", "AU"):
         assert f"  {stage} " in err
     assert "real-time factor" in stdout and str(out) in stdout
