@@ -201,6 +201,30 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
+    """SIGTERM while frames are being encoded: the partial video is deleted."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "talkinghead.cli", "render", "--photo", str(shared_data / PHOTO),
+                             "--audio", str(shared_data / "speech" / "musetalk_eng.wav"), "-o", str(out_dir / "v.mp4"),
+                             "--checkpoint", str(tiny), "--size", "256", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(out_dir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "render ended before it could be interrupted"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and b"interrupted" in err
+    assert list(out_dir.iterdir()) == []
+
+
 # --- needs trained weights --------------------------------------------------------------------
 
 def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -22,6 +23,10 @@ import numpy as np
 from talkinghead.errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
 
 
 class EncoderError(RuntimeError):
@@ -47,7 +52,8 @@ class VideoWriter:
     audio stream is encoded to AAC. `compose`, when given, turns each written batch into
     frames in the writer thread (work that releases the GIL runs beside the producer).
     Use as a context manager: leaving the block normally finishes and renames the file,
-    an exception deletes the partial file.
+    an exception deletes the partial file. While it is open (in the main thread) a `kill`
+    (SIGTERM) unwinds like Ctrl+C, so the partial file is deleted then too.
     """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
@@ -77,6 +83,9 @@ class VideoWriter:
         self.busy_seconds = 0.0  # time the writer thread spent handing frames to ffmpeg
         self._thread = threading.Thread(target=self._run, name="video-writer", daemon=True)
         self._thread.start()
+        self._old_sigterm = None
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, _interrupt)
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not None:
@@ -142,6 +151,7 @@ class VideoWriter:
             os.replace(self._tmp, self.path)
         finally:
             self._tmp.unlink(missing_ok=True)
+            self._restore_sigterm()
         return self.path
 
     def abort(self) -> None:
@@ -152,6 +162,12 @@ class VideoWriter:
             self._finish_encoder()
         finally:
             self._tmp.unlink(missing_ok=True)
+            self._restore_sigterm()
+
+    def _restore_sigterm(self) -> None:
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
 
     def __enter__(self) -> VideoWriter:
         return self
