@@ -68,8 +68,10 @@ class LoudnessBaseline:
 
 
 def evaluate(model: Audio2AU, clips: list[Clip], train_clips: list[Clip]) -> dict[str, dict[str, np.ndarray]]:
-    """Per-AU {"rmse", "r"} for "model", "mean" and "loudness" over the valid frames of
-    `clips`, baselines fitted on `train_clips`; AUs in the model's order."""
+    """Per-AU {"rmse", "r", "r_clip"} for "model", "mean" and "loudness" over the valid
+    frames of `clips`, baselines fitted on `train_clips`; AUs in the model's order. "r" pools
+    all frames; "r_clip" averages each clip's own r (timing within an utterance, blind to
+    per-speaker offsets)."""
     mean = np.concatenate([c.aus[c.valid] for c in train_clips]).mean(0)
     loud = LoudnessBaseline(train_clips)
     preds: dict[str, list[np.ndarray]] = {"model": [], "mean": [], "loudness": []}
@@ -82,10 +84,12 @@ def evaluate(model: Audio2AU, clips: list[Clip], train_clips: list[Clip]) -> dic
         targets.append(c.aus[c.valid])
     y = np.concatenate(targets)
     out = {}
-    for k, p in preds.items():
-        p = np.concatenate(p)
+    for k, ps in preds.items():
+        p = np.concatenate(ps)
+        per_clip = np.array([[pearson(pc[:, j], yc[:, j]) for j in range(y.shape[1])] for pc, yc in zip(ps, targets)])
         out[k] = {"rmse": np.sqrt(((p - y) ** 2).mean(0)),
-                  "r": np.array([pearson(p[:, j], y[:, j]) for j in range(y.shape[1])])}
+                  "r": np.array([pearson(p[:, j], y[:, j]) for j in range(y.shape[1])]),
+                  "r_clip": np.array([mean_ignoring_nan(per_clip[:, j]) for j in range(y.shape[1])])}
     return out
 
 
@@ -96,15 +100,18 @@ def mean_ignoring_nan(values: np.ndarray) -> float:
 
 
 def format_table(results: dict[str, dict[str, np.ndarray]], names: tuple[str, ...]) -> str:
-    """Mouth AUs: RMSE of model/mean/loudness and Pearson r of model/loudness, plus means."""
+    """Mouth AUs: RMSE of model/mean/loudness, Pearson r (pooled, and per clip) of
+    model/loudness, plus means."""
     mouth = mouth_names(names)
-    head = f"{'AU':<22}{'RMSE model':>11}{'mean':>8}{'loud':>8}{'r model':>10}{'loud':>8}"
+    head = (f"{'AU':<22}{'RMSE model':>11}{'mean':>8}{'loud':>8}{'r model':>10}{'loud':>8}"
+            f"{'r/clip model':>14}{'loud':>8}")
+    cols = (("model", "rmse"), ("mean", "rmse"), ("loudness", "rmse"), ("model", "r"), ("loudness", "r"),
+            ("model", "r_clip"), ("loudness", "r_clip"))
     lines = [head, "-" * len(head)]
 
     def row(label: str, idx: list[int]) -> str:
-        v = [mean_ignoring_nan(results[k][m][idx])
-             for k, m in (("model", "rmse"), ("mean", "rmse"), ("loudness", "rmse"), ("model", "r"), ("loudness", "r"))]
-        return f"{label:<22}{v[0]:>11.4f}{v[1]:>8.4f}{v[2]:>8.4f}{v[3]:>10.3f}{v[4]:>8.3f}"
+        v = [mean_ignoring_nan(results[k][m][idx]) for k, m in cols]
+        return f"{label:<22}{v[0]:>11.4f}{v[1]:>8.4f}{v[2]:>8.4f}{v[3]:>10.3f}{v[4]:>8.3f}{v[5]:>14.3f}{v[6]:>8.3f}"
 
     for n in mouth:
         lines.append(row(n, [names.index(n)]))
