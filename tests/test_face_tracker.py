@@ -93,3 +93,22 @@ def test_video_errors_are_clear(tmp_path):
         track_video(not_video)
     with pytest.raises(UserError, match="not found"):
         track_video(tmp_path / "missing.mp4")
+
+
+def test_calibration_fit_on_real_faces(shared_data, tmp_path):
+    from talkinghead.face.au_tracker import RIGID
+    from talkinghead.face.calibrate import fit_calibration
+    from talkinghead.io.video_frames import VideoFrames
+
+    with LandmarkDetector(video=True) as det:
+        frames = [det.detect(rgb)[0] for rgb in VideoFrames(shared_data / "video" / "grid" / "s1" / "video" / "bbaf2n.mp4")]
+    frames = np.stack(frames)
+    cal = fit_calibration(frames[:20], np.ones(20, bool), frames[20:])
+    idx = {p: i for i, p in enumerate(RIGID)}
+    right = (cal.reference[idx[33]] + cal.reference[idx[133]]) / 2
+    left = (cal.reference[idx[263]] + cal.reference[idx[362]]) / 2
+    assert abs(np.linalg.norm(left - right) - 1.0) < 1e-6 and abs(left[1] - right[1]) < 1e-6
+    assert cal.strong["jaw_drop+"] > cal.neutral["jaw_drop"]
+    cal.save(tmp_path / "cal.json")
+    again = Calibration.load(tmp_path / "cal.json")
+    assert np.allclose(again.reference, cal.reference, atol=1e-4) and set(again.neutral) == set(cal.neutral)
