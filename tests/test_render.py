@@ -13,7 +13,7 @@ from media_probe import probe, read_frames
 from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 from actionunits import AU_NAMES
-from talkinghead.checkpoints import GENERATOR_FILE
+from talkinghead.checkpoints import AUDIO2AU_FILE, GENERATOR_FILE
 from talkinghead.cli import main
 
 PHOTO = "portraits/video_retalking_1.png"
@@ -131,7 +131,7 @@ def mismatched(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("case", ["no_face", "bad_photo", "missing_photo", "bad_audio", "silent_audio",
                                   "empty_audio", "missing_output_dir", "missing_checkpoint", "mismatched_checkpoint",
-                                  "corrupt_checkpoint", "bad_au"])
+                                  "corrupt_checkpoint", "corrupt_audio2au", "bad_au"])
 def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -163,13 +163,14 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
         ckpt = inputs / "no_weights"
     elif case == "mismatched_checkpoint":
         ckpt = mismatched
-    elif case == "corrupt_checkpoint":
+    elif case in ("corrupt_checkpoint", "corrupt_audio2au"):
         import shutil
 
         ckpt = inputs / "corrupt"
         shutil.copytree(tiny, ckpt)
-        data = (ckpt / GENERATOR_FILE).read_bytes()
-        (ckpt / GENERATOR_FILE).write_bytes(data[: len(data) // 2])
+        name = GENERATOR_FILE if case == "corrupt_checkpoint" else AUDIO2AU_FILE
+        data = (ckpt / name).read_bytes()
+        (ckpt / name).write_bytes(data[: len(data) // 2])
     elif case == "bad_au":
         extra = ["--au", "jawOpen=2"]
     rc, stdout, err = run(["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt,

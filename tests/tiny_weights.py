@@ -18,7 +18,8 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
     """generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names` lets a
     test make the two disagree; `generator` / `audio2au` give full-size constructor
     arguments (the benchmark times untrained models of the shipped sizes)."""
-    from audio2au.checkpoint import atomic_save, checkpoint_dict
+    from actionunits.checkpoint import atomic_save, update_manifest
+    from audio2au.checkpoint import checkpoint_dict
     from audio2au.features import FeatureConfig
     from audio2au.model import Audio2AU, Audio2AUNet
     from gath.checkpoint import export_weights
@@ -34,7 +35,7 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
     net_config = {"n_features": features.dim, "window": features.window, "n_aus": len(names),
                   **(audio2au or {"conv_channels": 8, "hidden": 16, "layers": 1})}
     model = Audio2AU(Audio2AUNet(**net_config).eval(), features, names, 25.0, {"model": net_config})
-    atomic_save(checkpoint_dict(model, half=True), folder / "audio2au.pt")
+    update_manifest(atomic_save(checkpoint_dict(model, half=True), folder / "audio2au.pt"))
     return folder
 
 
