@@ -22,7 +22,7 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, corrupt, or does not fit what it is loaded for."""
 
 
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """torch.save to a temp file in the same folder, then rename: a kill never leaves a
     half-written checkpoint behind."""
     path = Path(path)
@@ -35,6 +35,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def load(path: str | os.PathLike, kind: str | None = None) -> dict:
@@ -80,3 +81,12 @@ def update_manifest(path: Path) -> None:
         json.dump(dict(sorted(entries.items())), f, indent=2)
         f.write("\n")
     os.replace(tmp, manifest)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present; asking for CUDA without one is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for, but no CUDA GPU is available")
+    return torch.device(device)

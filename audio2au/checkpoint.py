@@ -9,36 +9,15 @@ arguments of Audio2AUNet) and state_dict (with the feature normalisation buffers
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from actionunits.checkpoint import FORMAT_VERSION, CheckpointError, load
 from audio2au.features import FeatureConfig
 from audio2au.model import Audio2AU, Audio2AUNet
 
-FORMAT_VERSION = 1
 KIND = "audio2au"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, corrupt, or not an audio2au checkpoint."""
-
-
-def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save to a temp file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def checkpoint_dict(model: Audio2AU, half: bool = False, **extra: Any) -> dict:
@@ -51,18 +30,8 @@ def checkpoint_dict(model: Audio2AU, half: bool = False, **extra: Any) -> dict:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"audio2au checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(e).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
-        raise CheckpointError(f"{path} is not an audio2au checkpoint")
-    if ckpt.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {ckpt.get('format_version')}, expected {FORMAT_VERSION}")
-    return ckpt
+    """Load (weights_only, SHA-256 checked against a manifest.json beside it) and check the kind."""
+    return load(path, KIND)
 
 
 def from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> Audio2AU:

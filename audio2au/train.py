@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from audio2au.checkpoint import atomic_save, checkpoint_dict, read_checkpoint
+from actionunits.checkpoint import atomic_save, resolve_device, update_manifest
+from audio2au.checkpoint import checkpoint_dict, read_checkpoint
 from audio2au.data import Clip, FeatureBank, load_clips, speed_perturb, split_by_speaker
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
 from audio2au.features import FeatureConfig, eq_shift, gain_shift
@@ -24,14 +25,6 @@ from audio2au.losses import audio2au_loss
 from audio2au.model import Audio2AU, Audio2AUNet
 
 PLOT_AUS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthStretchLeft")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device=cuda was asked for, but no CUDA GPU is available")
-    return torch.device(name)
 
 
 def random_eq(batch: int, bands: int, max_db: float, generator: torch.Generator) -> torch.Tensor:
@@ -158,7 +151,9 @@ def train_audio2au(cfg: DictConfig) -> Path:
 
     def export(name: str, step: int) -> Path:
         model.meta["info"]["step"] = step
-        return atomic_save(checkpoint_dict(model, half=True), run_dir / name)
+        path = atomic_save(checkpoint_dict(model, half=True), run_dir / name)
+        update_manifest(path)
+        return path
 
     started = time.time()
     while step < int(tc.steps):

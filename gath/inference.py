@@ -7,17 +7,9 @@ import os
 import numpy as np
 import torch
 
+from actionunits.checkpoint import resolve_device
 from gath.checkpoint import load_model
 from gath.models import Generator
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """'auto' picks CUDA when present; asking for CUDA without one is a clear error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
-    return torch.device(device)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:

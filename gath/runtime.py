@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gath.inference import resolve_device
+from actionunits.checkpoint import resolve_device
 
 
 @dataclass

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from gath.checkpoint import CheckpointError, load_model
-from gath.inference import FaceAnimator, resolve_device
+from actionunits.checkpoint import resolve_device
+from gath.inference import FaceAnimator
 from gath.models import Generator
 from talkinghead.errors import UserError
 

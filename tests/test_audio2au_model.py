@@ -11,7 +11,8 @@ import torch
 
 from actionunits import AU_NAMES, AUSeries
 from actionunits.prepared import clip_dir, read_clips
-from audio2au.checkpoint import CheckpointError, atomic_save, checkpoint_dict, load_audio2au
+from actionunits.checkpoint import atomic_save
+from audio2au.checkpoint import CheckpointError, checkpoint_dict, load_audio2au
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, load_audio
 from audio2au.losses import audio2au_loss
 from audio2au.model import Audio2AU, Audio2AUNet, predict_aus

@@ -45,9 +45,10 @@ def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, m
     real_save = audio2au.train.atomic_save
 
     def save_then_die(obj, path):
-        real_save(obj, path)
+        saved = real_save(obj, path)
         if obj.get("step") == 2:
             raise KeyboardInterrupt  # killed right after the step-2 checkpoint
+        return saved
 
     monkeypatch.setattr(audio2au.train, "atomic_save", save_then_die)
     assert _train(synthetic_dataset, tmp_path / "resumed") == 130
