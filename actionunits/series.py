@@ -13,6 +13,19 @@ import numpy as np
 from actionunits.names import AU_NAMES
 
 
+def smooth_in_time(values: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
+    """Zero-phase Gaussian smoothing of (frames, AUs) along time (sigma in seconds): removes
+    frame-to-frame jitter without delaying motion. Too small a sigma returns the input."""
+    sigma = sigma_s * fps
+    if sigma < 0.3 or len(values) < 2:
+        return values
+    radius = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, j], k, mode="valid") for j in range(values.shape[1])], axis=1)
+
+
 @dataclass
 class AUSeries:
     """One AU vector per video frame. `valid` marks frames whose values were measured

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries, parse_assignments
+from actionunits.series import smooth_in_time
 
 # Documented AU offsets per emotion at strength 1 (added to the speech AUs, then clipped).
 # Chosen from the FACS prototypes of the basic emotions, expressed in ARKit names.
@@ -84,19 +85,6 @@ def resample(series: AUSeries, fps: float, n_frames: int) -> AUSeries:
     return AUSeries(values, fps, series.names)
 
 
-def smooth(values: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing along time: removes frame-to-frame jitter of the
-    audio2au output without delaying mouth motion."""
-    sigma = sigma_s * fps
-    if sigma < 0.3 or len(values) < 2:
-        return values
-    radius = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    k /= k.sum()
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-    return np.stack([np.convolve(padded[:, j], k, mode="valid") for j in range(values.shape[1])], axis=1)
-
-
 def blink_track(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
     """Eyelid closure in [0, 1] per frame: blinks every 2-6 s (people blink ~15 times a
     minute), each a fast close (~80 ms) and a slower open (~170 ms)."""
@@ -119,7 +107,7 @@ def idle_track(n_frames: int, fps: float, rng: np.random.Generator, amplitude: f
     y = rng.uniform(0, 1, knots)
     x = np.linspace(0, n_frames, knots)
     track = np.interp(np.arange(n_frames), x, y)
-    return (amplitude * smooth(track[:, None], fps, 0.4)[:, 0]).astype(np.float32)
+    return (amplitude * smooth_in_time(track[:, None], fps, 0.4)[:, 0]).astype(np.float32)
 
 
 def postprocess(series: AUSeries, options: PostOptions) -> AUSeries:
@@ -129,7 +117,7 @@ def postprocess(series: AUSeries, options: PostOptions) -> AUSeries:
     col = {n: i for i, n in enumerate(names)}
     rng = np.random.default_rng(options.seed)
     v = np.clip(series.values * options.expressiveness, 0, 1)
-    v = smooth(v, series.fps, options.smooth_s)
+    v = smooth_in_time(v, series.fps, options.smooth_s)
     for emotion, strength in options.emotion.items():
         for au, offset in EMOTIONS[emotion].items():
             if au in col:

@@ -7,7 +7,8 @@ import pytest
 
 from actionunits import AU_NAMES, AUSeries
 from gath.postprocess import Enhance
-from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides, postprocess, resample, smooth
+from actionunits.series import smooth_in_time
+from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides, postprocess, resample
 from talkinghead.errors import UserError
 from talkinghead.io.au_csv import name_key, read_au_csv
 
@@ -56,7 +57,7 @@ def test_expressiveness_emotion_and_overrides():
 def test_smoothing_keeps_timing():
     x = np.zeros((101, 1))
     x[50] = 1.0
-    y = smooth(x, FPS, 0.04)[:, 0]
+    y = smooth_in_time(x, FPS, 0.04)[:, 0]
     assert int(np.argmax(y)) == 50 and abs(y.sum() - 1) < 1e-6
 
 

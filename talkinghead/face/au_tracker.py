@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
+from actionunits.series import smooth_in_time
 
 # Rigid points for pose removal: forehead, nose bridge, eye corners, temples.
 RIGID = (10, 151, 9, 8, 109, 338, 67, 297, 168, 6, 197, 195, 5, 4, 33, 133, 263, 362, 127, 356, 234, 454, 162, 389)
@@ -191,18 +192,6 @@ def measures(pose_free: np.ndarray) -> dict[str, np.ndarray]:
     return {name: fn(pose_free) for name, fn in MEASURES.items()}
 
 
-def smooth_series(values: np.ndarray, fps: float, sigma_s: float = 0.03) -> np.ndarray:
-    """Zero-lag Gaussian smoothing along time (sigma in seconds; 30 ms keeps blinks)."""
-    sigma = sigma_s * fps
-    if sigma < 0.3 or len(values) < 3:
-        return values
-    radius = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    k /= k.sum()
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-    return np.stack([np.convolve(padded[:, j], k, mode="valid") for j in range(values.shape[1])], axis=1)
-
-
 def interpolate_missing(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Fill rows where valid is False by linear interpolation over time (nearest at the ends)."""
     if valid.all() or not valid.any():
@@ -290,7 +279,7 @@ class AUTracker:
         values = self.coefficients({k: np.nan_to_num(v) for k, v in raw.items()}, neutral)
         values = interpolate_missing(values, valid)
         if smooth and valid.any():
-            values = np.clip(smooth_series(values, fps), 0.0, 1.0)
+            values = np.clip(smooth_in_time(values, fps, 0.03), 0.0, 1.0)  # 30 ms keeps blinks
         return AUSeries(values, fps, self.names, valid)
 
 
