@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from actionunits.atomic import atomic_output
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -27,14 +28,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     half-written checkpoint behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -76,11 +71,8 @@ def update_manifest(path: Path) -> None:
     manifest = path.parent / MANIFEST
     entries = json.loads(manifest.read_text()) if manifest.is_file() else {}
     entries[path.name] = sha256(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{MANIFEST}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(dict(sorted(entries.items())), f, indent=2)
-        f.write("\n")
-    os.replace(tmp, manifest)
+    with atomic_output(manifest) as tmp:
+        tmp.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from actionunits.atomic import atomic_output
 from actionunits.names import AU_NAMES
 
 
@@ -70,19 +70,12 @@ class AUSeries:
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write `time,[valid,]<names>` atomically (temp file, then rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["time", *(["valid"] if self.valid is not None else []), *self.names])
-                for i, (t, row) in enumerate(zip(self.times, self.values)):
-                    extra = [int(self.valid[i])] if self.valid is not None else []
-                    w.writerow([f"{t:.6f}", *extra, *(f"{v:.5f}" for v in row)])
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["time", *(["valid"] if self.valid is not None else []), *self.names])
+            for i, (t, row) in enumerate(zip(self.times, self.values)):
+                extra = [int(self.valid[i])] if self.valid is not None else []
+                w.writerow([f"{t:.6f}", *extra, *(f"{v:.5f}" for v in row)])
 
     @classmethod
     def read_csv(cls, path: str | os.PathLike, fps: float | None = None) -> AUSeries:

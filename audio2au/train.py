@@ -7,8 +7,6 @@ Resume continues exactly: every step draws its batch and dropout from seeds deri
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from actionunits.atomic import atomic_output
 from actionunits.checkpoint import atomic_save, resolve_device, update_manifest
 from audio2au.checkpoint import checkpoint_dict, read_checkpoint
 from audio2au.data import Clip, FeatureBank, load_clips, speed_perturb, split_by_speaker
@@ -82,14 +81,11 @@ def plot_mouth(path: Path, clip: Clip, pred: np.ndarray, names: tuple[str, ...],
     axes[0, 0].set_title(f"{clip.name} (speaker {clip.speaker}, unseen) - step {step}", fontsize=9)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        with atomic_output(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=80)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _plain(node) -> dict:

@@ -9,7 +9,6 @@ starts from all zeros instead (expression suppression).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 
 from actionunits import AUSeries
+from actionunits.atomic import atomic_output
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess
 from talkinghead.checkpoints import load_animator
@@ -42,14 +42,8 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     ok, data = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"cannot encode an image as {path.suffix}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.tobytes())
 
 
 def photo_aus(aligned, names: tuple[str, ...]) -> np.ndarray:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
+from actionunits.atomic import atomic_output
 from talkinghead.errors import UserError
 
 SAMPLE_RATE = 16000
@@ -37,15 +37,10 @@ def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, sample_rate:
     if not has_audio(video):
         raise UserError(f"{video} has no audio track")
     wav.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=wav.parent, prefix=f".{wav.name}.", suffix=".wav")
-    os.close(fd)
-    try:
+    with atomic_output(wav, ".wav") as tmp:
         proc = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(video),
-                               "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", tmp],
+                               "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)],
                               capture_output=True, text=True, errors="replace")
         if proc.returncode != 0 or os.path.getsize(tmp) <= 44:
             msg = (proc.stderr.strip().splitlines() or ["no audio samples decoded"])[-1]
             raise UserError(f"cannot extract the audio of {video}: {msg}")
-        os.replace(tmp, wav)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actionunits.atomic import temp_beside
 from talkinghead.errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -66,9 +66,7 @@ class VideoWriter:
         if w % 2 or h % 2:
             raise ValueError(f"H.264 needs even frame sizes, got {w}x{h}")
         self.size = (w, h)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=self.path.suffix)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path)
         params = ["-map", "0:v:0"]
         if audio is not None:
             params += ["-map", "1:a:0", "-b:a", "128k"]
