@@ -11,7 +11,10 @@ right in an unmirrored photo.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -32,6 +35,23 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 DETECT_MAX_SIDE = 1280
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """mediapipe's C++ side writes TFLite/absl lines to file descriptor 2 when its graph
+    starts (before absl logging is initialised, so GLOG settings cannot stop them). Point
+    fd 2 at /dev/null for that moment, so a user sees our one-line messages only."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def face_area(points: np.ndarray) -> float:
     """Area of the landmark bounding box in pixels, to rank faces by size."""
     span = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
@@ -50,13 +70,15 @@ class LandmarkDetector:
         import mediapipe as mp
 
         self.video = video
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video,
-            max_num_faces=1 if video else max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=0.5,
-        )
+        self._started = False
+        with _native_stderr_silenced():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=not video,
+                max_num_faces=1 if video else max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=0.5,
+            )
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Landmarks of every face found, largest first: a list of (478, 3) float32 arrays."""
@@ -69,7 +91,12 @@ class LandmarkDetector:
             import cv2
 
             small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        result = self._mesh.process(np.ascontiguousarray(small))
+        if self._started:
+            result = self._mesh.process(np.ascontiguousarray(small))
+        else:  # the graph's first run prints the native start-up lines
+            with _native_stderr_silenced():
+                result = self._mesh.process(np.ascontiguousarray(small))
+            self._started = True
         if not result.multi_face_landmarks:
             return []
         faces = []
