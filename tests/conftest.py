@@ -10,6 +10,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors: one thread is faster than two fighting other jobs for two cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     root = Path(os.environ.get("TALKINGHEAD_DATA", REPO.parent / "shared" / "data"))

@@ -16,13 +16,7 @@ from audio2au.features import (SAMPLE_RATE, AudioError, CorruptAudioError, Empty
 CFG = FeatureConfig()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two fighting other jobs for two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("fps,expected", [(25, 75), (30, 90), (29.97, 90)])

@@ -21,13 +21,7 @@ from audio2au.stream import AUStream
 CFG = FeatureConfig()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster than two fighting other jobs for two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(bidirectional: bool = False, lookahead: int = 2, hidden: int = 32, seed: int = 0) -> Audio2AU:
