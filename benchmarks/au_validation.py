@@ -14,7 +14,6 @@ smile numbers track the stills directly.
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 from pathlib import Path
 
@@ -99,11 +98,10 @@ def smile_numbers(data: Path, per_label: int) -> None:
     from talkinghead.face.landmarks import LandmarkDetector
     from talkinghead.io.image import read_image
 
+    from talkinghead.face.calibrate import lfw_images_by_emotion
+
     lfw = data / "faces" / "lfw_expressions"
-    by_label: dict[str, list[str]] = {}
-    with open(lfw / "legend.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            by_label.setdefault(row["emotion"].strip().lower(), []).append(row["image"])
+    by_label = lfw_images_by_emotion(lfw)
     rng = random.Random(1)
     tracker = AUTracker()
     smile_idx = [AU_NAMES.index("mouthSmileLeft"), AU_NAMES.index("mouthSmileRight")]

@@ -70,6 +70,16 @@ def fit_calibration(stills: np.ndarray, neutral_mask: np.ndarray, frames: np.nda
     return cal
 
 
+def lfw_images_by_emotion(lfw: Path) -> dict[str, list[str]]:
+    """Image names of the lfw_expressions set per emotion label (labels lower-cased: the
+    legend mixes case)."""
+    by_label: dict[str, list[str]] = {}
+    with open(lfw / "legend.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            by_label.setdefault(row["emotion"].strip().lower(), []).append(row["image"])
+    return by_label
+
+
 def collect(data: Path, max_seconds: float, stills_per_label: int = 700) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Landmarks of labelled stills and of video frames of the shared data."""
     import random
@@ -79,10 +89,7 @@ def collect(data: Path, max_seconds: float, stills_per_label: int = 700) -> tupl
     from talkinghead.io.video_frames import VideoFrames
 
     lfw = data / "faces" / "lfw_expressions"
-    by_label: dict[str, list[str]] = {}
-    with open(lfw / "legend.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            by_label.setdefault(row["emotion"].strip().lower(), []).append(row["image"])
+    by_label = lfw_images_by_emotion(lfw)
     rng = random.Random(0)
     stills, is_neutral = [], []
     with LandmarkDetector() as det:
