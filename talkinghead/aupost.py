@@ -110,28 +110,76 @@ def idle_track(n_frames: int, fps: float, rng: np.random.Generator, amplitude: f
     return (amplitude * smooth_in_time(track[:, None], fps, 0.4)[:, 0]).astype(np.float32)
 
 
+def _add_emotions(v: np.ndarray, col: dict[str, int], options: PostOptions) -> None:
+    for emotion, strength in options.emotion.items():
+        for au, offset in EMOTIONS[emotion].items():
+            if au in col:
+                v[:, col[au]] += strength * offset
+
+
+def _add_motion(v: np.ndarray, col: dict[str, int], blink: np.ndarray | None, idle: np.ndarray | None) -> None:
+    """Blinks close both lids (max with what drives them); idle drift lifts the brows."""
+    if blink is not None:
+        for a in BLINK_AUS:
+            v[:, col[a]] = np.maximum(v[:, col[a]], blink)
+    if idle is not None:
+        for a, track in zip(IDLE_AUS, idle):
+            if a in col:
+                v[:, col[a]] += track
+
+
+def _set_overrides(v: np.ndarray, col: dict[str, int], options: PostOptions) -> None:
+    for au, value in options.overrides.items():
+        if au in col:
+            v[:, col[au]] = value
+
+
+def _motion_tracks(n: int, fps: float, names: tuple[str, ...], options: PostOptions):
+    """(blink track or None, idle tracks or None) for n frames, from the options' seed."""
+    rng = np.random.default_rng(options.seed)
+    blink = blink_track(n, fps, rng) if options.blinks and all(a in names for a in BLINK_AUS) else None
+    idle = np.stack([idle_track(n, fps, rng) for _ in IDLE_AUS]) if options.idle else None
+    return blink, idle
+
+
 def postprocess(series: AUSeries, options: PostOptions) -> AUSeries:
     """Apply the user's controls and the synthesized motion to a series already at the
     output frame rate; returns a new series in [0, 1]."""
     names = series.names
     col = {n: i for i, n in enumerate(names)}
-    rng = np.random.default_rng(options.seed)
     v = np.clip(series.values * options.expressiveness, 0, 1)
     v = smooth_in_time(v, series.fps, options.smooth_s)
-    for emotion, strength in options.emotion.items():
-        for au, offset in EMOTIONS[emotion].items():
-            if au in col:
-                v[:, col[au]] += strength * offset
-    n = len(v)
-    if options.blinks and all(a in col for a in BLINK_AUS):
-        blink = blink_track(n, series.fps, rng)
-        for a in BLINK_AUS:
-            v[:, col[a]] = np.maximum(v[:, col[a]], blink)
-    if options.idle:
-        for a in IDLE_AUS:
-            if a in col:
-                v[:, col[a]] += idle_track(n, series.fps, rng)
-    for au, value in options.overrides.items():
-        if au in col:
-            v[:, col[au]] = value
+    _add_emotions(v, col, options)
+    _add_motion(v, col, *_motion_tracks(len(v), series.fps, names, options))
+    _set_overrides(v, col, options)
     return AUSeries(np.clip(v, 0, 1), series.fps, names)
+
+
+class StreamPost:
+    """`postprocess` for AU frames that arrive a few at a time (live mode): the same
+    controls in the same order, with causal smoothing (a one-pole filter whose time
+    constant is `smooth_s`, since a live stream has no future frames to average) and
+    blink/idle tracks precomputed for `loop_s` seconds and then repeated."""
+
+    def __init__(self, names: tuple[str, ...], fps: float, options: PostOptions, loop_s: float = 600.0) -> None:
+        self.names, self.options = tuple(names), options
+        self.col = {n: i for i, n in enumerate(self.names)}
+        self._alpha = 1.0 - float(np.exp(-1.0 / (fps * options.smooth_s))) if options.smooth_s > 0 else 1.0
+        self._loop = max(1, round(loop_s * fps))
+        self._blink, self._idle = _motion_tracks(self._loop, fps, self.names, options)
+        self._state: np.ndarray | None = None
+        self._frame = 0
+
+    def __call__(self, aus: np.ndarray) -> np.ndarray:
+        """(n, len(names)) raw AU frames, in order -> post-processed frames in [0, 1]."""
+        v = np.clip(np.asarray(aus, np.float32) * self.options.expressiveness, 0, 1)
+        for i in range(len(v)):
+            self._state = v[i].copy() if self._state is None else self._state + self._alpha * (v[i] - self._state)
+            v[i] = self._state
+        _add_emotions(v, self.col, self.options)
+        frames = (self._frame + np.arange(len(v))) % self._loop
+        _add_motion(v, self.col, None if self._blink is None else self._blink[frames],
+                    None if self._idle is None else self._idle[:, frames])
+        _set_overrides(v, self.col, self.options)
+        self._frame += len(v)
+        return np.clip(v, 0, 1)

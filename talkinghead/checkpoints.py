@@ -33,14 +33,16 @@ def weights_dir(checkpoint: str | Path | None) -> Path:
     return d
 
 
-def load_animator(checkpoint: str | Path | None, device: str = "auto") -> tuple[FaceAnimator, str]:
+def load_animator(checkpoint: str | Path | None, device: str = "auto",
+                  prefer_lite: bool = False) -> tuple[FaceAnimator, str]:
     """The generator on its device, and a few words saying which one was picked (and
     whether it is a placeholder: weights marked `placeholder` in their metadata were not
     trained on real faces, and users should know why the video looks wrong)."""
     d = weights_dir(checkpoint)
     try:
         dev = resolve_device(device)
-        use_lite = dev.type == "cpu" and (d / LITE_GENERATOR_FILE).is_file() or not (d / GENERATOR_FILE).is_file()
+        use_lite = ((prefer_lite or dev.type == "cpu") and (d / LITE_GENERATOR_FILE).is_file()
+                    or not (d / GENERATOR_FILE).is_file())
         generator, meta = load_model(d / (LITE_GENERATOR_FILE if use_lite else GENERATOR_FILE), "generator", Generator)
         animator = FaceAnimator(generator, meta, device)
     except (CheckpointError, ValueError) as e:

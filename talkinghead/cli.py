@@ -85,6 +85,26 @@ def _edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    from talkinghead.live import LiveOptions, run_live
+    from talkinghead.live.audio_input import list_input_devices
+
+    if args.list_devices:
+        print(list_input_devices())
+        return 0
+    if args.photo is None:
+        raise UserError("live needs --photo (or --list-devices)")
+    if args.smooth < 0:
+        raise UserError(f"--smooth must be >= 0, got {args.smooth}")
+    post = _post_options(args)
+    post.smooth_s = args.smooth
+    options = LiveOptions(input_device=args.input_device, fps=args.fps, device=args.device, lite=args.lite,
+                          checkpoint=args.checkpoint, size=args.size, window=not args.no_window, serve=args.serve,
+                          record=args.record, duration=args.duration, face_index=args.face_index, post=post,
+                          quiet=args.quiet)
+    return _report(run_live(args.photo, options), args.quiet)
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -198,6 +218,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", default="talkinghead_demo.mp4", help="default talkinghead_demo.mp4")
     _add_face_options(d, video=True, speech=True)
     d.set_defaults(func=_demo)
+
+    lv = sub.add_parser("live", help="talk into the microphone and watch the portrait speak, in real time",
+                        description="Microphone -> streaming audio2au -> GATH -> a window (default), a local web "
+                                    "page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
+                                    "recording.")
+    lv.add_argument("--photo", help="portrait (jpg, png, ...)")
+    lv.add_argument("--input-device", metavar="ID", help="input device index or name (see --list-devices)")
+    lv.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
+    lv.add_argument("--serve", metavar="HOST:PORT", help="show the frames on a local web page instead of a window, "
+                                                        "e.g. 127.0.0.1:8000")
+    lv.add_argument("--record", metavar="MP4", help="also save the session, microphone audio muxed")
+    lv.add_argument("--no-window", action="store_true", help="no window (with --record or --serve)")
+    lv.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
+    lv.add_argument("--fps", type=float, default=25.0, help="frames per second of the AU stream (default 25)")
+    lv.add_argument("--lite", action="store_true", help="use the lite generator (the default on CPU)")
+    lv.add_argument("--smooth", type=float, default=0.04, metavar="S",
+                    help="time constant of the causal AU smoothing in seconds (default 0.04; 0 = off)")
+    lv.add_argument("--size", type=int, help="frame height in pixels (default: the photo's, at most 480)")
+    lv.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
+    lv.add_argument("--checkpoint", metavar="DIR", help="folder with generator.pt and audio2au.pt "
+                                                        "(default: the shipped weights)")
+    lv.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
+    lv.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
+    lv.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion (happy, sad, angry, surprised, ...)")
+    lv.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1]")
+    lv.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
+    lv.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    lv.set_defaults(func=_live)
 
     pr = sub.add_parser("prepare", help="build a training dataset from photo folders and videos",
                         description="Align faces, track AUs and extract audio into the prepared dataset format "
