@@ -14,7 +14,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 from actionunits.atomic import atomic_output
@@ -71,6 +73,12 @@ def clip_dir(root: str | os.PathLike, clip: str) -> Path:
 
 def frame_path(root: str | os.PathLike, clip: str, index: int) -> Path:
     return clip_dir(root, clip) / "frames" / f"{index:06d}.jpg"
+
+
+def matches_any(patterns: Iterable[str], *names: str) -> bool:
+    """True when any of `names` (a speaker, clip or identity) matches one of the shell-style
+    globs: the one rule every trainer and the evaluation use to hold people out."""
+    return any(fnmatch(name, p) for p in patterns for name in names)
 
 
 def _read_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from fnmatch import fnmatch
 
 import numpy as np
 import soundfile as sf
 import torch
 
 from actionunits import AUSeries
-from actionunits.prepared import clip_dir, read_clips, read_info
+from actionunits.prepared import clip_dir, matches_any, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
 
 NO_SPEECH_RMS = 10 ** (-50 / 20)
@@ -36,7 +35,7 @@ def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = (
     names = read_info(root).au_names
     clips = []
     for rec in read_clips(root):
-        if not rec.audio or any(fnmatch(rec.clip, p) or fnmatch(rec.speaker, p) for p in exclude):
+        if not rec.audio or matches_any(exclude, rec.clip, rec.speaker):
             continue
         d = clip_dir(root, rec.clip)
         series = AUSeries.read_csv(d / "aus.csv", fps=rec.fps).reorder(names)

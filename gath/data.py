@@ -7,6 +7,7 @@ augmentation done on the batch. No DataLoader workers, no per-step decoding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from actionunits import AUSeries, mirror_permutation
-from actionunits.prepared import clip_dir, frame_path, read_clips, read_info, read_source
+from actionunits.prepared import clip_dir, frame_path, matches_any, read_clips, read_info, read_source
 
 
 @dataclass
@@ -66,12 +67,13 @@ def decode_images(paths: list[Path], size: int) -> torch.Tensor:
     return out
 
 
-def load_source_set(root: str | Path) -> SourceSet:
+def load_source_set(root: str | Path, exclude: Sequence[str] = ()) -> SourceSet:
+    """Every source still, except identities matching an `exclude` glob (held-out people)."""
     root = Path(root)
     info = read_info(root)
-    records = read_source(root)
+    records = [(p, i) for p, i in read_source(root) if not matches_any(exclude, i)]
     if not records:
-        raise ValueError(f"{root} has no source stills (source/manifest.csv)")
+        raise ValueError(f"{root} has no source stills (source/manifest.csv)" + _filtered(exclude))
     classes = sorted({identity for _, identity in records})
     index = {c: i for i, c in enumerate(classes)}
     images = decode_images([root / "source" / p for p, _ in records], info.crop_size)
@@ -79,11 +81,14 @@ def load_source_set(root: str | Path) -> SourceSet:
     return SourceSet(images, labels, classes)
 
 
-def load_target_set(root: str | Path) -> TargetSet:
-    """All valid target frames of all clips with their AU vectors."""
+def load_target_set(root: str | Path, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> TargetSet:
+    """All valid target frames with their AU vectors, of the clips whose speaker or clip
+    name matches no `exclude` glob (and matches an `only` glob when given: the evaluation
+    decodes just its held-out speakers)."""
     root = Path(root)
     info = read_info(root)
-    clips = read_clips(root)
+    clips = [c for c in read_clips(root) if not matches_any(exclude, c.speaker, c.clip)
+             and (only is None or matches_any(only, c.speaker, c.clip))]
     speakers = sorted({c.speaker for c in clips})
     paths, aus, spk = [], [], []
     for clip in clips:
@@ -94,9 +99,15 @@ def load_target_set(root: str | Path) -> TargetSet:
             aus.append(series.values[i])
             spk.append(speakers.index(clip.speaker))
     if not paths:
-        raise ValueError(f"{root} has no valid target frames (target/clips.csv)")
+        raise ValueError(f"{root} has no valid target frames (target/clips.csv)" + _filtered(exclude, only))
     return TargetSet(decode_images(paths, info.crop_size), torch.from_numpy(np.stack(aus)),
                      torch.tensor(spk, dtype=torch.long), speakers, info.au_names)
+
+
+def _filtered(exclude: Sequence[str], only: Sequence[str] | None = None) -> str:
+    """The end of a 'no data' message when speaker filters may be the reason."""
+    words = ([f"excluding {list(exclude)}"] if exclude else []) + ([f"keeping only {list(only)}"] if only else [])
+    return f" ({', '.join(words)})" if words else ""
 
 
 def mix_target_into_source(source: SourceSet, target: TargetSet, fraction: float, seed: int = 0) -> SourceSet:

@@ -107,8 +107,9 @@ def train_gath(cfg: DictConfig) -> Path:
     torch.manual_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
     w = LossWeights(**cfg.loss)
-    source = load_source_set(cfg.data.root)
-    target = load_target_set(cfg.data.root)
+    held_out = list(cfg.data.exclude_speakers)
+    source = load_source_set(cfg.data.root, held_out)
+    target = load_target_set(cfg.data.root, held_out)
     source = mix_target_into_source(source, target, cfg.train.target_mix_fraction, cfg.seed)
     crop = target.images.shape[-1]
     aue = load_frozen_aue(cfg.aue_checkpoint, target.au_names, crop).to(rt.device).eval()
@@ -138,7 +139,8 @@ def train_gath(cfg: DictConfig) -> Path:
         set_rng_state(ckpt["rng"])
     nets = Nets(rt.prepare(generator), rt.prepare(dc) if dc is not None else None, aue)
 
-    meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant}
+    meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant,
+            "exclude_speakers": held_out}
 
     def save() -> None:
         if rt.is_main:

@@ -50,7 +50,8 @@ def train_aue(cfg: DictConfig) -> Path:
     rt = setup_runtime(cfg.device, cfg.train.precision, cfg.train.channels_last, cfg.train.compile)
     torch.manual_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
-    train_set, val_set = split_by_speaker(load_target_set(cfg.data.root), cfg.train.val_fraction, cfg.seed)
+    train_set, val_set = split_by_speaker(load_target_set(cfg.data.root, list(cfg.data.exclude_speakers)),
+                                          cfg.train.val_fraction, cfg.seed)
     crop = train_set.images.shape[-1]
     config = {"n_aus": len(train_set.au_names), **cfg.model.au_estimator}
     model = AUEstimator(**config).to(rt.device)
