@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from talkinghead.errors import UserError
@@ -130,6 +131,27 @@ def _track(args: argparse.Namespace) -> int:
                    smooth=not args.no_smooth)
     print(f"wrote {args.output}: {len(series)} frames at {series.fps:g} fps, "
           f"{int(series.valid.sum())} with a tracked face" + (f"; plot {args.plot}" if args.plot else ""))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from talkinghead.evaluation import EvalOptions, run_eval
+
+    variants = {}
+    for text in args.variant or []:
+        name, sep, path = text.partition("=")
+        if not sep or not name or not path or name in variants:
+            raise UserError(f"--variant takes a unique NAME=PATH (generator .pt or weights folder), got {text!r}")
+        variants[name] = Path(path)
+    options = EvalOptions(data=Path(args.data), output=Path(args.output), variants=variants or {"shipped": None},
+                          portraits=args.portraits and Path(args.portraits),
+                          audio2au=args.audio2au and Path(args.audio2au), pairs=args.pairs, seed=args.seed,
+                          device=args.device, quiet=args.quiet,
+                          **({"speakers": tuple(args.speakers)} if args.speakers else {}))
+    run_eval(options)
+    print(f"wrote {Path(args.output) / 'report.md'} and eval.json, plots, grid.png")
     return 0
 
 
@@ -278,6 +300,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="measure AUs from the population's neutral face, not the clip's own rest face")
     tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
     tr.set_defaults(func=_track)
+
+    ev = sub.add_parser("eval", help="the paper's evaluation on held-out speakers and unseen faces",
+                        description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
+                                    "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
+                                    "writes eval.json, report.md, plots and grid.png (docs/eval.md).")
+    ev.add_argument("--variant", action="append", metavar="NAME=PATH",
+                    help="a generator to evaluate (.pt or weights folder), repeatable, e.g. gath=runs/gath "
+                         "gath_c=runs/gath_c (default: the shipped weights)")
+    ev.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
+    ev.add_argument("--data", default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),
+                    help="prepared dataset (talkinghead prepare; default %(default)s)")
+    ev.add_argument("--speakers", nargs="+", metavar="GLOB",
+                    help="held-out speakers (default: audio2au's validation and test speakers of the shared data)")
+    ev.add_argument("--portraits", metavar="DIR", help="unseen faces for inter-class pairs, identity and "
+                                                       "controllability (default: <data root>/portraits)")
+    ev.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
+    ev.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
+    ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
+    ev.add_argument("--quiet", action="store_true", help="no progress output")
+    ev.set_defaults(func=_eval)
     return p
 
 

@@ -1,0 +1,18 @@
+"""`talkinghead eval`: the GATH paper's protocol (section 5) on held-out speakers and unseen
+faces, plus identity preservation, AU controllability and audio2au lip sync.
+
+    heldout.py          which frames and faces are evaluated (intra- and inter-class pairs)
+    measure.py          the AU tracker and face masks on crops (the paper used OpenFace)
+    protocol.py         the paper's numbers: pixel MAE/RMSE (Table 1), AU RMSE (Tables 2, 3)
+    identity.py         face embeddings (dlib's face recognition ResNet) and distances
+    controllability.py  requested vs measured AU, one coefficient at a time
+    sync.py             audio2au vs the tracker on unseen speakers (audio2au.evaluate)
+    report.py           eval.json, report.md, plots and the sample grid
+    run.py              the whole evaluation for several generator variants
+
+docs/eval.md says what each number means.
+"""
+
+from talkinghead.evaluation.run import EvalOptions, run_eval
+
+__all__ = ["EvalOptions", "run_eval"]

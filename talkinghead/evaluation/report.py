@@ -1,0 +1,218 @@
+"""The evaluation's outputs, each written atomically: eval.json (every number), report.md
+(the paper's Tables 1-3 with the variants side by side, then identity, controllability and
+lip sync), four plots and grid.png (source | target | synthesis per variant)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from actionunits.atomic import atomic_output
+from talkinghead.edit import write_image
+from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
+from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
+from talkinghead.evaluation.sync import PREDICTORS
+
+GRID_SCALE = 2
+LABEL_HEIGHT = 22
+PLOTS = ("pixel_errors.png", "au_rmse.png", "controllability.png", "audio2au_sync.png")
+
+
+@dataclass
+class GridRow:
+    source: np.ndarray
+    target: np.ndarray
+    syntheses: list[np.ndarray]  # one per variant
+    label: str
+
+
+def jsonable(value):
+    """Numpy numbers to Python ones; NaN (e.g. the correlation of a constant) to null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def _f(x, digits: int = 3) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def markdown(results: dict, variants: list[str]) -> str:
+    sections = (_settings(results), _pixel_table(results), _au_table(results), _identity_table(results, variants),
+                _controllability_table(results, variants), _sync_table(results))
+    plots = "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in PLOTS)
+    samples = ("## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on portraits. "
+               "Columns: source | target | " + " | ".join(variants) + ".\n\n![grid](grid.png)")
+    return "\n\n".join(["# talkinghead eval", *sections, plots, samples]) + "\n"
+
+
+def _settings(results: dict) -> str:
+    s = results["settings"]
+    seen = [[v, f"`{i['path']}`" + (" (placeholder)" if i["placeholder"] else ""), str(i["steps"]),
+             "unknown (the checkpoint lists no classes)" if i["seen_speakers"] is None
+             else ", ".join(i["seen_speakers"]) or "none"] for v, i in results["variants"].items()]
+    return (f"Data `{s['data']}`: {len(s['speakers'])} held-out speakers, {s['intra_pairs']} intra-class pairs "
+            f"({s['pairs_per_source']} target frames per source, two sources per speaker); {s['inter_pairs']} "
+            f"inter-class pairs on {len(s['portrait_names'])} portraits from `{s['portraits']}`. "
+            f"{s['seconds']} s on {s['device']}. The AU tracker found a face in "
+            f"{100 * s['real_targets_tracked']:.0f} % of the real target frames. docs/eval.md says what each number "
+            "means; *source copy* is the no-animation baseline (the source frame itself as the synthesis).\n\n"
+            "Held-out speakers: " + ", ".join(f"`{x}`" for x in s["speakers"]) + "\n\n"
+            + _table(["variant", "checkpoint", "steps", "evaluated speakers seen in training"], seen))
+
+
+def _pixel_table(results: dict) -> str:
+    intra = results["intra"]
+    settings = [(r, t) for r in REGIONS for t in TREATMENTS]
+    head = ["variant"] + [f"{'full image' if r == 'full' else 'face mask'}{', CLAHE' if t == 'clahe' else ''} {m}"
+                          for r, t in settings for m in ("MAE", "RMSE")]
+    rows = [[v] + [_f(intra[v]["pixels"][f"{r}/{t}"][m], 1) for r, t in settings for m in ("mae", "rmse")]
+            for v in intra]
+    return "## Table 1: intra-class pixel error (0-255, lower is better)\n\n" + _table(head, rows)
+
+
+def _au_table(results: dict) -> str:
+    intra, inter = results["intra"], results["inter"]
+    rows = [[v, _f(intra[v]["au"]["rmse"]), _f(inter[v]["au"]["rmse"]),
+             f"{100 * intra[v]['tracked']:.0f} % / {100 * inter[v]['tracked']:.0f} %"] for v in intra]
+    return ("## Tables 2 and 3: AU intensity RMSE (tracker on the synthesis vs on the target frame, lower is "
+            "better)\n\n" + _table(["variant", "intra-class (Table 2)", "inter-class (Table 3)",
+                                      "syntheses tracked (intra / inter)"], rows))
+
+
+def _identity_table(results: dict, variants: list[str]) -> str:
+    ident = results["identity"]
+    rows = [["real: two frames of one person", *_dist(ident["reference"]["same_person"])],
+            ["real: different people", *_dist(ident["reference"]["different_people"])]]
+    rows += [[f"{v}: portrait -> synthesis", *_dist(ident[v])] for v in variants]
+    return (f"## Identity: face-embedding distance (dlib ResNet; < {SAME_PERSON_THRESHOLD} usually the same "
+            f"person)\n\n" + _table(["pairs", "mean", "median", f"share < {SAME_PERSON_THRESHOLD}", "n"], rows))
+
+
+def _controllability_table(results: dict, variants: list[str]) -> str:
+    ctrl = results["controllability"]
+    names = list(ctrl[variants[0]]["per_au"])
+    cell = lambda v, n: f"{_f(ctrl[v]['per_au'][n]['r'], 2)} ({_f(ctrl[v]['per_au'][n]['slope'], 2)})"  # noqa: E731
+    rows = [[n, *(cell(v, n) for v in variants)] for n in names]
+    rows.append(["**mean r**", *(_f(ctrl[v]["mean_r"]) for v in variants)])
+    return ("## AU controllability on unseen faces (requested vs tracked, one AU at a time)\n\n"
+            f"Correlation r (and slope) per AU over every portrait and level {ctrl[variants[0]]['levels']}; "
+            "higher is better.\n\n" + _table(["AU", *variants], rows))
+
+
+def _sync_table(results: dict) -> str:
+    sync = results["audio2au"]
+    rows = [[p, *(_f(sync["mouth"][p][m]) for m in ("r", "r_clip", "rmse"))] for p in PREDICTORS]
+    return ("## audio2au lip sync on unseen speakers (mouth AUs vs the tracker)\n\n"
+            f"`{sync['checkpoint']}` on {sync['clips']} clips ({sync['frames']} frames) of {len(sync['speakers'])} "
+            f"speakers; of these, seen in its training: {', '.join(sync['seen_in_training']) or 'none'}. "
+            "r pools all frames, r per clip averages each clip's own r (timing), RMSE in AU units.\n\n"
+            + _table(["predictor", "r", "r per clip", "RMSE"], rows))
+
+
+def _dist(d: dict) -> list[str]:
+    return [_f(d["mean"]), _f(d["median"]), _f(d["same_person_share"], 2), str(d["n"])]
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _bars(ax, labels: list[str], series: dict[str, list[float]], horizontal: bool = False) -> None:
+    """Grouped bars: one group per label, one bar per series."""
+    x = np.arange(len(labels))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        v = np.array([np.nan if y is None else y for y in values], float)
+        (ax.barh if horizontal else ax.bar)(x + i * width - 0.4 + width / 2, v, width, label=name)
+    (ax.set_yticks if horizontal else ax.set_xticks)(x, labels, **({} if horizontal else {"rotation": 20}))
+    ax.legend(fontsize=8)
+
+
+def write_plots(folder: Path, results: dict, variants: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows_v = ["source copy", *variants]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    keys = [f"{r}/{t}" for r in REGIONS for t in TREATMENTS]
+    for ax, metric in zip(axes, ("mae", "rmse")):
+        _bars(ax, keys, {v: [results["intra"][v]["pixels"][k][metric] for k in keys] for v in rows_v})
+        ax.set_title(f"intra-class pixel {metric.upper()} (0-255)")
+    _save(fig, folder / "pixel_errors.png")
+
+    names = list(results["intra"][variants[0]]["au"]["per_au"])
+    fig, ax = plt.subplots(figsize=(7, 9))
+    _bars(ax, names, {v: [results["intra"][v]["au"]["per_au"][n] for n in names] for v in rows_v}, horizontal=True)
+    ax.set_title("intra-class AU RMSE per AU")
+    ax.invert_yaxis()
+    _save(fig, folder / "au_rmse.png")
+
+    fig, ax = plt.subplots(figsize=(7, 9))
+    _bars(ax, names, {v: [results["controllability"][v]["per_au"][n]["r"] for n in names] for v in variants},
+          horizontal=True)
+    ax.set_title("controllability: r(requested, tracked) per AU")
+    ax.invert_yaxis()
+    _save(fig, folder / "controllability.png")
+
+    sync = results["audio2au"]
+    mouth = list(sync["per_au"])
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    _bars(ax, mouth, {p: [sync["per_au"][n][p]["r"] for n in mouth] for p in ("model", "loudness")})
+    ax.set_title("audio2au on unseen speakers: r with the tracker per mouth AU")
+    _save(fig, folder / "audio2au_sync.png")
+
+
+def grid_image(rows: list[GridRow], variants: list[str]) -> np.ndarray:
+    """Rows of source | target | one synthesis per variant, scaled up, with a header line."""
+    labels = ["source", "target", *variants]
+    tile = rows[0].source.shape[0] * GRID_SCALE
+    header = np.full((LABEL_HEIGHT, tile * len(labels), 3), 255, np.uint8)
+    for i, text in enumerate(labels):
+        cv2.putText(header, text[:18], (i * tile + 4, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    lines = [header]
+    for row in rows:
+        crops = [row.source, row.target, *row.syntheses]
+        line = np.hstack([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_CUBIC) for c in crops])
+        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any face
+            cv2.putText(line, row.label[:30], (3, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.33, colour, thickness,
+                        cv2.LINE_AA)
+        lines.append(line)
+    return np.vstack(lines)
+
+
+def write_report(folder: Path, results: dict, grid: list[GridRow], variants: list[str]) -> None:
+    results = jsonable(results)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_text(folder / "eval.json", json.dumps(results, indent=2) + "\n")
+    write_plots(folder, results, variants)
+    write_image(folder / "grid.png", grid_image(grid, variants))
+    _write_text(folder / "report.md", markdown(results, variants))

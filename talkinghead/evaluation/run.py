@@ -1,0 +1,174 @@
+"""The whole evaluation: load the variants and the held-out data, measure the real frames
+once, then per variant synthesize, measure and score; write the report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gath.checkpoint import CheckpointError, load_model
+from gath.inference import FaceAnimator
+from gath.models import Generator
+from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS, GENERATOR_FILE, LITE_GENERATOR_FILE, weights_dir
+from talkinghead.data_root import data_root
+from talkinghead.errors import UserError
+from talkinghead.evaluation.controllability import controllability, render_sweep, sweep
+from talkinghead.evaluation.heldout import (DEFAULT_SPEAKERS, Pairs, inter_pairs, intra_pairs, load_held_out,
+                                            load_portraits)
+from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
+from talkinghead.evaluation.measure import CropMeasurer
+from talkinghead.evaluation.protocol import inter_class, intra_class
+from talkinghead.evaluation.report import GridRow, write_report
+from talkinghead.evaluation.sync import audio2au_sync
+from talkinghead.face.landmarks import LandmarkDetector
+from talkinghead.progress import Progress
+
+COPY = "source copy"  # the no-animation baseline: the source frame itself as the "synthesis"
+GRID_INTRA_ROWS, GRID_INTER_ROWS = 4, 2
+
+
+@dataclass
+class EvalOptions:
+    data: Path
+    output: Path
+    variants: dict[str, Path | None] = field(default_factory=lambda: {"shipped": None})  # None: shipped weights
+    speakers: tuple[str, ...] = DEFAULT_SPEAKERS
+    portraits: Path | None = None  # None: <data root>/portraits
+    audio2au: Path | None = None  # None: the shipped audio2au.pt
+    pairs: int = 8  # target frames per source (intra) and per portrait (inter)
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 32
+    quiet: bool = False
+
+
+def load_variant(path: Path | None, device: str) -> tuple[FaceAnimator, dict]:
+    """A generator file, or a folder with generator.pt (preferred: evaluate the full model)
+    or generator_lite.pt; None is the shipped weights."""
+    if path is None or Path(path).is_dir():
+        folder = weights_dir(path)
+        file = folder / GENERATOR_FILE if (folder / GENERATOR_FILE).is_file() else folder / LITE_GENERATOR_FILE
+    elif Path(path).is_file():
+        file = Path(path)
+    else:
+        raise UserError(f"generator checkpoint not found: {path}")
+    try:
+        generator, meta = load_model(file, "generator", Generator)
+        return FaceAnimator(generator, meta, device), meta | {"path": str(file)}
+    except (CheckpointError, ValueError) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+
+
+def variant_info(meta: dict, speakers: list[str]) -> dict:
+    """What the report says about a checkpoint; `seen_speakers` lists evaluated speakers the
+    generator trained on (its class list names every target speaker), None when unknown."""
+    classes = meta.get("classes")
+    trained = {c.removeprefix("target:") for c in classes or [] if c.startswith("target:")}
+    return {"path": meta["path"], "variant": meta.get("variant"), "steps": meta.get("steps"),
+            "placeholder": bool(meta.get("placeholder")), "exclude_speakers": meta.get("exclude_speakers"),
+            "seen_speakers": sorted(trained & set(speakers)) if classes is not None else None}
+
+
+def synthesize(animator: FaceAnimator, pairs: Pairs, batch_size: int) -> np.ndarray:
+    """One synthesis per pair, in pair order: each source encoded once."""
+    out = np.empty_like(pairs.targets[pairs.tgt])
+    for j in np.unique(pairs.src):
+        rows = np.flatnonzero(pairs.src == j)
+        animator.set_source(pairs.sources[j])
+        aus = pairs.target_aus[pairs.tgt[rows]]
+        out[rows] = np.concatenate([animator.render(aus[i : i + batch_size]) for i in range(0, len(aus), batch_size)])
+    return out
+
+
+def grid_picks(intra: Pairs, inter: Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Sample pairs for the grid: neutral sources of speakers spread over the list, each with
+    its most open-mouthed target; the first target of the first portraits."""
+    neutral = np.unique(intra.src)[::2]
+    spread = neutral[np.linspace(0, len(neutral) - 1, min(GRID_INTRA_ROWS, len(neutral))).round().astype(int)]
+    jaw = intra.target_aus[:, 0]
+    picks = [max(np.flatnonzero(intra.src == j), key=lambda p: jaw[intra.tgt[p]]) for j in np.unique(spread)]
+    firsts = [np.flatnonzero(inter.src == j)[0] for j in np.unique(inter.src)[:GRID_INTER_ROWS]]
+    return np.array(picks), np.array(firsts)
+
+
+def reference_distances(embedder: FaceEmbedder, intra: Pairs) -> dict:
+    """Scale for identity distances: two real frames of one person (each speaker's two
+    sources) and real frames of different people (one per speaker, every pair)."""
+    e = embedder(intra.sources)
+    first, second = e[0::2], e[1::2]
+    i, j = np.triu_indices(len(first), k=1)
+    return {"same_person": summary(distances(first, second)),
+            "different_people": summary(distances(first[i], first[j]))}
+
+
+def run_eval(options: EvalOptions) -> dict:
+    """Evaluate every variant; write eval.json, report.md, plots and grid.png to
+    options.output; return the results."""
+    start = time.perf_counter()
+    progress = Progress(options.quiet)
+    if options.pairs < 1:
+        raise UserError(f"--pairs must be at least 1, got {options.pairs}")
+    portraits_dir = Path(options.portraits) if options.portraits else data_root() / "portraits"
+    audio2au = Path(options.audio2au) if options.audio2au else DEFAULT_WEIGHTS / AUDIO2AU_FILE
+    with progress.stage("load"):
+        variants = {name: load_variant(path, options.device) for name, path in options.variants.items()}
+        target = load_held_out(options.data, options.speakers)
+        names, crop_size = target.au_names, target.images.shape[-1]
+        for name, (animator, _) in variants.items():
+            if animator.au_names != names or animator.crop_size != crop_size:
+                raise UserError(f"variant {name}: its generator's AUs or crop size differ from the dataset's")
+        detector = LandmarkDetector(video=False)
+        intra = intra_pairs(target, options.pairs, options.seed)
+        portraits, portrait_names = load_portraits(portraits_dir, crop_size, detector)
+        inter = inter_pairs(portraits, portrait_names, target, options.pairs, options.seed + 1)
+    speakers = sorted(set(intra.source_names))
+    measurer = CropMeasurer(names, detector)
+    with progress.stage("real faces"):
+        bar = progress.bar(len(intra.sources) + len(intra.targets) + len(inter.sources) + len(inter.targets), "faces")
+        real = {"intra_src": measurer(intra.sources, bar), "intra_tgt": measurer(intra.targets, bar),
+                "inter_src": measurer(inter.sources, bar), "inter_tgt": measurer(inter.targets, bar)}
+        bar.close()
+        if not real["intra_tgt"].found.any():
+            raise UserError("the AU tracker found no face in any held-out target frame")
+        embedder = FaceEmbedder()
+        portrait_embeddings = embedder(inter.sources)
+        results: dict = {"identity": {"reference": reference_distances(embedder, intra)}}
+    results |= {
+        "settings": {"data": str(options.data), "speakers": speakers, "portraits": str(portraits_dir),
+                     "portrait_names": portrait_names, "pairs_per_source": options.pairs, "seed": options.seed,
+                     "intra_pairs": len(intra), "inter_pairs": len(inter), "device": str(animator.device),
+                     "real_targets_tracked": float(real["intra_tgt"].found.mean())},
+        "variants": {name: variant_info(meta, speakers) for name, (_, meta) in variants.items()},
+        "intra": {COPY: intra_class(intra.sources[intra.src], intra, real["intra_tgt"],
+                                    real["intra_src"].take(intra.src), names)},
+        "inter": {COPY: inter_class(inter, real["inter_tgt"], real["inter_src"].take(inter.src), names)},
+        "controllability": {},
+    }
+    grid_intra, grid_inter = grid_picks(intra, inter)
+    grid = [GridRow(pairs.sources[pairs.src[p]], pairs.targets[pairs.tgt[p]], [], pairs.source_names[pairs.src[p]])
+            for pairs, picks in ((intra, grid_intra), (inter, grid_inter)) for p in picks]
+    n_sweep = len(sweep(len(names))[0]) * len(inter.sources)
+    for name, (animator, _) in variants.items():
+        with progress.stage(name):
+            bar = progress.bar(len(intra) + 2 * len(inter) + n_sweep, name)
+            synth_intra = synthesize(animator, intra, options.batch_size)
+            measured = measurer(synth_intra, bar)
+            results["intra"][name] = intra_class(synth_intra, intra, real["intra_tgt"], measured, names)
+            synth_inter = synthesize(animator, inter, options.batch_size)
+            results["inter"][name] = inter_class(inter, real["inter_tgt"], measurer(synth_inter, bar), names)
+            results["identity"][name] = summary(distances(portrait_embeddings[inter.src], embedder(synth_inter, bar)))
+            swept = render_sweep(animator, inter.sources, measurer, options.batch_size, bar)
+            results["controllability"][name] = controllability(swept, names)
+            bar.close()
+            for row, crop in zip(grid, [*synth_intra[grid_intra], *synth_inter[grid_inter]]):
+                row.syntheses.append(crop)
+    detector.close()
+    with progress.stage("audio2au"):
+        results["audio2au"] = {"checkpoint": str(audio2au), **audio2au_sync(audio2au, options.data, options.speakers)}
+    results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
+    with progress.stage("report"):
+        write_report(options.output, results, grid, list(variants))
+    return results
