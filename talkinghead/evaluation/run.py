@@ -11,6 +11,7 @@ import numpy as np
 
 from gath.checkpoint import CheckpointError, load_model
 from gath.inference import FaceAnimator
+from gath.data import TargetSet
 from gath.models import Generator
 from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS, GENERATOR_FILE, LITE_GENERATOR_FILE, weights_dir
 from talkinghead.data_root import data_root
@@ -111,22 +112,33 @@ def run_eval(options: EvalOptions) -> dict:
     progress = Progress(options.quiet)
     if options.pairs < 1:
         raise UserError(f"--pairs must be at least 1, got {options.pairs}")
-    portraits_dir = Path(options.portraits) if options.portraits else data_root() / "portraits"
     audio2au = Path(options.audio2au) if options.audio2au else DEFAULT_WEIGHTS / AUDIO2AU_FILE
     with progress.stage("load"):
         variants = {name: load_variant(path, options.device) for name, path in options.variants.items()}
         target = load_held_out(options.data, options.speakers)
-        names, crop_size = target.au_names, target.images.shape[-1]
         for name, (animator, _) in variants.items():
-            if animator.au_names != names or animator.crop_size != crop_size:
+            if animator.au_names != target.au_names or animator.crop_size != target.images.shape[-1]:
                 raise UserError(f"variant {name}: its generator's AUs or crop size differ from the dataset's")
-        detector = LandmarkDetector(video=False)
-        intra = intra_pairs(target, options.pairs, options.seed)
-        portraits, portrait_names = load_portraits(portraits_dir, crop_size, detector)
-        inter = inter_pairs(portraits, portrait_names, target, options.pairs, options.seed + 1)
-    speakers = sorted(set(intra.source_names))
+    with LandmarkDetector(video=False) as detector:
+        results, grid = evaluate_variants(options, variants, target, detector, progress)
+    with progress.stage("audio2au"):
+        results["audio2au"] = {"checkpoint": str(audio2au), **audio2au_sync(audio2au, options.data, options.speakers)}
+    results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
+    with progress.stage("report"):
+        write_report(options.output, results, grid, list(variants))
+    return results
+
+
+def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimator, dict]], target: TargetSet,
+                      detector: LandmarkDetector, progress: Progress) -> tuple[dict, list[GridRow]]:
+    """Everything but lip sync: pairs, the real faces measured once, then every variant."""
+    names, device = target.au_names, next(iter(variants.values()))[0].device
+    portraits_dir = Path(options.portraits) if options.portraits else data_root() / "portraits"
     measurer = CropMeasurer(names, detector)
     with progress.stage("real faces"):
+        intra = intra_pairs(target, options.pairs, options.seed)
+        portraits, portrait_names = load_portraits(portraits_dir, target.images.shape[-1], detector)
+        inter = inter_pairs(portraits, portrait_names, target, options.pairs, options.seed + 1)
         bar = progress.bar(len(intra.sources) + len(intra.targets) + len(inter.sources) + len(inter.targets), "faces")
         real = {"intra_src": measurer(intra.sources, bar), "intra_tgt": measurer(intra.targets, bar),
                 "inter_src": measurer(inter.sources, bar), "inter_tgt": measurer(inter.targets, bar)}
@@ -135,16 +147,19 @@ def run_eval(options: EvalOptions) -> dict:
             raise UserError("the AU tracker found no face in any held-out target frame")
         embedder = FaceEmbedder()
         portrait_embeddings = embedder(inter.sources)
-        results: dict = {"identity": {"reference": reference_distances(embedder, intra)}}
-    results |= {
-        "settings": {"data": str(options.data), "speakers": speakers, "portraits": str(portraits_dir),
-                     "portrait_names": portrait_names, "pairs_per_source": options.pairs, "seed": options.seed,
-                     "intra_pairs": len(intra), "inter_pairs": len(inter), "device": str(animator.device),
+        reference = reference_distances(embedder, intra)
+    speakers = sorted(set(intra.source_names))
+    results = {
+        "settings": {"data": str(Path(options.data).resolve()), "speakers": speakers,
+                     "portraits": str(portraits_dir.resolve()), "portrait_names": portrait_names,
+                     "pairs_per_source": options.pairs, "seed": options.seed, "intra_pairs": len(intra),
+                     "inter_pairs": len(inter), "device": str(device),
                      "real_targets_tracked": float(real["intra_tgt"].found.mean())},
         "variants": {name: variant_info(meta, speakers) for name, (_, meta) in variants.items()},
         "intra": {COPY: intra_class(intra.sources[intra.src], intra, real["intra_tgt"],
                                     real["intra_src"].take(intra.src), names)},
         "inter": {COPY: inter_class(inter, real["inter_tgt"], real["inter_src"].take(inter.src), names)},
+        "identity": {"reference": reference},
         "controllability": {},
     }
     grid_intra, grid_inter = grid_picks(intra, inter)
@@ -163,12 +178,6 @@ def run_eval(options: EvalOptions) -> dict:
             swept = render_sweep(animator, inter.sources, measurer, options.batch_size, bar)
             results["controllability"][name] = controllability(swept, names)
             bar.close()
-            for row, crop in zip(grid, [*synth_intra[grid_intra], *synth_inter[grid_inter]]):
-                row.syntheses.append(crop)
-    detector.close()
-    with progress.stage("audio2au"):
-        results["audio2au"] = {"checkpoint": str(audio2au), **audio2au_sync(audio2au, options.data, options.speakers)}
-    results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
-    with progress.stage("report"):
-        write_report(options.output, results, grid, list(variants))
-    return results
+        for row, crop in zip(grid, [*synth_intra[grid_intra], *synth_inter[grid_inter]]):
+            row.syntheses.append(crop)
+    return results, grid
