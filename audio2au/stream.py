@@ -88,7 +88,8 @@ class AUStream:
         feats = window_features(self._buffer, centers - self.cfg.left - self._start, self.cfg)
         out, self._state = self.model.net.eval().step(feats[None].to(self.device), self._state)
         out = out[0].float().cpu().numpy()
-        skip = max(0, self.model.net.lookahead - self._next_input)  # the first inputs only feed look-ahead
+        # the first inputs only feed look-ahead (a small first chunk may hold fewer than that)
+        skip = min(len(out), max(0, self.model.net.lookahead - self._next_input))
         self._next_input = n_in
         keep_from = int(frame_centers(n_in, n_in + 1, self.fps)[0]) - self.cfg.left
         drop = keep_from - self._start

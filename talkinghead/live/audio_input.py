@@ -84,13 +84,24 @@ class MicSource:
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
         self._queue.put((indata.mean(axis=1, dtype=np.float32), time.monotonic()))
 
+    def _device_info(self, sd) -> dict:
+        """The input device's info; PortAudio lists devices once, when it starts, so a
+        device not found is looked for again after a rescan (a microphone plugged in, or
+        a sound server started, after the first scan)."""
+        for rescan in (False, True):
+            try:
+                if rescan:
+                    sd._terminate()  # sounddevice's documented way to refresh the device list
+                    sd._initialize()
+                return sd.query_devices(self.device, "input")
+            except (ValueError, sd.PortAudioError) as e:
+                error = e
+        which = "no audio input device found" if self.device is None else f"input device {self.device!r}: {error}"
+        raise UserError(f"{which} (see talkinghead live --list-devices)")
+
     def start(self) -> None:
         sd = _sounddevice()
-        try:
-            info = sd.query_devices(self.device, "input")
-        except (ValueError, sd.PortAudioError) as e:
-            which = "no audio input device found" if self.device is None else f"input device {self.device!r}: {e}"
-            raise UserError(f"{which} (see talkinghead live --list-devices)") from None
+        info = self._device_info(sd)
         native = int(info["default_samplerate"])
         last_error = None
         for rate, channels in ((SAMPLE_RATE, 1), (native, 1), (native, min(2, info["max_input_channels"]))):
@@ -136,7 +147,7 @@ class MicSource:
         if self._ended.is_set() or not self._stream.active:
             raise UserError(f"the input device {self.name} stopped (unplugged or taken by another program?)")
         if self._last_audio is None and now - self._started > self.first_audio_s:
-            raise UserError(f"no audio from {self.name} within {self.first_audio_s:g} s")
+            raise UserError(f"no audio from the input device {self.name} within {self.first_audio_s:g} s")
         if self._last_audio is not None and now - self._last_audio > self.stall_s:
             raise UserError(f"the input device {self.name} stopped delivering audio for {self.stall_s:g} s")
 

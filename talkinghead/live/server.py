@@ -23,8 +23,8 @@ from talkinghead.errors import UserError
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>talkinghead live</title>
 <style>body{margin:0;background:#111;color:#ccc;font:15px sans-serif;text-align:center}
-img{display:block;margin:12px auto;max-width:96vw;max-height:86vh}</style></head>
-<body><img id="frame" src="/frame.jpg" alt="live portrait"><div id="stats">waiting for speech...</div>
+img{display:block;margin:12px auto;height:min(86vh,720px);max-width:96vw;object-fit:contain}</style></head>
+<body><img id="frame" src="/frame.jpg" alt="live portrait"><div id="stats">connecting...</div>
 <script>
 const img = document.getElementById("frame"), stats = document.getElementById("stats");
 let seq = 0;
