@@ -27,6 +27,16 @@ def sweep(n_aus: int, levels: tuple[float, ...] = LEVELS) -> tuple[np.ndarray, n
     return aus, au, level
 
 
+def render_batches(animator: FaceAnimator, aus: np.ndarray, batch_size: int, bar=None) -> np.ndarray:
+    """The current source rendered with every row of `aus`, `batch_size` rows at a time."""
+    out = []
+    for i in range(0, len(aus), batch_size):
+        out.append(animator.render(aus[i : i + batch_size]))
+        if bar is not None:
+            bar.update(len(out[-1]))
+    return np.concatenate(out)
+
+
 def render_sweep(animator: FaceAnimator, crops: np.ndarray, measurer: CropMeasurer, batch_size: int,
                  bar=None) -> np.ndarray:
     """(faces, R, K) measured AUs of every face's sweep (NaN rows where the tracker lost the face)."""
@@ -34,8 +44,7 @@ def render_sweep(animator: FaceAnimator, crops: np.ndarray, measurer: CropMeasur
     out = []
     for crop in crops:
         animator.set_source(crop)
-        synth = np.concatenate([animator.render(aus[i : i + batch_size]) for i in range(0, len(aus), batch_size)])
-        out.append(measurer(synth, bar).aus)
+        out.append(measurer(render_batches(animator, aus, batch_size, bar), bar).aus)
     return np.stack(out)
 
 

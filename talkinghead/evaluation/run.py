@@ -16,7 +16,7 @@ from gath.models import Generator
 from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS, GENERATOR_FILE, LITE_GENERATOR_FILE, weights_dir
 from talkinghead.data_root import data_root
 from talkinghead.errors import UserError
-from talkinghead.evaluation.controllability import controllability, render_sweep, sweep
+from talkinghead.evaluation.controllability import controllability, render_batches, render_sweep, sweep
 from talkinghead.evaluation.heldout import (DEFAULT_SPEAKERS, Pairs, inter_pairs, intra_pairs, load_held_out,
                                             load_portraits)
 from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
@@ -73,14 +73,13 @@ def variant_info(meta: dict, speakers: list[str]) -> dict:
             "seen_speakers": sorted(trained & set(speakers)) if classes is not None else None}
 
 
-def synthesize(animator: FaceAnimator, pairs: Pairs, batch_size: int) -> np.ndarray:
+def synthesize(animator: FaceAnimator, pairs: Pairs, batch_size: int, bar=None) -> np.ndarray:
     """One synthesis per pair, in pair order: each source encoded once."""
     out = np.empty_like(pairs.targets[pairs.tgt])
     for j in np.unique(pairs.src):
         rows = np.flatnonzero(pairs.src == j)
         animator.set_source(pairs.sources[j])
-        aus = pairs.target_aus[pairs.tgt[rows]]
-        out[rows] = np.concatenate([animator.render(aus[i : i + batch_size]) for i in range(0, len(aus), batch_size)])
+        out[rows] = render_batches(animator, pairs.target_aus[pairs.tgt[rows]], batch_size, bar)
     return out
 
 
@@ -168,11 +167,11 @@ def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimat
     n_sweep = len(sweep(len(names))[0]) * len(inter.sources)
     for name, (animator, _) in variants.items():
         with progress.stage(name):
-            bar = progress.bar(len(intra) + 2 * len(inter) + n_sweep, name)
-            synth_intra = synthesize(animator, intra, options.batch_size)
+            bar = progress.bar(2 * len(intra) + 3 * len(inter) + 2 * n_sweep, name)  # renders, measures, embeds
+            synth_intra = synthesize(animator, intra, options.batch_size, bar)
             measured = measurer(synth_intra, bar)
             results["intra"][name] = intra_class(synth_intra, intra, real["intra_tgt"], measured, names)
-            synth_inter = synthesize(animator, inter, options.batch_size)
+            synth_inter = synthesize(animator, inter, options.batch_size, bar)
             results["inter"][name] = inter_class(inter, real["inter_tgt"], measurer(synth_inter, bar), names)
             results["identity"][name] = summary(distances(portrait_embeddings[inter.src], embedder(synth_inter, bar)))
             swept = render_sweep(animator, inter.sources, measurer, options.batch_size, bar)
