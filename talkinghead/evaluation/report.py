@@ -150,7 +150,10 @@ def _bars(ax, labels: list[str], series: dict[str, list[float]], horizontal: boo
     for i, (name, values) in enumerate(series.items()):
         v = np.array([np.nan if y is None else y for y in values], float)
         (ax.barh if horizontal else ax.bar)(x + i * width - 0.4 + width / 2, v, width, label=name)
-    (ax.set_yticks if horizontal else ax.set_xticks)(x, labels, **({} if horizontal else {"rotation": 30, "ha": "right"}))
+    if horizontal:
+        ax.set_yticks(x, labels)
+    else:
+        ax.set_xticks(x, labels, rotation=30, ha="right")
     ax.legend(fontsize=8)
 
 
