@@ -20,6 +20,7 @@ class LossWeights:
 
     rec: float = 1.0
     tv: float = 1.0
+    au_out: float = 0.0  # not in the paper: see au_output_loss
     adv: float = 0.05
     cls: float = 0.05
     use_discriminator: bool = True
@@ -35,6 +36,15 @@ def au_loss(f_target: torch.Tensor, f_synth: torch.Tensor) -> torch.Tensor:
     """Eq. 4: squared distance between the AU estimator's conv3_2 features of the target
     frame and of the synthesis."""
     return (f_target - f_synth).pow(2).mean()
+
+
+def au_output_loss(predicted: torch.Tensor, requested: torch.Tensor) -> torch.Tensor:
+    """Not in the paper: the frozen AU estimator's prediction on the synthesis against the
+    requested AUs (the conditional loss of StarGAN/GANimation). Eq. 4 compares features of
+    a target frame of ANOTHER person, which also carry that person's identity; with eq. 5
+    pulling the synthesis towards the unchanged source, a generator trained on little data
+    learned to ignore its AU input. This term asks for the requested AUs directly."""
+    return F.mse_loss(predicted, requested)
 
 
 def rec_loss(x_src: torch.Tensor, x_synth: torch.Tensor) -> torch.Tensor:
@@ -81,11 +91,15 @@ def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real:
 
 def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tensor, x_synth: torch.Tensor,
                 score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
-                w: LossWeights) -> dict[str, torch.Tensor]:
+                w: LossWeights, au_pred: torch.Tensor | None = None,
+                au_requested: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Eq. 10, the generator loss. Adversarial and identity terms only where the variant
-    has a discriminator / classifier."""
+    has a discriminator / classifier; the AU output term where its weight is set."""
     terms = {"au": au_loss(f_target, f_synth), "rec": rec_loss(x_src, x_synth), "tv": tv_loss(x_synth)}
     total = terms["au"] + w.rec * terms["rec"] + w.tv * terms["tv"]
+    if w.au_out > 0 and au_pred is not None:
+        terms["au_out"] = au_output_loss(au_pred, au_requested)
+        total = total + w.au_out * terms["au_out"]
     if w.use_discriminator and score_fake is not None:
         terms["g_adv"] = lsgan_g_loss(score_fake)
         total = total + w.adv * terms["g_adv"]

@@ -61,21 +61,25 @@ def d_step(nets: Nets, opt: torch.optim.Optimizer, x_real: torch.Tensor, labels:
 
 
 def g_step(nets: Nets, opt: torch.optim.Optimizer, x_src: torch.Tensor, labels: torch.Tensor,
-           y_tgt: torch.Tensor, x_fake: torch.Tensor, w: LossWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+           y_tgt: torch.Tensor, x_fake: torch.Tensor, w: LossWeights, rt: Runtime,
+           e_tgt: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Eq. 10: update G from the AU feature, reconstruction, TV, adversarial and identity
-    terms. `x_fake` = G(x_src, e_tgt) with its graph; E and D/C stay untouched."""
+    terms (+ the AU output term when `w.au_out` > 0). `x_fake` = G(x_src, e_tgt) with its
+    graph; E and D/C stay untouched."""
     opt.zero_grad(set_to_none=True)
     with rt.autocast():
         with torch.no_grad():
             f_target = nets.aue.f_au(y_tgt)
         f_synth = nets.aue.f_au(x_fake)
+        au_pred = nets.aue.head(f_synth) if w.au_out > 0 else None
         score_fake = logits_fake = None
         if nets.dc is not None:
             with frozen(nets.dc):
                 score_fake, logits_fake = nets.dc(x_fake)
     terms = g_objective(f_target.float(), f_synth.float(), x_src.float(), x_fake.float(),
                         score_fake.float() if score_fake is not None else None,
-                        logits_fake.float() if logits_fake is not None else None, labels, w)
+                        logits_fake.float() if logits_fake is not None else None, labels, w,
+                        au_pred.float() if au_pred is not None else None, e_tgt)
     terms["total"].backward()
     opt.step()
     return {f"g/{k}": v.detach() for k, v in terms.items()}
@@ -88,7 +92,7 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     with rt.autocast():
         x_fake = nets.generator(x_src, e_tgt)
     logs = d_step(nets, opt_d, x_src, labels, x_fake, w, rt) if nets.dc is not None else {}
-    logs |= g_step(nets, opt_g, x_src, labels, y_tgt, x_fake, w, rt)
+    logs |= g_step(nets, opt_g, x_src, labels, y_tgt, x_fake, w, rt, e_tgt)
     return x_fake, logs
 
 
@@ -137,6 +141,11 @@ def train_gath(cfg: DictConfig) -> Path:
         ckpt = restore_training_state(ckpt_path, KIND, modules, optimizers, generators)
         step = ckpt["step"]
         set_rng_state(ckpt["rng"])
+    elif cfg.init_generator:  # fine-tune: these generator weights, fresh D/C and optimizers
+        init, init_meta = load_model(cfg.init_generator, "generator", Generator)
+        if tuple(init_meta["au_names"]) != tuple(target.au_names):
+            raise ValueError(f"init_generator {cfg.init_generator} was trained on other AU names")
+        generator.load_state_dict(init.state_dict())
     nets = Nets(rt.prepare(generator), rt.prepare(dc) if dc is not None else None, aue)
 
     meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant,

@@ -40,3 +40,14 @@ def test_objectives_follow_eqs_9_and_10_and_the_ablations():
     assert d["total"].item() == pytest.approx(0.05 * (losses.lsgan_d_loss(score, 1 - score) + losses.cls_loss(logits, labels)).item())
     d_c = losses.d_objective(score, 1 - score, None, labels, LossWeights(use_classifier=False))
     assert "c_cls" not in d_c
+
+
+def test_au_output_term_adds_only_when_weighted():
+    torch.manual_seed(0)
+    f1, f2, x1, x2 = (torch.rand(2, 3, 4, 4) for _ in range(4))
+    pred, requested = torch.tensor([[0.2, 0.9]]), torch.tensor([[0.0, 1.0]])
+    assert losses.au_output_loss(pred, requested).item() == pytest.approx((0.04 + 0.01) / 2)
+    off = losses.g_objective(f1, f2, x1, x2, None, None, torch.tensor([0]), LossWeights(), pred, requested)
+    assert "au_out" not in off  # the paper's objective by default
+    on = losses.g_objective(f1, f2, x1, x2, None, None, torch.tensor([0]), LossWeights(au_out=10.0), pred, requested)
+    assert on["total"].item() == pytest.approx(off["total"].item() + 10 * (0.04 + 0.01) / 2)

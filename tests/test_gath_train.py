@@ -178,3 +178,15 @@ def test_torchrun_ddp_on_cpu(synthetic_dataset, aue_checkpoint, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert load(tmp_path / "checkpoint.pt")["step"] == 3
     assert (tmp_path / "generator.pt").is_file()
+
+
+def test_au_output_term_and_fine_tuning_from_generator_weights(synthetic_dataset, aue_checkpoint, tmp_path):
+    common = [f"data.root={synthetic_dataset}", f"aue_checkpoint={aue_checkpoint}", "train.log_every=1", *TINY]
+    run_training("gath", [*common, f"run_dir={tmp_path / 'a'}", "train.steps=2", "loss.au_out=5"])
+    assert all("g/au_out" in r for r in metrics(tmp_path / "a"))
+    # an ablation fine-tuned from those weights: G starts there, D/C (none for GATH-DC) and step are fresh
+    run_training("gath", [*common, "experiment=gath_dc", f"run_dir={tmp_path / 'b'}", "train.steps=0",
+                          f"init_generator={tmp_path / 'a' / 'generator.pt'}"])
+    wa, wb = load(tmp_path / "a" / "generator.pt"), load(tmp_path / "b" / "generator.pt")
+    assert all(torch.equal(wa["state_dict"][k], wb["state_dict"][k]) for k in wa["state_dict"])
+    assert load(tmp_path / "b" / "checkpoint.pt")["step"] == 0
