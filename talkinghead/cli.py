@@ -124,6 +124,15 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pack(args: argparse.Namespace) -> int:
+    from talkinghead.pack import PackOptions, pack
+
+    options = PackOptions(max_mb=args.max_mb, source_share=args.source_share, audio=not args.no_audio,
+                          jpeg_quality=args.jpeg_quality, seed=args.seed, progress=not args.quiet)
+    print(pack(args.source, args.output, options).line())
+    return 0
+
+
 def _track(args: argparse.Namespace) -> int:
     from talkinghead.track import track
 
@@ -289,6 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=_prepare)
+
+    pk = sub.add_parser("pack", help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
+                        description="Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
+                                    "repeated identities first among the stills, every clip and speaker with frames "
+                                    "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').")
+    pk.add_argument("source", help="prepared dataset (talkinghead prepare)")
+    pk.add_argument("output", help="pack folder to write (an older pack there is replaced)")
+    pk.add_argument("--max-mb", type=float, default=56.0, help="size budget in MiB (default 56)")
+    pk.add_argument("--source-share", type=float, default=0.35, help="share of the budget for source stills "
+                                                                     "(default 0.35; the rest goes to target clips)")
+    pk.add_argument("--no-audio", action="store_true", help="drop audio (default: kept when it fits in half of "
+                                                            "the target budget)")
+    pk.add_argument("--jpeg-quality", type=int, metavar="Q", help="re-encode images as JPEG at quality Q "
+                                                                  "(default: copy them as they are)")
+    pk.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
+    pk.add_argument("--quiet", action="store_true", help="no progress bar")
+    pk.set_defaults(func=_pack)
 
     tr = sub.add_parser("track", help="export the AU series of a video (CSV, optional plot)",
                         description="Track the face in a video and write one row of AU coefficients per frame.")
