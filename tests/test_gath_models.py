@@ -4,9 +4,9 @@ import torch
 from gath.models import AUEstimator, DiscriminatorClassifier, Generator
 
 
-@pytest.mark.parametrize("size", [100, 128])
-def test_shapes(size):
-    g = Generator(n_aus=27, channels=8, n_res_blocks=2)
+@pytest.mark.parametrize("size,upsampling", [(100, "transposed"), (128, "transposed"), (100, "resize")])
+def test_shapes(size, upsampling):
+    g = Generator(n_aus=27, channels=8, n_res_blocks=2, upsampling=upsampling)
     x = torch.rand(2, 3, size, size) * 2 - 1
     e = torch.rand(2, 27)
     code = g.encode(x)
@@ -42,3 +42,10 @@ def test_au_vector_changes_output_and_bad_sizes_raise():
         g(x, torch.zeros(1, 3))
     with pytest.raises(ValueError, match="divisible by 4"):
         g.encode(torch.zeros(1, 3, 102, 102))
+
+
+def test_upsampling_choice_is_checked_and_changes_the_decoder():
+    with pytest.raises(ValueError, match="upsampling"):
+        Generator(n_aus=4, upsampling="bilinear")
+    kinds = {type(m) for m in Generator(n_aus=4, channels=8, n_res_blocks=1, upsampling="resize").upsample}
+    assert torch.nn.Upsample in kinds and torch.nn.ConvTranspose2d not in kinds

@@ -30,19 +30,32 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+def _up_block(c_in: int, c_out: int, upsampling: str) -> list[nn.Module]:
+    """x2 upsampling -> BatchNorm -> LeakyReLU. "transposed" is the paper's 4x4 stride-2
+    transposed conv; "resize" (nearest x2, then a 3x3 conv) cannot draw the checkerboard
+    that uneven kernel overlap gives transposed convs early in training."""
+    if upsampling == "transposed":
+        layers = [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+    else:
+        layers = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+    return [*layers, nn.BatchNorm2d(c_out), nn.LeakyReLU(0.1, inplace=True)]
+
+
 class Generator(nn.Module):
     """Encoder: four conv blocks (7x7, two stride-2 4x4 downsamplings, 3x3), so a 100x100
     crop becomes a 25x25 identity code. The AU vector is broadcast over that grid and
     concatenated; the decoder runs one conv block, `n_res_blocks` residual blocks, adds the
-    encoder output back (the paper's bottleneck skip), then two transposed-conv
-    upsamplings and a 7x7 tanh output conv.
+    encoder output back (the paper's bottleneck skip), then two x2 upsamplings
+    (transposed convs as in the paper, or resize-convs) and a 7x7 tanh output conv.
 
     `encode` and `decode` are public so a render computes the photo's code once and only
     decodes per frame.
     """
 
-    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6) -> None:
+    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6, upsampling: str = "transposed") -> None:
         super().__init__()
+        if upsampling not in ("transposed", "resize"):
+            raise ValueError(f"upsampling must be 'transposed' or 'resize', got {upsampling!r}")
         c = channels
         self.n_aus = n_aus
         self.encoder = nn.Sequential(
@@ -53,14 +66,7 @@ class Generator(nn.Module):
         )
         self.fuse = conv_block(4 * c + n_aus, 4 * c, 3, 1)
         self.bottleneck = nn.Sequential(*(ResidualBlock(4 * c) for _ in range(n_res_blocks)))
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(2 * c),
-            nn.LeakyReLU(0.1, inplace=True),
-            nn.ConvTranspose2d(2 * c, c, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(c),
-            nn.LeakyReLU(0.1, inplace=True),
-        )
+        self.upsample = nn.Sequential(*_up_block(4 * c, 2 * c, upsampling), *_up_block(2 * c, c, upsampling))
         self.to_rgb = nn.Sequential(nn.Conv2d(c, 3, 7, 1, 3), nn.Tanh())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
