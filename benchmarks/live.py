@@ -40,7 +40,7 @@ def main() -> None:
 
     import torch
 
-    from audio2au import AUStream, load_audio
+    from audio2au import load_audio
     from talkinghead.demo import SPEECH, demo_photo
     from talkinghead.live import LiveOptions, run_live
     from talkinghead.live.audio_input import BLOCK_S, FileSource, MicSource
@@ -49,18 +49,21 @@ def main() -> None:
                           serve="127.0.0.1:0", duration=args.seconds + (3 if args.mic else 0), quiet=True)
     wav = load_audio(SPEECH)
     source = MicSource() if args.mic else FileSource(np.resize(wav, int(args.seconds * 16000)), "bundled speech")
-    result = run_live(args.photo or demo_photo(), options, source=source)
-    from talkinghead.live.session import load_engine
+    frame_shape: list[int] = []
 
-    engine, words = load_engine(args.photo or demo_photo(), options)
-    algorithmic = AUStream(engine.stream.model, args.fps).latency_s
+    def keep_shape(frame) -> None:
+        if not frame_shape:
+            frame_shape.extend(frame.image.shape[:2])
+
+    result = run_live(args.photo or demo_photo(), options, source=source, on_frame=keep_shape)
     lat = np.asarray(result.latencies) * 1000
     numbers = {
-        "device": words, "torch_threads": torch.get_num_threads(), "frame": list(engine.photo.shape[:2]),
+        "device": result.generator,
+        "torch_threads": torch.get_num_threads(), "frame": frame_shape,
         "seconds": round(result.seconds, 2), "frames_shown": result.frames, "frames_dropped": result.dropped,
         "fps": round(result.fps, 2), "latency_ms_median": round(float(np.median(lat)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1), "latency_ms_max": round(float(lat.max()), 1),
-        "algorithmic_ms": round(1000 * algorithmic, 1), "chunk_ms": 1000 * BLOCK_S,
+        "algorithmic_ms": round(1000 * result.algorithmic_latency, 1), "chunk_ms": 1000 * BLOCK_S,
         "source": "microphone" if args.mic else "file at real-time pace",
     }
     print(f"live on {numbers['device']}, {numbers['frame'][1]}x{numbers['frame'][0]} frames, "

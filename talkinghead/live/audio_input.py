@@ -43,6 +43,18 @@ class AudioSource(Protocol):
     def close(self) -> None: ...
 
 
+def _drain(q: queue.Queue, timeout: float) -> list:
+    """Everything in `q`, waiting up to `timeout` s for the first item."""
+    items = []
+    try:
+        items.append(q.get(timeout=timeout))
+        while True:
+            items.append(q.get_nowait())
+    except queue.Empty:
+        pass
+    return items
+
+
 def _sounddevice():
     try:
         import sounddevice
@@ -124,13 +136,7 @@ class MicSource:
         self._stream.start()
 
     def read(self, timeout: float) -> list[Chunk]:
-        items = []
-        try:
-            items.append(self._queue.get(timeout=timeout))
-            while True:
-                items.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
+        items = _drain(self._queue, timeout)
         now = time.monotonic()
         if items:
             self._last_audio = now
@@ -193,17 +199,10 @@ class FileSource:
         self._thread.start()
 
     def read(self, timeout: float) -> list[Chunk]:
-        chunks = []
-        try:
-            item = self._queue.get(timeout=timeout)
-            while True:
-                if item is None:
-                    self._done = True
-                    break
-                chunks.append(item)
-                item = self._queue.get_nowait()
-        except queue.Empty:
-            pass
+        chunks = _drain(self._queue, timeout)
+        if chunks and chunks[-1] is None:  # the end-of-file marker, always the last item
+            self._done = True
+            chunks.pop()
         return chunks
 
     @property

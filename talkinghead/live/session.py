@@ -54,6 +54,8 @@ class LiveResult:
     latencies: list[float]
     recording: Path | None
     url: str | None
+    algorithmic_latency: float  # seconds no implementation can beat: audio2au's look-ahead + feature window
+    generator: str  # which generator ran where, as the start-up line says
 
     @property
     def fps(self) -> float:
@@ -179,7 +181,7 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
         if recorder is not None:
             recording = recorder.finish()
     result = LiveResult(stats.frames, engine.dropped, stats.seconds, stats.latencies, recording,
-                        server.url if server else None)
+                        server.url if server else None, engine.stream.latency_s, words)
     if failure is not None:
         if recording:
             say(result.summary())
