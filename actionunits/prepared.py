@@ -7,6 +7,8 @@ GATH and audio2au datasets). See docs/dataset-format.md for the full description
     <root>/target/clips/<clip>/aus.csv   AU series CSV (time,valid,<names>), one row per frame
     <root>/target/clips/<clip>/frames/NNNNNN.jpg   aligned crop of frame N (valid frames only)
     <root>/target/clips/<clip>/audio.wav 16 kHz mono PCM (when the clip has audio)
+    <root>/target/clips/<clip>/landmarks.npy  (n_frames, 478, 3) float32 face-mesh points in the
+                                         video's pixels, NaN where no face was found
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ def clip_dir(root: str | os.PathLike, clip: str) -> Path:
 
 def frame_path(root: str | os.PathLike, clip: str, index: int) -> Path:
     return clip_dir(root, clip) / "frames" / f"{index:06d}.jpg"
+
+
+def landmarks_path(root: str | os.PathLike, clip: str) -> Path:
+    """The clip's per-frame 478-point landmarks (what the AU tracker measured), for the
+    renderer's AU -> motion model."""
+    return clip_dir(root, clip) / "landmarks.npy"
 
 
 def matches_any(patterns: Iterable[str], *names: str) -> bool:

@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
-from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, read_clips, read_info, read_source,
-                                  write_clips, write_info, write_source)
+from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
+                                  read_info, read_source, write_clips, write_info, write_source)
 from talkinghead.errors import UserError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -240,6 +240,7 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
     """Frames, crops, AU series and audio of one video into target/clips/<clip>/ (atomic)."""
     from talkinghead.face.align import align_face
     from talkinghead.face.au_tracker import AUTracker, track_video
+    from talkinghead.face.landmarks import N_LANDMARKS
     from talkinghead.io.soundtrack import extract_audio, has_audio
 
     final = clip_dir(root, task.clip)
@@ -249,8 +250,10 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
     try:
         cv2.setNumThreads(1)
         frames_dir = tmp / "frames"
+        points: list[np.ndarray] = []
 
         def save_crop(index: int, rgb: np.ndarray, landmarks: np.ndarray | None) -> None:
+            points.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if landmarks is None else landmarks)
             if landmarks is not None:
                 _write_jpeg(frames_dir / frame_path(root, task.clip, index).name,
                             align_face(rgb, landmarks, crop_size).crop)
@@ -260,6 +263,7 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
         for i in np.flatnonzero(~series.valid):  # tracked but implausible: no crop
             (frames_dir / frame_path(root, task.clip, int(i)).name).unlink(missing_ok=True)
         series.write_csv(tmp / "aus.csv")
+        np.save(tmp / landmarks_path(root, task.clip).name, np.stack(points).astype(np.float32))
         audio = ""
         if has_audio(task.path):
             extract_audio(task.path, tmp / "audio.wav")
@@ -292,9 +296,10 @@ def is_silent(wav: Path) -> bool:
 
 
 def existing_clip(root: Path, task: ClipTask) -> ClipRecord | None:
-    """The record of a clip finished by an earlier run, or None."""
+    """The record of a clip finished by an earlier run, or None (also for clips prepared
+    before landmarks were kept: they are prepared again)."""
     d = clip_dir(root, task.clip)
-    if not (d / "aus.csv").is_file():
+    if not (d / "aus.csv").is_file() or not landmarks_path(root, task.clip).is_file():
         return None
     try:
         series = AUSeries.read_csv(d / "aus.csv")

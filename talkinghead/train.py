@@ -7,7 +7,7 @@ from talkinghead.config import load_config
 from talkinghead.errors import UserError
 from talkinghead.synthetic import ensure_synthetic_dataset
 
-CONFIG_NAMES = {"gath": "train_gath", "aue": "train_aue", "audio2au": "train_audio2au"}
+CONFIG_NAMES = {"gath": "train_gath", "aue": "train_aue", "audio2au": "train_audio2au", "motion": "train_motion"}
 
 
 def run_training(model: str, overrides: list[str]) -> None:
@@ -16,6 +16,8 @@ def run_training(model: str, overrides: list[str]) -> None:
         ensure_synthetic_dataset(cfg.data.root, crop_size=cfg.data.crop_size)
     if model == "gath":
         from gath.train import train_gath as trainer
+    elif model == "motion":
+        from talkinghead.face.motion_fit import train_motion as trainer
     elif model == "aue":
         from gath.train_aue import train_aue as trainer
     else:

@@ -38,6 +38,9 @@ RIGID = (10, 151, 9, 8, 109, 338, 67, 297, 168, 6, 197, 195, 5, 4, 33, 133, 263,
 NOSE_BRIDGE = 168
 
 CALIBRATION_FILE = "au_calibration.json"
+# Bump when a measure or its AU mapping changes meaning: models fit on tracked AUs (the
+# renderer's motion model) record tracker_version() and refuse another one.
+MEASURES_VERSION = 1
 
 
 def _y(p: np.ndarray, i: int) -> np.ndarray:
@@ -162,6 +165,15 @@ class Calibration:
         os.replace(tmp, path)
 
 
+def tracker_version() -> str:
+    """Short hash of what the AU values mean: the measure definitions' version and the
+    shipped calibration (neutral and strong ends)."""
+    import hashlib
+
+    text = resources.files("talkinghead.face").joinpath(CALIBRATION_FILE).read_text()
+    return hashlib.sha256(f"{MEASURES_VERSION}\n{text}".encode()).hexdigest()[:16]
+
+
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Batched similarity src (N,K,3) -> dst (K,3): scale (N,), rotation (N,3,3), translation (N,3)."""
     mu_s = src.mean(axis=1, keepdims=True)
@@ -176,6 +188,13 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     scale = (sig * d).sum(axis=1) / np.maximum(var_s, 1e-12)
     trans = mu_d - scale[:, None] * np.einsum("nde,ne->nd", rot, mu_s[:, 0])
     return scale, rot, trans
+
+
+def head_pose(landmarks: np.ndarray, reference: np.ndarray) -> tuple[float, np.ndarray]:
+    """Scale and rotation mapping one face's landmarks (478, 3) into the reference head
+    frame: pose-free = scale * rotation @ point + translation."""
+    scale, rot, _ = _umeyama(np.asarray(landmarks, np.float64)[None, list(RIGID)], reference)
+    return float(scale[0]), rot[0]
 
 
 def remove_pose(landmarks: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
