@@ -3,7 +3,15 @@
 Speech drives the mouth but not the eyes or brows, and a face that never blinks looks
 dead, so a render adds synthesized blinks and a slow idle brow drift. The user's controls
 (`--expressiveness`, `--emotion`, `--au`) are applied here too, in a fixed order:
-resample -> scale -> smooth -> emotion offsets -> blinks + idle motion -> overrides.
+resample -> scale -> smooth -> hold the photo's expression -> emotion offsets -> blinks +
+idle motion -> overrides.
+
+Speech drives the jaw and mouth (`SPEECH_AUS`). When the photo's resting AU vector is given
+as `base`, every other AU keeps the photo's value (a smiling photo keeps smiling, raised
+brows stay raised; `--neutral` passes zeros instead), and the speech AUs, which audio2au
+gives relative to a speaker's rest, are added to the photo's rest: a closed mouth opens
+from where it is, and a photo with parted lips rests closed (`Portrait.rest_aus`), so its
+mouth closes in pauses.
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ EMOTIONS: dict[str, dict[str, float]] = {
                 "mouthStretchRight": 0.4},
 }
 
+# The AUs speech drives; the rest keep the photo's expression when a base is given.
+SPEECH_AUS = ("jawOpen", "mouthClose", "mouthPucker", "mouthFunnel", "mouthStretchLeft", "mouthStretchRight",
+              "mouthPressLeft", "mouthPressRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+              "mouthLowerDownRight")
 BLINK_AUS = ("eyeBlinkLeft", "eyeBlinkRight")
 IDLE_AUS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
@@ -128,6 +140,16 @@ def _add_motion(v: np.ndarray, col: dict[str, int], blink: np.ndarray | None, id
                 v[:, col[a]] += track
 
 
+def _hold(v: np.ndarray, names: tuple[str, ...], base: np.ndarray | None) -> None:
+    """AUs that speech does not drive take the base's values (the photo's expression); the
+    speech AUs are added to the base's (the face's rest)."""
+    if base is not None:
+        base = np.asarray(base, np.float32)
+        speech = np.array([n in SPEECH_AUS for n in names])
+        v[:, ~speech] = base[~speech]
+        v[:, speech] += base[speech]
+
+
 def _set_overrides(v: np.ndarray, col: dict[str, int], options: PostOptions) -> None:
     for au, value in options.overrides.items():
         if au in col:
@@ -142,13 +164,15 @@ def _motion_tracks(n: int, fps: float, names: tuple[str, ...], options: PostOpti
     return blink, idle
 
 
-def postprocess(series: AUSeries, options: PostOptions) -> AUSeries:
+def postprocess(series: AUSeries, options: PostOptions, base: np.ndarray | None = None) -> AUSeries:
     """Apply the user's controls and the synthesized motion to a series already at the
-    output frame rate; returns a new series in [0, 1]."""
+    output frame rate; returns a new series in [0, 1]. `base`: the AU vector that the AUs
+    outside SPEECH_AUS keep (the photo's own, or zeros for a neutral face)."""
     names = series.names
     col = {n: i for i, n in enumerate(names)}
     v = np.clip(series.values * options.expressiveness, 0, 1)
     v = smooth_in_time(v, series.fps, options.smooth_s)
+    _hold(v, names, base)
     _add_emotions(v, col, options)
     _add_motion(v, col, *_motion_tracks(len(v), series.fps, names, options))
     _set_overrides(v, col, options)
@@ -161,8 +185,9 @@ class StreamPost:
     constant is `smooth_s`, since a live stream has no future frames to average) and
     blink/idle tracks precomputed for `loop_s` seconds and then repeated."""
 
-    def __init__(self, names: tuple[str, ...], fps: float, options: PostOptions, loop_s: float = 600.0) -> None:
-        self.names, self.options = tuple(names), options
+    def __init__(self, names: tuple[str, ...], fps: float, options: PostOptions, loop_s: float = 600.0,
+                 base: np.ndarray | None = None) -> None:
+        self.names, self.options, self.base = tuple(names), options, base
         self.col = {n: i for i, n in enumerate(self.names)}
         self._alpha = 1.0 - float(np.exp(-1.0 / (fps * options.smooth_s))) if options.smooth_s > 0 else 1.0
         self._loop = max(1, round(loop_s * fps))
@@ -176,6 +201,7 @@ class StreamPost:
         for i in range(len(v)):
             self._state = v[i].copy() if self._state is None else self._state + self._alpha * (v[i] - self._state)
             v[i] = self._state
+        _hold(v, self.names, self.base)
         _add_emotions(v, self.col, self.options)
         frames = (self._frame + np.arange(len(v))) % self._loop
         _add_motion(v, self.col, None if self._blink is None else self._blink[frames],

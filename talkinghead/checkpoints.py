@@ -1,8 +1,12 @@
 """Find and load the inference weights: the shipped ones in talkinghead/weights/ or a
-user's `--checkpoint DIR` holding generator.pt and audio2au.pt (+ manifest.json).
+user's `--checkpoint DIR` in the same layout (+ manifest.json):
 
-Every failure (missing folder or file, corrupt file, AU vectors of the two models that
-do not agree) becomes a one-line UserError.
+    motion.pt                 AU -> landmark motion (the warp renderer, the default)
+    generator.pt / generator_lite.pt   GATH generator (`--generator gath`)
+    audio2au.pt               speech -> AUs
+
+Every failure (missing folder or file, corrupt file, AU vectors that do not agree) becomes
+a one-line UserError.
 """
 
 from __future__ import annotations
@@ -11,55 +15,118 @@ from pathlib import Path
 
 import torch
 
-from gath.checkpoint import CheckpointError, load_model
-from actionunits.checkpoint import resolve_device
-from gath.inference import FaceAnimator
-from gath.models import Generator
+from actionunits.checkpoint import CheckpointError, resolve_device
 from talkinghead.errors import UserError
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights"
+MOTION_FILE = "motion.pt"
 GENERATOR_FILE = "generator.pt"
 LITE_GENERATOR_FILE = "generator_lite.pt"  # picked on CPU when present: the faster variant
 AUDIO2AU_FILE = "audio2au.pt"
+GENERATORS = ("warp", "gath")  # what --generator chooses between
 
 
 def weights_dir(checkpoint: str | Path | None) -> Path:
     d = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
-    if not (d / GENERATOR_FILE).is_file() and not (d / LITE_GENERATOR_FILE).is_file():
-        if checkpoint is None:
-            raise UserError(f"this installation has no trained weights ({d}/{GENERATOR_FILE}); pass --checkpoint DIR")
-        raise UserError(f"no {GENERATOR_FILE} in checkpoint folder {d}" if d.is_dir() else
-                        f"checkpoint folder {d} not found")
+    if not d.is_dir():
+        raise UserError(f"checkpoint folder {d} not found")
     return d
 
 
-def load_animator(checkpoint: str | Path | None, device: str = "auto",
-                  prefer_lite: bool = False) -> tuple[FaceAnimator, str]:
-    """The generator on its device, and a few words saying which one was picked (and
-    whether it is a placeholder: weights marked `placeholder` in their metadata were not
-    trained on real faces, and users should know why the video looks wrong)."""
+def _missing(d: Path, name: str, checkpoint: str | Path | None) -> UserError:
+    if checkpoint is None:
+        return UserError(f"this installation has no {name} in {d}; pass --checkpoint DIR")
+    return UserError(f"no {name} in checkpoint folder {d}")
+
+
+def load_motion(checkpoint: str | Path | None = None):
+    """The warp renderer's AU -> motion model."""
+    from talkinghead.face.motion import MotionModel
+
     d = weights_dir(checkpoint)
+    if not (d / MOTION_FILE).is_file():
+        raise _missing(d, MOTION_FILE, checkpoint)
+    try:
+        return MotionModel.load(d / MOTION_FILE)
+    except CheckpointError as e:
+        raise UserError(str(e).splitlines()[0]) from None
+
+
+def gath_file(checkpoint: str | Path | None, prefer_lite: bool = False) -> Path:
+    """generator.pt, or generator_lite.pt when asked for (CPU) or the only one there."""
+    d = weights_dir(checkpoint)
+    full, lite = d / GENERATOR_FILE, d / LITE_GENERATOR_FILE
+    if not full.is_file() and not lite.is_file():
+        raise _missing(d, GENERATOR_FILE, checkpoint)
+    return lite if lite.is_file() and (prefer_lite or not full.is_file()) else full
+
+
+def load_gath(checkpoint: str | Path | None, device: str = "auto", prefer_lite: bool = False):
+    """The GATH generator on its device (the lite one on CPU when present), and a few words
+    saying which one it is (and whether it is a placeholder: weights marked `placeholder`
+    in their metadata were not trained to quality, and users should know why the video
+    looks wrong)."""
+    from gath.checkpoint import load_model
+    from gath.inference import FaceAnimator
+    from gath.models import Generator
+
     try:
         dev = resolve_device(device)
-        use_lite = ((prefer_lite or dev.type == "cpu") and (d / LITE_GENERATOR_FILE).is_file()
-                    or not (d / GENERATOR_FILE).is_file())
-        generator, meta = load_model(d / (LITE_GENERATOR_FILE if use_lite else GENERATOR_FILE), "generator", Generator)
+        path = gath_file(checkpoint, prefer_lite or dev.type == "cpu")
+        generator, meta = load_model(path, "generator", Generator)
         animator = FaceAnimator(generator, meta, device)
     except (CheckpointError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
-    words = "lite generator" if use_lite else "generator"
+    words = "GATH lite generator" if path.name == LITE_GENERATOR_FILE else "GATH generator"
     return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else "")
 
 
-def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device):
-    """The audio2au model, refused when its AU vector is not the generator's."""
+def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device | str = "cpu"):
+    """The audio2au model, refused when its AU vector is not the renderer's."""
     from audio2au import CheckpointError as Audio2AUCheckpointError
     from audio2au import load_audio2au as load
 
-    path = weights_dir(checkpoint) / AUDIO2AU_FILE
+    d = weights_dir(checkpoint)
+    if not (d / AUDIO2AU_FILE).is_file():
+        raise _missing(d, AUDIO2AU_FILE, checkpoint)
     try:
-        model = load(path, device)
+        model = load(d / AUDIO2AU_FILE, torch.device(device))
         model.check_au_names(au_names)
     except (Audio2AUCheckpointError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     return model
+
+
+class AnimatorFactory:
+    """The chosen renderer's weights, loaded before any photo (so a bad checkpoint fails
+    first); `build(portrait)` then sets up one photo."""
+
+    def __init__(self, generator: str = "warp", checkpoint: str | Path | None = None, device: str = "auto",
+                 prefer_lite: bool = False, enhance=None, crop_height: int | None = None) -> None:
+        if generator not in GENERATORS:
+            raise UserError(f"--generator must be one of {', '.join(GENERATORS)}, got {generator!r}")
+        if generator == "warp" and enhance is not None and enhance.any:
+            raise UserError("--enhance post-processes GATH syntheses; use it with --generator gath")
+        self.kind, self.enhance, self.crop_height = generator, enhance, crop_height
+        if generator == "warp":
+            from actionunits import AU_NAMES
+
+            self.motion = load_motion(checkpoint)
+            self.gath, self.words = None, "warp renderer"
+            self.au_names: tuple[str, ...] = tuple(n for n in AU_NAMES if n in self.motion.au_names)
+            self.device = torch.device("cpu")
+        else:
+            self.gath, self.words = load_gath(checkpoint, device, prefer_lite)
+            self.au_names = self.gath.au_names
+            self.device = self.gath.device
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def build(self, portrait):
+        from talkinghead.portrait import GathAnimator, WarpAnimator
+
+        if self.gath is not None:
+            return GathAnimator(self.gath, self.words, portrait, self.enhance, self.crop_height)
+        return WarpAnimator(portrait, self.motion, self.crop_height)

@@ -42,9 +42,9 @@ def _render_options(args: argparse.Namespace):
     from talkinghead.render import RenderOptions
 
     return RenderOptions(fps=args.fps, size=args.size, device=args.device, batch_size=args.batch_size,
-                         checkpoint=args.checkpoint, crop_only=args.crop_only, save_aus=args.save_aus,
-                         enhance=_enhance(args), post=_post_options(args), quiet=args.quiet,
-                         face_index=args.face_index)
+                         generator=args.generator, checkpoint=args.checkpoint, crop_only=args.crop_only,
+                         save_aus=args.save_aus, enhance=_enhance(args), post=_post_options(args),
+                         neutral=getattr(args, "neutral", False), quiet=args.quiet, face_index=args.face_index)
 
 
 def _report(result, quiet: bool) -> int:
@@ -75,8 +75,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _edit(args: argparse.Namespace) -> int:
     from talkinghead.edit import EditOptions, edit
 
-    options = EditOptions(neutral=args.neutral, size=args.size, device=args.device, checkpoint=args.checkpoint,
-                          crop_only=args.crop_only, enhance=_enhance(args), face_index=args.face_index)
+    options = EditOptions(neutral=args.neutral, size=args.size, device=args.device, generator=args.generator,
+                          checkpoint=args.checkpoint, crop_only=args.crop_only, enhance=_enhance(args),
+                          face_index=args.face_index)
     aus = edit(args.photo, args.output, _post_options(args), options)
     if not args.quiet:
         from actionunits import AU_NAMES
@@ -100,7 +101,7 @@ def _live(args: argparse.Namespace) -> int:
     post = _post_options(args)
     post.smooth_s = args.smooth
     options = LiveOptions(input_device=args.input_device, fps=args.fps, device=args.device, lite=args.lite,
-                          checkpoint=args.checkpoint, size=args.size, window=not args.no_window, serve=args.serve,
+                          generator=args.generator, neutral=args.neutral, checkpoint=args.checkpoint, size=args.size, window=not args.no_window, serve=args.serve,
                           record=args.record, duration=args.duration, face_index=args.face_index, post=post,
                           quiet=args.quiet)
     return _report(run_live(args.photo, options), args.quiet)
@@ -152,9 +153,10 @@ def _eval(args: argparse.Namespace) -> int:
     for text in args.variant or []:
         name, sep, path = text.partition("=")
         if not sep or not name or not path or name in variants:
-            raise UserError(f"--variant takes a unique NAME=PATH (generator .pt or weights folder), got {text!r}")
-        variants[name] = Path(path)
-    options = EvalOptions(data=Path(args.data), output=Path(args.output), variants=variants or {"shipped": None},
+            raise UserError(f"--variant takes a unique NAME=PATH (warp, motion.pt, generator .pt or weights folder), "
+                            f"got {text!r}")
+        variants[name] = path if path == "warp" else Path(path)
+    options = EvalOptions(data=Path(args.data), output=Path(args.output), **({"variants": variants} if variants else {}),
                           portraits=args.portraits and Path(args.portraits),
                           audio2au=args.audio2au and Path(args.audio2au), pairs=args.pairs, seed=args.seed,
                           device=args.device, quiet=args.quiet,
@@ -170,8 +172,11 @@ def _add_face_options(p: argparse.ArgumentParser, video: bool, speech: bool = Fa
     p.add_argument("--size", type=int, help="output height in pixels (default: the photo's, at most 720; "
                                             "256 with --crop-only)" if video else "output height in pixels")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
-    p.add_argument("--checkpoint", metavar="DIR", help="folder with generator.pt and audio2au.pt "
-                                                       "(default: the weights shipped in the package)")
+    p.add_argument("--generator", default="warp", choices=["warp", "gath"],
+                   help="warp: move the photo's own pixels (default, sharp); gath: the GATH generator redraws "
+                        "the face crop")
+    p.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), generator.pt (gath), "
+                                                       "audio2au.pt (default: the weights shipped in the package)")
     p.add_argument("--crop-only", action="store_true", help="output the aligned face crop, not the whole photo")
     p.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
     p.add_argument("--enhance", nargs="?", const="all", metavar="STEPS",
@@ -187,6 +192,8 @@ def _add_face_options(p: argparse.ArgumentParser, video: bool, speech: bool = Fa
         p.add_argument("--batch-size", type=int, help="frames per generator batch (default 8 on CPU, 64 on CUDA)")
         p.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
     if speech:
+        p.add_argument("--neutral", action="store_true", help="start the AUs that speech does not drive from 0 "
+                                                              "(default: keep the photo's expression)")
         p.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
         p.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
         p.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
@@ -211,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (hydra overrides after the model name)",
                        description="Train a model with the shipped hydra configs; append overrides such as "
                                    "train.steps=100 experiment=gath_c data=prepared data.root=DIR.")
-    t.add_argument("model", choices=["gath", "aue", "audio2au"], help="which model to train")
+    t.add_argument("model", choices=["gath", "aue", "audio2au", "motion"], help="which model to train")
     t.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
     t.set_defaults(func=_train)
 
@@ -263,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-window", action="store_true", help="no window (with --record or --serve)")
     lv.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
     lv.add_argument("--fps", type=float, default=25.0, help="frames per second of the AU stream (default 25)")
-    lv.add_argument("--lite", action="store_true", help="use the lite generator (the default on CPU)")
+    lv.add_argument("--generator", default="warp", choices=["warp", "gath"],
+                    help="warp: move the photo's own pixels (default); gath: the GATH generator")
+    lv.add_argument("--lite", action="store_true", help="with --generator gath: the lite generator (the default "
+                                                        "on CPU)")
+    lv.add_argument("--neutral", action="store_true", help="start the AUs that speech does not drive from 0")
     lv.add_argument("--smooth", type=float, default=0.04, metavar="S",
                     help="time constant of the causal AU smoothing in seconds (default 0.04; 0 = off)")
     lv.add_argument("--size", type=int, help="frame height in pixels (default: the photo's, at most 480)")
@@ -332,8 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
                                     "writes eval.json, report.md, plots and grid.png (docs/eval.md).")
     ev.add_argument("--variant", action="append", metavar="NAME=PATH",
-                    help="a generator to evaluate (.pt or weights folder), repeatable, e.g. gath=runs/gath "
-                         "gath_c=runs/gath_c (default: the shipped weights)")
+                    help="a renderer to evaluate: warp (the shipped motion model), a motion.pt, or a GATH generator "
+                         "(.pt or weights folder); repeatable, e.g. warp=warp gath=runs/gath (default: the warp "
+                         "renderer and the shipped GATH generator)")
     ev.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
     ev.add_argument("--data", default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),
                     help="prepared dataset (talkinghead prepare; default %(default)s)")

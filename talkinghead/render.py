@@ -1,14 +1,16 @@
 """The render pipeline: a portrait and an AU source (speech, a driving video, a CSV) in, a
 talking video out.
 
-    photo -> read, scale to the output height -> align (once) -> GATH encoder (once)
+    photo -> Portrait (once: read, scale to the output height, landmarks, its own AUs)
+          -> animator (once: the warp renderer's mesh and maps, or the GATH encoder)
     speech -> audio2au -> AU series | driving video -> AU tracker | CSV -> AU series
-    AU series -> post-processing (smoothing, blinks, idle brows, user controls)
-    -> per batch: GATH decoder (main thread) -> [writer thread] optional enhance ->
-       paste-back -> ffmpeg pipe -> H.264 + AAC into a temp file, renamed when complete.
+    AU series -> post-processing (smoothing, the photo's expression held outside the
+       speech AUs, blinks, idle brows, user controls)
+    -> per batch: animator.plan (main thread) -> [writer thread] animator.draw ->
+       ffmpeg pipe -> H.264 + AAC into a temp file, renamed when complete.
 
-Only the decoder, paste-back and encoder run per frame, and memory holds one batch of
-frames plus the writer's short queue, whatever the length of the audio.
+Memory holds one batch of frames plus the writer's short queue, whatever the length of
+the audio.
 """
 
 from __future__ import annotations
@@ -20,17 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from actionunits import AUSeries
-from gath.inference import FaceAnimator
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess, resample
-from talkinghead.checkpoints import load_animator, load_audio2au
+from talkinghead.checkpoints import AnimatorFactory, load_audio2au
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
+from talkinghead.portrait import Animator, Portrait, even
 from talkinghead.progress import Progress
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
@@ -46,11 +47,13 @@ class RenderOptions:
     size: int | None = None
     device: str = "auto"
     batch_size: int | None = None
+    generator: str = "warp"  # warp (the default renderer) | gath
     checkpoint: Path | None = None
     crop_only: bool = False
     save_aus: Path | None = None
     enhance: Enhance | None = None
     post: PostOptions = field(default_factory=PostOptions)
+    neutral: bool = False  # speech renders: AUs outside the mouth start from 0, not the photo's
     quiet: bool = False
     face_index: int | None = None
 
@@ -79,101 +82,50 @@ class RenderResult:
                 f"{self.seconds:.2f} s, real-time factor {self.rtf:.2f} ({self.device}, {self.generator})")
 
 
-def even(n: int) -> int:
-    return n + (n % 2)
-
-
-def prepare_photo(path: str | os.PathLike, crop_size: int, height: int | None = None, max_height: int | None = None,
-                  face_index: int | None = None, even_size: bool = True):
-    """Read the photo, scale it to `height` (or down to `max_height`; sizes made even for
-    H.264 when `even_size`) and align its face. Returns (photo, AlignedFace); UserError
-    when it is unreadable or has no face."""
-    from talkinghead.face.align import detect_and_align
-    from talkinghead.io.image import read_image
-
-    img = read_image(path)
-    h, w = img.shape[:2]
-    if height is None and max_height is not None and h > max_height:
-        height = max_height
-    if height is not None and height != h:
-        new_w = max(2, round(w * height / h))
-        new_w = even(new_w) if even_size else new_w
-        img = cv2.resize(img, (new_w, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_CUBIC)
-    elif even_size and (h % 2 or w % 2):
-        img = np.ascontiguousarray(img[: h // 2 * 2, : w // 2 * 2])
-    return img, detect_and_align(img, crop_size, face_index)
-
-
 class FrameMaker:
-    """AU vectors -> finished output frames of one photo, in two halves that run on two
-    cores: `crops` (the GATH decoder, main thread) and `compose` (optional enhance, then
-    paste-back, or with crop_height the bare crop scaled to that height; run in the video
-    writer's thread, where OpenCV releases the GIL). Time per step goes to `progress`."""
+    """Times an animator's two halves: `plan` (main thread) and `draw` (the video writer's
+    thread, where OpenCV releases the GIL), so they run on two cores."""
 
-    def __init__(self, animator: FaceAnimator, photo: np.ndarray, aligned, progress: Progress,
-                 enhance: Enhance | None = None, crop_height: int | None = None) -> None:
-        from talkinghead.face.align import Paster
-
-        self.animator = animator
-        self.photo = photo
-        self.enhance = enhance if enhance is not None and enhance.any else None
-        self.crop_height = crop_height
-        self.progress = progress
-        self.paster = Paster(aligned) if crop_height is None else None
-        animator.set_source(aligned.crop)
+    def __init__(self, animator: Animator, progress: Progress) -> None:
+        self.animator, self.progress = animator, progress
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) of the frames."""
-        if self.crop_height is not None:
-            return self.crop_height, self.crop_height
-        return self.photo.shape[1], self.photo.shape[0]
+        return self.animator.size
 
-    def crops(self, aus: np.ndarray) -> np.ndarray:
+    def plan(self, aus: np.ndarray):
         t0 = time.perf_counter()
-        crops = self.animator.render(aus)
+        plan = self.animator.plan(aus)
         self.progress.add("frames", time.perf_counter() - t0)
-        return crops
+        return plan
 
-    def compose(self, crops: np.ndarray) -> np.ndarray:
+    def draw(self, plan) -> np.ndarray:
         t0 = time.perf_counter()
-        if self.enhance is not None:
-            crops = self.enhance(crops)
-            t1 = time.perf_counter()
-            self.progress.add("enhance", t1 - t0)
-            t0 = t1
-        if self.crop_height is not None:
-            h = self.crop_height
-            out = np.stack([cv2.resize(c, (h, h), interpolation=cv2.INTER_CUBIC) for c in crops])
-        else:
-            out = np.empty((len(crops), *self.photo.shape), np.uint8)
-            for frame, crop in zip(out, crops):
-                frame[:] = self.photo
-                self.paster.paste(frame, crop, inplace=True)
-        self.progress.add("paste-back", time.perf_counter() - t0)
-        return out
+        frames = self.animator.draw(plan)
+        self.progress.add("draw", time.perf_counter() - t0)
+        return frames
 
 
 def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str | os.PathLike | None,
-           batch_size: int, progress: Progress) -> int:
+           batch_size: int, progress: Progress, cuda: bool = False) -> int:
     """Render every frame of `series` in batches straight into the video encoder; returns
     the number of frames written."""
     n = len(series)
-    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.compose) as writer, \
-            decoder_threads(frame_maker.animator.cuda):
+    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.draw) as writer, \
+            decoder_threads(cuda):
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
-                crops = frame_maker.crops(series.values[i : i + batch_size])
-                writer.write(crops)
-                bar.update(len(crops))
-    progress.add("encode", writer.busy_seconds)  # ran beside the decoder, in the writer thread
+                batch = series.values[i : i + batch_size]
+                writer.write(frame_maker.plan(batch))
+                bar.update(len(batch))
+    progress.add("encode", writer.busy_seconds)  # ran beside the planner, in the writer thread
     return writer.frames_written
 
 
 @contextmanager
 def decoder_threads(cuda: bool) -> Iterator[None]:
     """On CPU, torch uses all cores but one while the frame loop runs: the writer thread
-    (paste-back) and ffmpeg use the other. Oversubscribed OpenMP threads spin-wait, and on
+    (drawing) and ffmpeg use the other. Oversubscribed OpenMP threads spin-wait, and on
     2 busy cores one decoder thread was 2x faster than two. The old setting is restored."""
     old = torch.get_num_threads()
     if not cuda:
@@ -184,9 +136,9 @@ def decoder_threads(cuda: bool) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _batch_size(animator: FaceAnimator, batch_size: int | None) -> int:
+def _batch_size(cuda: bool, batch_size: int | None) -> int:
     if batch_size is None:
-        return 64 if animator.cuda else 8
+        return 64 if cuda else 8
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     return batch_size
@@ -208,29 +160,34 @@ class Job:
         self.options = options
         self.progress = Progress(options.quiet)
         torch.manual_seed(options.post.seed)
+        crop_height = even(options.size or CROP_ONLY_HEIGHT) if options.crop_only else None
         with self.progress.stage("model"):
-            self.animator, self.generator = load_animator(options.checkpoint, options.device)
-            self.audio2au = load_audio2au(options.checkpoint, self.animator.au_names, self.animator.device) \
+            self.factory = AnimatorFactory(options.generator, options.checkpoint, options.device,
+                                           enhance=options.enhance, crop_height=crop_height)
+            self.audio2au = load_audio2au(options.checkpoint, self.factory.au_names, self.factory.device) \
                 if audio2au else None
-        self.batch_size = _batch_size(self.animator, options.batch_size)
+        self.batch_size = _batch_size(self.factory.cuda, options.batch_size)
+
+    @property
+    def au_names(self) -> tuple[str, ...]:
+        return self.factory.au_names
 
     def load_photo(self, photo: str | os.PathLike) -> None:
         o = self.options
         with self.progress.stage("face"):
             height = even(o.size) if o.size and not o.crop_only else None
-            self.photo, self.aligned = prepare_photo(photo, self.animator.crop_size, height, MAX_DEFAULT_HEIGHT,
-                                                     o.face_index)
+            self.portrait = Portrait.open(photo, height, MAX_DEFAULT_HEIGHT, o.face_index, names=self.au_names)
+            self.animator = self.factory.build(self.portrait)
 
     def run(self, series: AUSeries, audio: str | os.PathLike | None) -> RenderResult:
         o = self.options
-        crop_height = even(o.size or CROP_ONLY_HEIGHT) if o.crop_only else None
-        maker = FrameMaker(self.animator, self.photo, self.aligned, self.progress, o.enhance, crop_height)
-        frames = encode(maker, series, self.output, audio, self.batch_size, self.progress)
-        self.progress.show("frames", "enhance", "paste-back", "encode")
+        maker = FrameMaker(self.animator, self.progress)
+        frames = encode(maker, series, self.output, audio, self.batch_size, self.progress, self.factory.cuda)
+        self.progress.show("frames", "draw", "encode")
         if o.save_aus is not None:
             series.write_csv(o.save_aus)
         return RenderResult(self.output, frames, series.fps, self.progress.elapsed, dict(self.progress.seconds),
-                            str(self.animator.device), self.generator)
+                            str(self.factory.device), self.factory.words)
 
 
 def load_speech(path: str | os.PathLike) -> np.ndarray:
@@ -259,7 +216,7 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
     if audio is None and au_csv is None:
         raise UserError("give --audio, --au-csv or both")
     job = Job(output, options, audio2au=au_csv is None)
-    names, fps = job.animator.au_names, options.fps or DEFAULT_FPS
+    names, fps = job.au_names, options.fps or DEFAULT_FPS
     wav = None
     if audio is not None:
         with job.progress.stage("audio"):
@@ -278,7 +235,8 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
         del wav  # from here on only the (small) AU series is needed
-        series = postprocess(series, post)
+        base = np.zeros(len(names), np.float32) if options.neutral else job.portrait.rest_aus
+        series = postprocess(series, post, base if job.audio2au is not None else None)
     return job.run(series, audio)
 
 
@@ -293,7 +251,7 @@ def reenact(photo: str | os.PathLike, video: str | os.PathLike, output: str | os
         raise UserError(f"driving video not found: {video}")
     job = Job(output, options)
     job.load_photo(photo)
-    names = job.animator.au_names
+    names = job.au_names
     with job.progress.stage("AU"):
         if au_csv is not None:
             series = csv_series(au_csv, names, options.fps or DEFAULT_FPS, None)

@@ -40,7 +40,7 @@ def test_edit_writes_image_of_photo_size(shared_data, tiny, tmp_path, capsys):
 def test_edit_neutral_crop_only(shared_data, tiny, tmp_path, capsys):
     out = tmp_path / "neutral.jpg"
     rc = main(["edit", "--photo", str(shared_data / PHOTO), "--neutral", "--crop-only", "--size", "64", "-o", str(out),
-               "--checkpoint", str(tiny), "--enhance"])
+               "--checkpoint", str(tiny), "--generator", "gath", "--enhance"])
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert "all AUs 0" in stdout
@@ -48,7 +48,8 @@ def test_edit_neutral_crop_only(shared_data, tiny, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args", [["--au", "jawOpen=1.5"], ["--au", "noSuchAU=0.5"], ["--emotion", "bored"],
-                                  ["--enhance", "blur"], ["-o", "{tmp}/missing/out.png"], ["-o", "{tmp}/out.gif"]])
+                                  ["--enhance", "blur"], ["-o", "{tmp}/missing/out.png"], ["-o", "{tmp}/out.gif"],
+                                  ["--enhance"]])
 def test_edit_errors(args, shared_data, tiny, tmp_path, capsys):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     out = ["-o", str(tmp_path / "out.png")] if "-o" not in args else []

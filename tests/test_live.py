@@ -33,7 +33,6 @@ from talkinghead.live import LiveOptions, run_live
 from talkinghead.live.audio_input import FileSource, MicSource
 
 PHOTO = "portraits/video_retalking_1.png"
-MOUTH = (slice(62, 92), slice(28, 72))  # mouth box of the 100 px aligned crop
 JAW = AU_NAMES.index("jawOpen")
 
 
@@ -164,10 +163,17 @@ def test_mouth_moves_more_during_speech_than_silence(virtual_mic, shared_data, t
 
     player = threading.Thread(target=play, daemon=True)
 
+    from talkinghead.live.session import DEFAULT_HEIGHT
+    from talkinghead.portrait import Portrait
+
+    lips = Portrait.open(shared_data / PHOTO, max_height=DEFAULT_HEIGHT).landmarks[[61, 291, 0, 17], :2]
+    (x0, y0), (x1, y1) = lips.min(0).astype(int) - 4, lips.max(0).astype(int) + 12
+    mouth = (slice(y0, y1), slice(x0, x1))  # the mouth box of the live frames (photo scaled to DEFAULT_HEIGHT)
+
     def on_frame(frame):
         if not player.is_alive() and not done.is_set():
             player.start()  # the stream runs: start speaking
-        frames.append((frame.index, frame.aus[JAW], frame.crop[MOUTH].astype(np.float32)))
+        frames.append((frame.index, frame.aus[JAW], frame.image[mouth].astype(np.float32)))
         if done.is_set():
             raise KeyboardInterrupt  # what Ctrl+C does
 

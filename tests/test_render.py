@@ -13,7 +13,7 @@ from media_probe import probe, read_frames
 from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 from actionunits import AU_NAMES
-from talkinghead.checkpoints import AUDIO2AU_FILE, GENERATOR_FILE
+from talkinghead.checkpoints import AUDIO2AU_FILE, GENERATOR_FILE, MOTION_FILE
 from talkinghead.cli import main
 
 PHOTO = "portraits/video_retalking_1.png"
@@ -65,7 +65,8 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
     csv.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
     out = tmp_path / "crop.mp4"
     rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", csv, "-o", out, "--checkpoint", tiny,
-                      "--crop-only", "--size", 64, "--enhance", "clahe,sharpen", "--quiet"], capsys)
+                      "--generator", "gath", "--crop-only", "--size", 64, "--enhance", "clahe,sharpen", "--quiet"],
+                     capsys)
     assert rc == 0, err
     p = probe(out)
     assert (p.width, p.height, p.audio_codec) == (64, 64, None)
@@ -108,13 +109,19 @@ def test_demo_renders_bundled_example(tiny, tmp_path, capsys, monkeypatch):
     assert p.audio_codec == "aac" and p.frames > 100
 
 
-def test_placeholder_weights_are_named_in_the_summary(tmp_path):
-    from talkinghead.checkpoints import load_animator
+def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):
+    from talkinghead.checkpoints import load_gath
 
-    _, words = load_animator(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
-    assert words == "generator, PLACEHOLDER weights"
-    _, words = load_animator(make_tiny_weights(tmp_path / "v"), "cpu")
-    assert words == "generator"
+    _, words = load_gath(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
+    assert words == "GATH generator, PLACEHOLDER weights"
+    _, words = load_gath(make_tiny_weights(tmp_path / "v"), "cpu")
+    assert words == "GATH generator"
+    for generator, name in (("warp", "warp renderer"), ("gath", "GATH generator")):
+        out = tmp_path / f"{generator}.mp4"
+        rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,
+                               "--checkpoint", tiny, "--size", 128, "--generator", generator], capsys)
+        assert rc == 0, err
+        assert stdout.strip().endswith(f"(cpu, {name})"), stdout
 
 
 # --- errors: one line, exit code 2, nothing written ----------------------------------------
@@ -131,7 +138,8 @@ def mismatched(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("case", ["no_face", "bad_photo", "missing_photo", "bad_audio", "silent_audio",
                                   "empty_audio", "missing_output_dir", "missing_checkpoint", "mismatched_checkpoint",
-                                  "corrupt_checkpoint", "corrupt_audio2au", "bad_au"])
+                                  "corrupt_checkpoint", "corrupt_motion", "corrupt_audio2au", "bad_au",
+                                  "enhance_with_warp", "no_motion"])
 def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -163,16 +171,25 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
         ckpt = inputs / "no_weights"
     elif case == "mismatched_checkpoint":
         ckpt = mismatched
-    elif case in ("corrupt_checkpoint", "corrupt_audio2au"):
+    elif case in ("corrupt_checkpoint", "corrupt_motion", "corrupt_audio2au"):
         import shutil
 
         ckpt = inputs / "corrupt"
         shutil.copytree(tiny, ckpt)
-        name = GENERATOR_FILE if case == "corrupt_checkpoint" else AUDIO2AU_FILE
+        name = {"corrupt_checkpoint": GENERATOR_FILE, "corrupt_motion": MOTION_FILE}.get(case, AUDIO2AU_FILE)
         data = (ckpt / name).read_bytes()
         (ckpt / name).write_bytes(data[: len(data) // 2])
+        extra = ["--generator", "gath"] if case == "corrupt_checkpoint" else []
+    elif case == "no_motion":
+        import shutil
+
+        ckpt = inputs / "gath_only"
+        shutil.copytree(tiny, ckpt)
+        (ckpt / MOTION_FILE).unlink()
     elif case == "bad_au":
         extra = ["--au", "jawOpen=2"]
+    elif case == "enhance_with_warp":
+        extra = ["--enhance"]
     rc, stdout, err = run(["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt,
                            "--size", 128, "--quiet", *extra], capsys)
     assert rc == 2
@@ -182,7 +199,7 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     assert list(out_dir.rglob("*")) == []  # no output, no temp file
 
 
-@pytest.mark.parametrize("step", ["crops", "compose"])  # the decoder (main thread), paste-back (writer thread)
+@pytest.mark.parametrize("step", ["plan", "draw"])  # the animator's halves: main thread, writer thread
 def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, monkeypatch):
     from talkinghead import render as render_module
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from actionunits import AU_NAMES
@@ -15,18 +16,23 @@ CROP_SIZE = 100
 def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_au_names: tuple[str, ...] | None = None,
                       seed: int = 0, generator: dict | None = None, audio2au: dict | None = None,
                       placeholder: bool = False) -> Path:
-    """generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names` lets a
-    test make the two disagree; `generator` / `audio2au` give full-size constructor
-    arguments (the benchmark times untrained models of the shipped sizes)."""
+    """motion.pt + generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names`
+    lets a test make the renderer and audio2au disagree; `generator` / `audio2au` give
+    full-size constructor arguments (the benchmark times untrained models of the shipped
+    sizes). The motion model is random small offsets: it moves the face, meaninglessly."""
     from actionunits.checkpoint import atomic_save, update_manifest
     from audio2au.checkpoint import checkpoint_dict
     from audio2au.features import FeatureConfig
     from audio2au.model import Audio2AU, Audio2AUNet
     from gath.checkpoint import export_weights
     from gath.models import Generator
+    from talkinghead.face.au_tracker import tracker_version
+    from talkinghead.face.motion import MotionModel
 
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
+    basis = np.random.default_rng(seed).normal(0, 0.01, (len(au_names), 478, 3)).astype(np.float32)
+    MotionModel(basis, tuple(au_names), tracker_version()).save(folder / "motion.pt")
     config = {"n_aus": len(au_names), **(generator or {"channels": 8, "n_res_blocks": 1})}
     export_weights(folder / "generator.pt", "generator", Generator(**config).eval(), config,
                    {"au_names": list(au_names), "crop_size": CROP_SIZE, **({"placeholder": True} if placeholder else {})})
@@ -40,17 +46,17 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
 
 
 def shipped_trained_weights(why: str) -> Path:
-    """The package's weights folder, or skip the test when it has no weights or only a
-    placeholder (tests of what a model learned need real training)."""
+    """The package's weights folder, or skip the test when it lacks the default renderer's
+    trained motion model or audio2au (tests of what a model learned need real training)."""
     import pytest
 
-    from talkinghead.checkpoints import DEFAULT_WEIGHTS, load_animator
+    from actionunits import AU_NAMES
+    from talkinghead.checkpoints import DEFAULT_WEIGHTS, load_audio2au, load_motion
     from talkinghead.errors import UserError
 
     try:
-        _, words = load_animator(None, "cpu")
+        load_motion(None)
+        load_audio2au(None, AU_NAMES)
     except UserError as e:
         pytest.skip(f"{why}: {e}")
-    if "PLACEHOLDER" in words:
-        pytest.skip(f"{why}: the weights in {DEFAULT_WEIGHTS} are a placeholder")
     return DEFAULT_WEIGHTS

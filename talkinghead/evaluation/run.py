@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gath.checkpoint import CheckpointError, load_model
-from gath.inference import FaceAnimator
 from gath.data import TargetSet
-from gath.models import Generator
-from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS, GENERATOR_FILE, LITE_GENERATOR_FILE, weights_dir
+from gath.inference import FaceAnimator
+from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS
 from talkinghead.data_root import data_root
 from talkinghead.errors import UserError
 from talkinghead.evaluation.controllability import controllability, render_batches, render_sweep, sweep
@@ -24,6 +22,7 @@ from talkinghead.evaluation.measure import CropMeasurer
 from talkinghead.evaluation.protocol import inter_class, intra_class
 from talkinghead.evaluation.report import GridRow, write_report
 from talkinghead.evaluation.sync import audio2au_sync
+from talkinghead.evaluation.variants import WARP, load_variant
 from talkinghead.face.landmarks import LandmarkDetector
 from talkinghead.progress import Progress
 
@@ -35,7 +34,8 @@ GRID_INTRA_ROWS, GRID_INTER_ROWS = 4, 2
 class EvalOptions:
     data: Path
     output: Path
-    variants: dict[str, Path | None] = field(default_factory=lambda: {"shipped": None})  # None: shipped weights
+    # NAME -> "warp", a motion.pt, a generator file or weights folder, or None (the shipped GATH)
+    variants: dict[str, Path | str | None] = field(default_factory=lambda: {"warp": WARP, "gath (shipped)": None})
     speakers: tuple[str, ...] = DEFAULT_SPEAKERS
     portraits: Path | None = None  # None: <data root>/portraits
     audio2au: Path | None = None  # None: the shipped audio2au.pt
@@ -46,29 +46,12 @@ class EvalOptions:
     quiet: bool = False
 
 
-def load_variant(path: Path | None, device: str) -> tuple[FaceAnimator, dict]:
-    """A generator file, or a folder with generator.pt (preferred: evaluate the full model)
-    or generator_lite.pt; None is the shipped weights."""
-    if path is None or Path(path).is_dir():
-        folder = weights_dir(path)
-        file = folder / GENERATOR_FILE if (folder / GENERATOR_FILE).is_file() else folder / LITE_GENERATOR_FILE
-    elif Path(path).is_file():
-        file = Path(path)
-    else:
-        raise UserError(f"generator checkpoint not found: {path}")
-    try:
-        generator, meta = load_model(file, "generator", Generator)
-        return FaceAnimator(generator, meta, device), meta | {"path": str(file)}
-    except (CheckpointError, ValueError) as e:
-        raise UserError(str(e).splitlines()[0]) from None
-
-
 def variant_info(meta: dict, speakers: list[str]) -> dict:
     """What the report says about a checkpoint; `seen_speakers` lists evaluated speakers the
     generator trained on (its class list names every target speaker), None when unknown."""
     classes = meta.get("classes")
     trained = {c.removeprefix("target:") for c in classes or [] if c.startswith("target:")}
-    return {"path": meta["path"], "variant": meta.get("variant"), "steps": meta.get("steps"),
+    return {"path": str(meta["path"]), "variant": meta.get("variant"), "steps": meta.get("steps"),
             "placeholder": bool(meta.get("placeholder")), "exclude_speakers": meta.get("exclude_speakers"),
             "seen_speakers": sorted(trained & set(speakers)) if classes is not None else None}
 
@@ -113,8 +96,9 @@ def run_eval(options: EvalOptions) -> dict:
         raise UserError(f"--pairs must be at least 1, got {options.pairs}")
     audio2au = Path(options.audio2au) if options.audio2au else DEFAULT_WEIGHTS / AUDIO2AU_FILE
     with progress.stage("load"):
-        variants = {name: load_variant(path, options.device) for name, path in options.variants.items()}
         target = load_held_out(options.data, options.speakers)
+        variants = {name: load_variant(path, options.device, target.images.shape[-1])
+                    for name, path in options.variants.items()}
         for name, (animator, _) in variants.items():
             if animator.au_names != target.au_names or animator.crop_size != target.images.shape[-1]:
                 raise UserError(f"variant {name}: its generator's AUs or crop size differ from the dataset's")

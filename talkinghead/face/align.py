@@ -70,7 +70,7 @@ def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([rot, t[:, None]])
 
 
-def _warp_region(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+def warp_region(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """warpAffine of only the region the crop sees, pre-shrunk when the face is much larger
     than the crop so the result is not aliased."""
     h, w = image.shape[:2]
@@ -100,7 +100,7 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, crop_size: int = DEFAUL
     if crop_size < 16:
         raise ValueError(f"crop size must be at least 16, got {crop_size}")
     matrix = similarity_matrix(anchor_points(landmarks), TEMPLATE * crop_size)
-    crop = _warp_region(image, matrix, crop_size)
+    crop = warp_region(image, matrix, crop_size)
     return AlignedFace(crop, matrix.astype(np.float64), (int(image.shape[0]), int(image.shape[1])),
                        np.asarray(landmarks, np.float32))
 

@@ -1,7 +1,8 @@
 """The per-frame work of live mode: audio chunks in, the newest finished frame out.
 
-    chunks -> streaming audio2au (LSTM state carried) -> StreamPost (causal smoothing,
-    blinks, brows) -> GATH decoder on the photo's code (encoder ran once) -> paste-back
+    chunks -> streaming audio2au (LSTM state carried) -> StreamPost (causal smoothing, the
+    photo's expression held, blinks, brows) -> the animator (warp renderer by default, or
+    the GATH decoder on the photo's code with paste-back)
 
 When the machine falls behind, several AU frames become ready at once; only the newest
 is rendered and the others are counted as dropped, so lag never builds up.
@@ -17,15 +18,14 @@ import numpy as np
 from audio2au import AUStream
 from audio2au.features import SAMPLE_RATE, frame_centers
 from audio2au.model import Audio2AU
-from gath.inference import FaceAnimator
 from talkinghead.aupost import PostOptions, StreamPost
 from talkinghead.live.audio_input import Chunk
+from talkinghead.portrait import Animator
 
 
 @dataclass
 class LiveFrame:
-    image: np.ndarray  # (H, W, 3) uint8 RGB, the whole photo with the face pasted back
-    crop: np.ndarray  # (crop, crop, 3) uint8 RGB, the generator's output
+    image: np.ndarray  # (H, W, 3) uint8 RGB, the whole animated photo
     aus: np.ndarray  # (n_aus,) the coefficients that drove it
     index: int  # frame number on the audio timeline (frame i shows time i / fps)
     covers: int  # AU frames this image stands for (1 + the dropped ones before it)
@@ -33,21 +33,18 @@ class LiveFrame:
 
 
 class LiveEngine:
-    def __init__(self, animator: FaceAnimator, audio_model: Audio2AU, photo: np.ndarray, aligned, fps: float,
-                 post: PostOptions) -> None:
-        from talkinghead.face.align import Paster
-
-        self.animator, self.photo, self.fps = animator, photo, float(fps)
+    def __init__(self, animator: Animator, audio_model: Audio2AU, fps: float, post: PostOptions,
+                 base: np.ndarray | None = None, cuda: bool = False) -> None:
+        self.animator, self.fps, self.cuda = animator, float(fps), cuda
+        self.photo = animator.portrait.image
         self.stream = AUStream(audio_model, fps)
-        self.post = StreamPost(animator.au_names, fps, post)
-        self.paster = Paster(aligned)
-        animator.set_source(aligned.crop)
+        self.post = StreamPost(animator.au_names, fps, post, base=base)
         self._pending: list[np.ndarray] = []
         self._received = 0
         self._chunk_ends: deque[tuple[int, float]] = deque(maxlen=500)  # (samples received, captured_end)
         self.rendered = 0
         self.dropped = 0
-        self.animator.render(np.zeros((1, len(animator.au_names)), np.float32))  # warm-up: first frame is not slow
+        animator.frames(np.full((1, len(animator.au_names)), 0.5, np.float32))  # warm-up: first frame is not slow
 
     def feed(self, chunk: Chunk) -> None:
         if len(chunk.samples) == 0:
@@ -74,12 +71,11 @@ class LiveEngine:
         aus = self.post(np.concatenate(self._pending))
         self._pending.clear()
         index = self.stream.frames_emitted - 1
-        crop = self.animator.render(aus[-1:])[0]
-        image = self.paster.paste(self.photo, crop)
+        image = self.animator.frames(aus[-1:])[0]
         self.rendered += 1
         self.dropped += len(aus) - 1
         centre = int(frame_centers(index, index + 1, self.fps)[0])
-        return LiveFrame(image, crop, aus[-1], index, len(aus), self.captured_at(centre))
+        return LiveFrame(image, aus[-1], index, len(aus), self.captured_at(centre))
 
 
 class LiveStats:

@@ -35,7 +35,9 @@ class LiveOptions:
     fps: float = 25.0
     device: str = "auto"
     lite: bool = False
+    generator: str = "warp"
     checkpoint: Path | None = None
+    neutral: bool = False
     size: int | None = None
     window: bool = True
     serve: str | None = None
@@ -99,16 +101,18 @@ def _stop_on_sigterm(stack: ExitStack) -> None:
 
 def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     """Models, photo and face, all checked before any audio is opened; and a few words
-    saying which generator runs where."""
-    from talkinghead.checkpoints import load_animator, load_audio2au
-    from talkinghead.render import prepare_photo
+    saying which renderer runs where."""
+    from talkinghead.checkpoints import AnimatorFactory, load_audio2au
+    from talkinghead.portrait import Portrait
 
-    animator, words = load_animator(options.checkpoint, options.device, prefer_lite=options.lite)
-    model = load_audio2au(options.checkpoint, animator.au_names, animator.device)
+    factory = AnimatorFactory(options.generator, options.checkpoint, options.device, prefer_lite=options.lite)
+    model = load_audio2au(options.checkpoint, factory.au_names, factory.device)
     if model.net.lstm.bidirectional:
         raise UserError("live mode needs a streaming audio2au model (trained with audio2au/model=stream)")
-    image, aligned = prepare_photo(photo, animator.crop_size, options.size, DEFAULT_HEIGHT, options.face_index)
-    return LiveEngine(animator, model, image, aligned, options.fps, options.post), f"{words} on {animator.device}"
+    portrait = Portrait.open(photo, options.size, DEFAULT_HEIGHT, options.face_index, names=factory.au_names)
+    base = np.zeros(len(factory.au_names), np.float32) if options.neutral else portrait.rest_aus
+    engine = LiveEngine(factory.build(portrait), model, options.fps, options.post, base, factory.cuda)
+    return engine, f"{factory.words} on {factory.device}"
 
 
 def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None,
@@ -125,7 +129,7 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
     recording, server, recorder, failure = None, None, None, None
     with ExitStack() as stack:
         _stop_on_sigterm(stack)
-        stack.enter_context(decoder_threads(engine.animator.cuda))
+        stack.enter_context(decoder_threads(engine.cuda))
         window = None
         if options.window and not options.serve:
             from talkinghead.live.window import Window

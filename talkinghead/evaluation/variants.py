@@ -1,0 +1,84 @@
+"""The renderers `eval` compares, behind the crop-level interface its protocol uses
+(`set_source(crop)`, `render(aus) -> crops`, `au_names`, `crop_size`, `device`): GATH
+generators as they are, and the warp renderer applied to the aligned crop.
+
+The warp variant animates the crop the way `render` animates a photo (landmarks and the
+photo's own AUs read from the source crop, targets driven by difference), at 3x the crop
+size, then scaled back down with area averaging.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from talkinghead.checkpoints import GENERATOR_FILE, LITE_GENERATOR_FILE, MOTION_FILE, load_motion, weights_dir
+from talkinghead.errors import UserError
+
+WARP = "warp"  # --variant NAME=warp: the shipped motion model
+WARP_UPSCALE = 3
+
+
+class CropWarp:
+    """The warp renderer on aligned crops. A source the face mesh cannot find a face in is
+    returned unchanged for every AU vector (counted in `failed_sources`)."""
+
+    def __init__(self, motion, crop_size: int) -> None:
+        self.motion, self.crop_size = motion, crop_size
+        self.au_names = tuple(motion.au_names)
+        self.device = torch.device("cpu")
+        self.failed_sources = 0
+        self._animator = None
+        self._crop: np.ndarray | None = None
+
+    def set_source(self, crop: np.ndarray) -> None:
+        from talkinghead.portrait import Portrait, WarpAnimator
+
+        self._crop = crop
+        size = self.crop_size * WARP_UPSCALE
+        big = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+        try:
+            self._animator = WarpAnimator(Portrait.from_image(big, names=self.au_names), self.motion)
+        except (UserError, ValueError):
+            self._animator = None
+            self.failed_sources += 1
+
+    def render(self, aus: np.ndarray) -> np.ndarray:
+        if self._crop is None:
+            raise RuntimeError("call set_source() before render()")
+        if self._animator is None:
+            return np.repeat(self._crop[None], len(aus), axis=0)
+        s = self.crop_size
+        return np.stack([cv2.resize(f, (s, s), interpolation=cv2.INTER_AREA) for f in self._animator.frames(aus)])
+
+
+def load_variant(path: Path | str | None, device: str, crop_size: int):
+    """`warp` (or a motion.pt / a folder holding one and no generator) -> CropWarp; a
+    generator file, or a folder with generator.pt (preferred: evaluate the full model) or
+    generator_lite.pt; None is the shipped GATH weights. Returns (animator, meta)."""
+    from gath.checkpoint import CheckpointError, load_model
+    from gath.inference import FaceAnimator
+    from gath.models import Generator
+
+    if str(path) == WARP:
+        return CropWarp(load_motion(None), crop_size), {"path": WARP, "variant": "warp"}
+    path = None if path is None else Path(path)
+    if path is not None and path.name == MOTION_FILE:
+        return CropWarp(load_motion(path.parent), crop_size), {"path": str(path), "variant": "warp"}
+    if path is None or path.is_dir():
+        folder = weights_dir(path)
+        file = folder / GENERATOR_FILE if (folder / GENERATOR_FILE).is_file() else folder / LITE_GENERATOR_FILE
+        if not file.is_file():
+            raise UserError(f"no {GENERATOR_FILE} in checkpoint folder {folder}")
+    elif path.is_file():
+        file = path
+    else:
+        raise UserError(f"generator checkpoint not found: {path}")
+    try:
+        generator, meta = load_model(file, "generator", Generator)
+        return FaceAnimator(generator, meta, device), meta | {"path": str(file)}
+    except (CheckpointError, ValueError) as e:
+        raise UserError(str(e).splitlines()[0]) from None

@@ -1,0 +1,135 @@
+"""The inside of an opening mouth, drawn where the lips part beyond the photo's own opening.
+
+A warp cannot show what the photo never did. Between the moved inner-lip contours this
+draws a shaded cavity (darker away from the lips), upper teeth hanging from the upper lip
+and lower teeth standing on the lower lip (both fading towards the corners), and a tongue
+low in the mouth, all in colours taken from the photo (its lips, its skin's exposure, grey
+for a grey photo). The fill is confined to the inner-lip polygon, anti-aliased at its edge,
+so the lips themselves are never covered. A learned interior is GATH-W's job (issue 13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_LIP, UPPER_OUTER_LIP
+
+TOOTH_WHITE = np.array([236.0, 228.0, 208.0])
+# Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
+# the opening (upper incisors hang into a small opening; lower teeth show less).
+UPPER_TEETH = (0.13, 0.5)
+LOWER_TEETH = (0.07, 0.25)
+TEETH_SPAN = 0.72  # share of the mouth width with teeth in view (the corners show cavity)
+# Gaps between neighbouring teeth, in mouth widths from the centre line (incisors, canines).
+TOOTH_GAPS = (0.0, -0.09, 0.09, -0.17, 0.17)
+SHADE_DEPTH = 0.65  # how much darker the back of the mouth is than its rim
+
+
+def inner_lip_gap(points: np.ndarray) -> float:
+    """Largest gap between paired upper and lower inner-lip points (pixels)."""
+    up, lo = points[list(UPPER_INNER_LIP[1:-1]), :2], points[list(LOWER_INNER_LIP[1:-1]), :2]
+    return float(np.linalg.norm(lo - up, axis=1).max())
+
+
+def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    """Anti-aliased float mask of a polygon (coordinates of the mask's own pixels)."""
+    m = np.zeros(shape, np.uint8)
+    cv2.fillPoly(m, [np.round(polygon * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return m.astype(np.float32) / 255.0
+
+
+@dataclass
+class MouthColours:
+    """Colours of the fill, from the photo."""
+
+    lip: np.ndarray  # (3,) mean lip colour
+    teeth: np.ndarray  # (3,)
+    grey: bool
+
+    @classmethod
+    def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthColours:
+        pts = landmarks[:, :2]
+        outer = np.concatenate([pts[list(UPPER_OUTER_LIP)], pts[list(LOWER_OUTER_LIP)][::-1]])
+        inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
+        x0, y0 = np.floor(outer.min(0)).astype(int) - 1
+        x1, y1 = np.ceil(outer.max(0)).astype(int) + 2
+        x0, y0 = max(x0, 0), max(y0, 0)
+        box = photo[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
+        shape = (y1 - y0, x1 - x0)
+        lips = (_polygon_mask(shape, outer - [x0, y0]) > 0.5) & (_polygon_mask(shape, inner - [x0, y0]) < 0.5)
+        lip = box[lips.ravel()].mean(0) if lips.sum() >= 4 else box.mean(0)
+        grey = float(np.ptp(box.mean(0))) < 2.0 and float(np.abs(box - box.mean(1, keepdims=True)).mean()) < 2.0
+        exposure = np.clip(lip.mean() / 120.0, 0.55, 1.1)  # lips ~120 in a normally exposed photo
+        teeth = np.clip(0.8 * TOOTH_WHITE * exposure + 0.2 * lip, 0, 255)  # tinted like the photo
+        if grey:
+            lip, teeth = np.full(3, lip.mean()), np.full(3, teeth.mean())
+        return cls(lip, teeth, grey)
+
+
+class MouthFill:
+    """Draws the interior into frames of one photo."""
+
+    def __init__(self, photo: np.ndarray, landmarks: np.ndarray) -> None:
+        self.colours = MouthColours.from_photo(photo, landmarks)
+        self.photo_gap = inner_lip_gap(landmarks)
+
+    def strength(self, gap: float) -> float:
+        """How much of the opening is new (0: the photo's own opening, its own interior
+        warped; 1: all new), fading in over the first pixels of an opening."""
+        new = np.clip((gap - self.photo_gap) / max(gap, 1e-6), 0.0, 1.0)
+        return float(new * np.clip((gap - 0.5) / 1.5, 0.0, 1.0))
+
+    def draw(self, frame: np.ndarray, points: np.ndarray) -> None:
+        """Fill the mouth of `frame` (in place) whose inner lips are at `points` (468+, 2)."""
+        alpha = self.strength(inner_lip_gap(points))
+        if alpha <= 0.0:
+            return
+        up, lo = points[list(UPPER_INNER_LIP), :2], points[list(LOWER_INNER_LIP), :2]
+        h, w = frame.shape[:2]
+        poly = np.concatenate([up, lo[-2:0:-1]])
+        x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 3, [w, h])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        shape, off = (y1 - y0, x1 - x0), np.array([x0, y0], np.float64)
+        up, lo, poly = up - off, lo - off, poly - off
+        mouth = _polygon_mask(shape, poly)
+        width = float(np.linalg.norm(up[-1] - up[0]))
+        across = (up[-1] - up[0]) / max(width, 1e-6)
+        down = np.array([-across[1], across[0]])  # towards the chin in the face's own frame
+        if down @ (lo.mean(0) - up.mean(0)) < 0:
+            down = -down
+        gap = float(np.linalg.norm(lo - up, axis=1).max())
+        # Cavity: darker with distance from the lips.
+        dist = cv2.distanceTransform((mouth > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        depth = np.clip(dist / (0.35 * gap + 1.0), 0, 1)
+        c = self.colours
+        fill = (0.28 * c.lip)[None, None] * (1.0 - SHADE_DEPTH * depth)[..., None]
+        # Tongue: a lip-coloured rise at the bottom of the cavity.
+        t = np.linspace(0, 1, len(lo))
+        corner = np.sin(np.pi * t) ** 0.6  # 0 at the corners, 1 in the middle
+        tongue = _polygon_mask(shape, np.concatenate([lo, (lo - down * (0.3 * gap * corner)[:, None])[::-1]]))
+        fill = fill * (1 - 0.7 * tongue[..., None]) + 0.7 * tongue[..., None] * (0.55 * c.lip)
+        # Teeth: bands along the middle of the inner lips, darker towards the corners, with
+        # thin shadows between neighbouring teeth.
+        middle = np.clip((corner - (1 - TEETH_SPAN)) / TEETH_SPAN, 0, 1) ** 0.5
+        centre = (up[len(up) // 2] + lo[len(lo) // 2]) / 2
+        along = ((np.indices(shape)[::-1].transpose(1, 2, 0) + 0.5 - centre) @ across) / max(width, 1e-6)
+        gaps = np.ones(shape, np.float32)
+        for g in TOOTH_GAPS:
+            gaps *= 1 - 0.25 * np.exp(-0.5 * ((along - g) * width / max(0.5, 0.006 * width)) ** 2)
+        for lip, (share, cap), tone, sign in ((up, UPPER_TEETH, 1.0, 1.0), (lo, LOWER_TEETH, 0.78, -1.0)):
+            edge = lip + sign * down * (min(share * width, cap * gap) * middle)[:, None]
+            teeth = _polygon_mask(shape, np.concatenate([lip, edge[::-1]]))
+            shade = tone * (0.72 + 0.28 * np.clip(1 - np.abs(along) / (0.5 * TEETH_SPAN), 0, 1)) * gaps
+            fill = fill * (1 - teeth[..., None]) + teeth[..., None] * c.teeth * shade[..., None]
+        # A soft shadow just inside the lips, then the anti-aliased polygon as the alpha.
+        rim = np.clip(dist / 2.0, 0, 1) * 0.15 + 0.85
+        fill *= rim[..., None]
+        fill = cv2.GaussianBlur(fill.astype(np.float32), (0, 0), 0.5 + 0.004 * width)
+        a = (alpha * mouth)[..., None]
+        region = frame[y0:y1, x0:x1]
+        region[:] = np.clip(region * (1 - a) + fill * a, 0, 255).astype(np.uint8)

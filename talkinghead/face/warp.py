@@ -1,0 +1,181 @@
+"""A dense warp of a photo's face region, driven by landmark motion, at the photo's own
+resolution: every output pixel is a photo pixel moved, so the face stays as sharp as the
+photo and keeps its identity.
+
+The mesh (built once per photo) is MediaPipe's face tessellation plus what it lacks:
+- the eye openings, triangulated lid to lid, so a blink pulls the upper lid down over
+  the eye;
+- the mouth opening, as its own triangles between the inner lips: they carry no skin, so
+  when the lips part the gap shows nothing but a smear of the lip line, which the mouth
+  interior (`talkinghead.face.mouth`) covers; the lips themselves never stretch across it;
+- two rings outside the face oval: the first moves with a fraction of its oval point's
+  motion, the second stays put. Chin, cheeks and forehead therefore fall off smoothly into
+  the neck, ears, hair and background (no old chin line left behind), and beyond the second
+  ring the photo is untouched.
+
+Per frame only the mesh vertices move; the map is piecewise affine over the triangles.
+`cv2.remap` needs it backwards (for each frame pixel, where in the photo to sample), which
+is the moved mesh rasterised with each triangle's corners' photo positions interpolated:
+exact however much a triangle stretches (an opening mouth stretches its gap triangles from
+nothing). Grid points no moved triangle covers keep the identity map, so pixels outside the
+support come back bit-exact, and a frame whose vertices do not move is the photo itself.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from talkinghead.face.landmarks import FACE_OVAL
+
+N_MESH = 468  # tessellated face points (the 10 iris points are not in the mesh)
+
+UPPER_INNER_LIP = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LOWER_INNER_LIP = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+UPPER_OUTER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LOWER_OUTER_LIP = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+RIGHT_EYE_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
+RIGHT_EYE_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
+LEFT_EYE_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
+LEFT_EYE_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
+
+RING_SCALES = (1.3, 1.75)  # rings at these multiples of the oval's distance from the face centre
+RING_FOLLOW = 0.35  # the inner ring moves this fraction of its oval point's motion
+FIELD_STEP = 2  # the motion field is computed on a grid this much coarser than the photo
+
+
+def strip(upper: tuple[int, ...], lower: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Triangles between two vertex chains that share their end points (lids, lips)."""
+    tris = []
+    for i in range(len(upper) - 1):
+        a, b, c, d = upper[i], upper[i + 1], lower[i + 1], lower[i]
+        if a != d:
+            tris.append((a, b, d))
+        if b != c:
+            tris.append((b, c, d))
+    return tris
+
+
+@lru_cache(maxsize=1)
+def face_triangles() -> np.ndarray:
+    """MediaPipe's tessellation as triangles (3-cycles of its edge list, minus the few
+    3-cycles that are not faces: those whose three edges all border two other triangles),
+    plus the two eye openings. The mouth opening is `mouth_triangles()`."""
+    import mediapipe as mp
+
+    edges = {tuple(sorted(e)) for e in mp.solutions.face_mesh_connections.FACEMESH_TESSELATION}
+    adj = collections.defaultdict(set)
+    for a, b in edges:
+        adj[a].add(b)
+        adj[b].add(a)
+    tris = sorted({tuple(sorted((a, b, c))) for a, b in edges for c in adj[a] & adj[b]})
+    uses = collections.Counter(e for t in tris for e in ((t[0], t[1]), (t[0], t[2]), (t[1], t[2])))
+    faces = [t for t in tris if not all(uses[e] > 2 for e in ((t[0], t[1]), (t[0], t[2]), (t[1], t[2])))]
+    faces += strip(RIGHT_EYE_UPPER, RIGHT_EYE_LOWER) + strip(LEFT_EYE_UPPER, LEFT_EYE_LOWER)
+    return np.array(faces, np.int32)
+
+
+def mouth_triangles() -> np.ndarray:
+    return np.array(strip(UPPER_INNER_LIP, LOWER_INNER_LIP), np.int32)
+
+
+@dataclass
+class WarpMesh:
+    """The photo's mesh: vertices (face points, inner ring, outer ring) in photo pixels."""
+
+    points: np.ndarray  # (N_MESH + 2 * len(FACE_OVAL), 2)
+    triangles: np.ndarray  # (T, 3); the mouth-opening triangles come first
+    n_mouth: int
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray) -> WarpMesh:
+        face = np.asarray(landmarks, np.float64)[:N_MESH, :2]
+        oval = face[list(FACE_OVAL)]
+        centre = oval.mean(0)
+        rings = [centre + s * (oval - centre) for s in RING_SCALES]
+        n, k = N_MESH, len(FACE_OVAL)
+        inner, outer = list(range(n, n + k)), list(range(n + k, n + 2 * k))
+        oval_loop, inner_loop, outer_loop = list(FACE_OVAL) + [FACE_OVAL[0]], inner + [inner[0]], outer + [outer[0]]
+        ring_tris = strip(tuple(oval_loop), tuple(inner_loop)) + strip(tuple(inner_loop), tuple(outer_loop))
+        mouth = mouth_triangles()
+        tris = np.concatenate([mouth, face_triangles(), np.array(ring_tris, np.int32)])
+        return cls(np.concatenate([face, *rings]), tris, len(mouth))
+
+    def vertex_offsets(self, face_offsets: np.ndarray) -> np.ndarray:
+        """(..., >=468, 2) offsets of the face points -> (..., V, 2) of every vertex."""
+        face = face_offsets[..., :N_MESH, :]
+        inner = RING_FOLLOW * face[..., list(FACE_OVAL), :]
+        return np.concatenate([face, inner, np.zeros_like(inner)], axis=-2)
+
+
+def _barycentric(tri_pts: np.ndarray, px: np.ndarray) -> np.ndarray:
+    """Barycentric weights (N, 3) of points px (N, 2) in triangles tri_pts (N, 3, 2),
+    clipped to the triangle (rasterised edge pixels lie a little outside)."""
+    a, b, c = tri_pts[:, 0], tri_pts[:, 1], tri_pts[:, 2]
+    v0, v1, v2 = b - a, c - a, px - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    den = np.where(np.abs(den) < 1e-9, 1e-9, den)
+    w1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
+    w2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    w = np.clip(np.stack([1 - w1 - w2, w1, w2], 1), 0, 1)
+    return w / np.maximum(w.sum(1, keepdims=True), 1e-9)
+
+
+class DenseWarp:
+    """Everything that depends only on the photo's geometry is computed once (the region
+    the warp can touch, the grid); per frame, `backward_map` rasterises the moved mesh on a
+    grid `step` times coarser than the photo and interpolates each grid point's position in
+    the photo from its triangle's corners (exact for a piecewise-affine warp, however much
+    a triangle stretches), then scales that map up to full resolution."""
+
+    def __init__(self, mesh: WarpMesh, image_shape: tuple[int, ...], step: int = FIELD_STEP) -> None:
+        h, w = image_shape[:2]
+        self.mesh, self.step = mesh, step
+        lo = np.floor(mesh.points.min(0)).astype(int) - 2 * step
+        hi = np.ceil(mesh.points.max(0)).astype(int) + 2 * step
+        self.x0, self.y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        self.x1, self.y1 = min(int(hi[0]), w), min(int(hi[1]), h)
+        if self.x1 <= self.x0 or self.y1 <= self.y0:
+            raise ValueError("the face lies outside the photo")
+        rw, rh = self.x1 - self.x0, self.y1 - self.y0
+        self.fw, self.fh = -(-rw // step), -(-rh // step)
+        # Grid point (i, j) is the centre of a step x step cell: photo pixel x0 + step*(j+0.5) - 0.5,
+        # the convention cv2.resize uses, so scaling the map up puts every value in place.
+        gx = self.x0 + step * (np.arange(self.fw, dtype=np.float32) + 0.5) - 0.5
+        gy = self.y0 + step * (np.arange(self.fh, dtype=np.float32) + 0.5) - 0.5
+        self._grid_xy = np.stack(np.meshgrid(gx, gy), -1).astype(np.float64)  # (fh, fw, 2) photo coordinates
+        self._source = mesh.points.astype(np.float64)
+        px, py = np.meshgrid(np.arange(self.x0, self.x1, dtype=np.float32), np.arange(self.y0, self.y1, dtype=np.float32))
+        self._pixels = np.stack([px, py], -1)  # (ROI h, ROI w, 2) the identity map at full resolution
+
+    @property
+    def roi(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+    def _to_grid(self, points: np.ndarray) -> np.ndarray:
+        return (points - [self.x0, self.y0] + 0.5) / self.step - 0.5
+
+    def backward_map(self, vertex_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Absolute photo coordinates (map_x, map_y), each (ROI height, ROI width) float32,
+        that the frame's ROI pixels sample."""
+        target = self._source + vertex_offsets
+        grid = self._to_grid(target)
+        corners = np.round(grid * 16).astype(np.int32)[self.mesh.triangles]
+        ids = np.full((self.fh, self.fw), -1, np.int32)
+        for t, tri in enumerate(corners):  # mouth-opening triangles first: the lips are drawn over them
+            cv2.fillConvexPoly(ids, tri, t, lineType=cv2.LINE_8, shift=4)
+        # The map is kept as an offset from the identity, zero where no triangle moved, so
+        # scaling it up leaves exact zeros (bit-exact photo pixels) outside the support.
+        shift = np.zeros((self.fh, self.fw, 2), np.float32)
+        ys, xs = np.nonzero(ids >= 0)
+        tris = self.mesh.triangles[ids[ys, xs]]
+        weights = _barycentric(grid[tris], np.stack([xs, ys], 1).astype(np.float64))
+        shift[ys, xs] = np.einsum("nk,nkd->nd", weights, self._source[tris]) - self._grid_xy[ys, xs]
+        rw, rh = self.x1 - self.x0, self.y1 - self.y0
+        full = cv2.resize(shift, (self.fw * self.step, self.fh * self.step), interpolation=cv2.INTER_LINEAR)
+        full = full[:rh, :rw] + self._pixels
+        return full[..., 0], full[..., 1]

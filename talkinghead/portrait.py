@@ -1,0 +1,242 @@
+"""A portrait set up once for animation, and the animators that turn AU vectors into
+frames of it.
+
+    Portrait.open(photo)  -> read, scale, landmarks, the photo's own AUs   (once)
+    WarpAnimator(portrait) -> motion model, warp mesh and maps, mouth colours (once)
+    animator.frames(aus)   -> full-resolution frames                       (per batch)
+
+`render`, `reenact`, `edit`, `live`, `demo` and `eval` all go through here, so they animate
+a photo the same way. Every animator splits its per-batch work in two halves, `plan` and
+`draw`, so the render pipeline can run them on two cores (the second in the video writer's
+thread, where OpenCV releases the GIL):
+
+- `WarpAnimator` (the default): the photo's own pixels moved by the AU -> motion model,
+  plus a drawn mouth interior; AU_target = AU_photo gives the photo back exactly.
+- `GathAnimator`: the GATH generator redraws the aligned face crop, pasted back with a
+  feathered edge (the paper's method; its weights are trained separately).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from actionunits import AU_NAMES
+from talkinghead.errors import UserError
+
+# The AUs that part the lips; a photo whose lips are apart by more than LIPS_APART (inner-lip
+# gap / eye distance; closed mouths measure ~0.002, open ones 0.13-0.22) rests with them at 0.
+LIP_OPENING_AUS = ("jawOpen", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+                   "mouthLowerDownRight")
+LIPS_APART = 0.04
+
+def even(n: int) -> int:
+    return n + (n % 2)
+
+
+@dataclass
+class Portrait:
+    """A photo (HxWx3 uint8 RGB, at output size), its face's 478 landmarks in its pixels
+    and the AU vector it shows (the tracker's reading; zeros where it cannot tell)."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    aus: np.ndarray
+    names: tuple[str, ...] = AU_NAMES
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, face_index: int | None = None,
+                   names: tuple[str, ...] = AU_NAMES) -> Portrait:
+        from talkinghead.face.au_tracker import AUTracker
+        from talkinghead.face.landmarks import LandmarkDetector
+
+        with LandmarkDetector(video=False) as det:
+            faces = det.detect(image)
+        if not faces:
+            raise UserError("no face found in the image (try a frontal, well-lit photo where the face is clearly visible)")
+        index = 0 if face_index is None else face_index
+        if not 0 <= index < len(faces):
+            raise UserError(f"face index {index} requested but only {len(faces)} face(s) found "
+                            f"(indices 0..{len(faces) - 1})")
+        values, valid = AUTracker(names=names).from_landmarks(faces[index][None])
+        aus = values[0] if valid[0] else np.zeros(len(names), np.float32)
+        return cls(image, faces[index], aus, tuple(names))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, height: int | None = None, max_height: int | None = None,
+             face_index: int | None = None, even_size: bool = True, names: tuple[str, ...] = AU_NAMES) -> Portrait:
+        """Read the photo, scale it to `height` (or down to `max_height`; sizes made even for
+        H.264 when `even_size`) and find its face. UserError when unreadable or faceless."""
+        from talkinghead.io.image import read_image
+
+        img = read_image(path)
+        h, w = img.shape[:2]
+        if height is None and max_height is not None and h > max_height:
+            height = max_height
+        if height is not None and height != h:
+            new_w = max(2, round(w * height / h))
+            new_w = even(new_w) if even_size else new_w
+            img = cv2.resize(img, (new_w, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_CUBIC)
+        elif even_size and (h % 2 or w % 2):
+            img = np.ascontiguousarray(img[: h // 2 * 2, : w // 2 * 2])
+        return cls.from_image(img, face_index, names)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def lip_gap(self) -> float:
+        """Inner-lip gap in eye distances (0 for closed lips)."""
+        from talkinghead.face.align import anchor_points
+        from talkinghead.face.mouth import inner_lip_gap
+
+        eyes = anchor_points(self.landmarks)
+        return inner_lip_gap(self.landmarks) / max(float(np.linalg.norm(eyes[1] - eyes[0])), 1e-6)
+
+    @property
+    def rest_aus(self) -> np.ndarray:
+        """The AU vector of this face at rest, which speech AUs are added to: the photo's
+        own (the tracker reads a long chin or full lips of a closed mouth as some jawOpen or
+        mouthClose, which must not be undone), except that parted lips rest closed."""
+        rest = self.aus.copy()
+        if self.lip_gap > LIPS_APART:
+            rest[[i for i, n in enumerate(self.names) if n in LIP_OPENING_AUS]] = 0.0
+        return rest
+
+    def aligned(self, crop_size: int):
+        """The face aligned to a generator's canonical crop (GATH)."""
+        from talkinghead.face.align import align_face
+
+        return align_face(self.image, self.landmarks, crop_size)
+
+
+class Animator(Protocol):
+    """AU vectors (B, len(au_names)) in [0, 1] -> frames (B, H, W, 3) uint8 RGB."""
+
+    au_names: tuple[str, ...]
+    description: str
+
+    @property
+    def size(self) -> tuple[int, int]: ...
+
+    def plan(self, aus: np.ndarray) -> object: ...
+
+    def draw(self, plan: object) -> np.ndarray: ...
+
+
+class WarpAnimator:
+    """The photo's pixels moved by AU-driven landmark motion, plus a drawn mouth interior.
+
+    Per frame: target landmarks = photo landmarks + motion(AU_target - AU_photo) in the
+    photo's head pose; `plan` finds the backward warp map of the face region, `draw`
+    samples the full-resolution photo with it and fills the parted lips."""
+
+    description = "warp renderer"
+
+    def __init__(self, portrait: Portrait, motion, crop_height: int | None = None) -> None:
+        from talkinghead.face.align import DEFAULT_CROP_SIZE, warp_region
+        from talkinghead.face.au_tracker import Calibration, head_pose
+        from talkinghead.face.mouth import MouthFill
+        from talkinghead.face.warp import DenseWarp, WarpMesh
+
+        self.portrait, self.motion, self.crop_height = portrait, motion, crop_height
+        self.au_names = portrait.names
+        missing = [n for n in self.au_names if n not in self.motion.au_names]
+        if missing:
+            raise UserError(f"the motion model has no AUs {missing}")
+        self._columns = [self.motion.au_names.index(n) for n in self.au_names]
+        scale, rot = head_pose(portrait.landmarks, Calibration.load().reference)
+        self._to_photo = (rot / scale).astype(np.float32)  # pose-free offset rows @ this -> photo offsets
+        self.mesh = WarpMesh.from_landmarks(portrait.landmarks)
+        self.warp = DenseWarp(self.mesh, portrait.image.shape)
+        self.mouth = MouthFill(portrait.image, portrait.landmarks)
+        if crop_height is not None:  # the aligned face crop of each frame, scaled to crop_height
+            m = portrait.aligned(DEFAULT_CROP_SIZE).matrix
+            matrix = np.diag([crop_height / DEFAULT_CROP_SIZE] * 2) @ m
+            self._crop = lambda frame: warp_region(frame, matrix, crop_height)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.crop_height is not None:
+            return self.crop_height, self.crop_height
+        return self.portrait.size
+
+    def offsets(self, aus: np.ndarray) -> np.ndarray:
+        """(B, n_aus) targets -> (B, 478, 2) landmark offsets in photo pixels."""
+        delta = np.zeros((len(aus), len(self.motion.au_names)), np.float32)
+        delta[:, self._columns] = np.clip(aus, 0, 1) - self.portrait.aus
+        return (self.motion.offsets(delta) @ self._to_photo)[..., :2]
+
+    def plan(self, aus: np.ndarray) -> list:
+        """Per frame: (backward map or None when nothing moves, target landmark positions)."""
+        out = []
+        for off in self.offsets(np.asarray(aus, np.float32)):
+            vertex = self.mesh.vertex_offsets(off)
+            maps = self.warp.backward_map(vertex) if np.abs(vertex).max() > 1e-3 else None
+            out.append((maps, self.portrait.landmarks[:, :2] + off))
+        return out
+
+    def draw(self, plan: list) -> np.ndarray:
+        photo = self.portrait.image
+        frames = np.empty((len(plan), *photo.shape), np.uint8)
+        for frame, (maps, points) in zip(frames, plan):
+            frame[:] = photo
+            if maps is None:
+                continue
+            frame[self.warp.roi] = cv2.remap(photo, maps[0], maps[1], cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_REPLICATE)
+            self.mouth.draw(frame, points)
+        if self.crop_height is not None:
+            return np.stack([self._crop(f) for f in frames])
+        return frames
+
+    def frames(self, aus: np.ndarray) -> np.ndarray:
+        return self.draw(self.plan(aus))
+
+
+class GathAnimator:
+    """A GATH generator on the aligned crop, pasted back (or the bare crop, scaled to
+    `crop_height`), with the optional classical enhancement of the crop."""
+
+    def __init__(self, animator, description: str, portrait: Portrait, enhance=None,
+                 crop_height: int | None = None) -> None:
+        from talkinghead.face.align import Paster
+
+        self.animator, self.description, self.portrait = animator, description, portrait
+        self.au_names = animator.au_names
+        self.enhance = enhance if enhance is not None and enhance.any else None
+        self.crop_height = crop_height
+        aligned = portrait.aligned(animator.crop_size)
+        self.paster = Paster(aligned) if crop_height is None else None
+        animator.set_source(aligned.crop)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.crop_height is not None:
+            return self.crop_height, self.crop_height
+        return self.portrait.size
+
+    def plan(self, aus: np.ndarray) -> np.ndarray:
+        return self.animator.render(aus)
+
+    def draw(self, crops: np.ndarray) -> np.ndarray:
+        if self.enhance is not None:
+            crops = self.enhance(crops)
+        if self.crop_height is not None:
+            h = self.crop_height
+            return np.stack([cv2.resize(c, (h, h), interpolation=cv2.INTER_CUBIC) for c in crops])
+        photo = self.portrait.image
+        out = np.empty((len(crops), *photo.shape), np.uint8)
+        for frame, crop in zip(out, crops):
+            frame[:] = photo
+            self.paster.paste(frame, crop, inplace=True)
+        return out
+
+    def frames(self, aus: np.ndarray) -> np.ndarray:
+        return self.draw(self.plan(aus))
