@@ -1,24 +1,22 @@
-"""Real-time factor of `talkinghead render` per stage (processing seconds / audio seconds).
+"""Real-time factor of `talkinghead render`: wall time of the whole command (start-up, model
+loading and face set-up included) / audio seconds, and the time of each stage.
 
-    python benchmarks/render.py                      # 10 s on CPU, shipped weights or untrained ones of the shipped sizes
-    python benchmarks/render.py --device cuda --size 720
-    python benchmarks/render.py --memory             # peak RSS for 10 s and 60 s of audio (flat = streamed)
+    python benchmarks/render.py                          # 180 s of speech, 720 px, warp renderer
+    python benchmarks/render.py --seconds 30 --generator gath
+    python benchmarks/render.py --memory                 # peak RSS for 30 s and 180 s (flat = streamed)
 
-The input is the bundled demo (matplotlib's Grace Hopper portrait + the espeak-ng speech
-looped to the requested length). Without trained weights the generator and audio2au are
-untrained models of the shipped configs (configs/model/generator/{default,lite}.yaml,
-configs/audio2au/model/offline.yaml): speed does not depend on what a model has learned.
-Stages overlap (the encoder runs in its own thread), so they do not add up to the total.
-On a shared machine wall times depend on the neighbours' load; the CPU seconds do not, and
-"RTF on 2 idle cores" = max(main-thread CPU, all CPU / 2) / audio seconds estimates it.
+The command runs as a user would run it, in a subprocess: the bundled demo portrait scaled
+to `--size` px high and the bundled speech looped to `--seconds`. Targets (issue 12): RTF
+<= 0.5 on an otherwise idle 2-core machine (goal 0.25), memory flat in audio length. Stages
+overlap (drawing and encoding run in the writer thread and ffmpeg beside the main
+thread), so they do not add up to the total.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,119 +25,77 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
 # Scripts here are named after packages (benchmarks/audio2au.py): keep them from shadowing.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-STAGES = ("model", "face", "audio", "AU", "frames", "enhance", "paste-back", "encode")
+STAGE_LINE = re.compile(r"^\s+([A-Za-z][\w -]*?)\s+([\d.]+) s$")
 
 
 def speech(seconds: float, folder: Path) -> Path:
     from talkinghead.demo import SPEECH
 
     wav, sr = sf.read(SPEECH, dtype="float32")
-    n = int(seconds * sr)
     out = folder / f"speech_{seconds:g}s.wav"
-    sf.write(out, np.resize(wav, n), sr, subtype="PCM_16")
+    sf.write(out, np.resize(wav, int(seconds * sr)), sr, subtype="PCM_16")
     return out
 
 
-def untrained(folder: Path, generator: str) -> Path:
-    sys.path.insert(0, str(REPO / "tests"))
-    from tiny_weights import make_tiny_weights
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), 0 once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    m = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else 0.0
 
-    g = yaml.safe_load((REPO / "configs" / "model" / "generator" / f"{generator}.yaml").read_text())
-    a = yaml.safe_load((REPO / "configs" / "audio2au" / "model" / "offline.yaml").read_text())
-    return make_tiny_weights(folder / generator, generator=g, audio2au=a)
 
-
-def one_render(checkpoint: Path | None, audio: Path, out: Path, args: argparse.Namespace) -> dict:
-    from gath.postprocess import Enhance
+def run_render(seconds: float, folder: Path, args: argparse.Namespace) -> dict:
+    """One `talkinghead render` in a subprocess: wall seconds, stage seconds, peak RSS."""
     from talkinghead.demo import demo_photo
-    from talkinghead.render import RenderOptions, render
 
-    options = RenderOptions(size=args.size, device=args.device, batch_size=args.batch_size, checkpoint=checkpoint,
-                            quiet=True, enhance=Enhance() if args.enhance else None)
-    cpu0, main0 = cpu_seconds(), time.thread_time()
-    r = render(demo_photo(), audio, out, options)
-    cpu, main_cpu = cpu_seconds() - cpu0, time.thread_time() - main0
-    # On a shared machine wall time depends on the neighbours; CPU time does not. The main
-    # thread (decoder) and the rest (paste-back, ffmpeg) run side by side on 2 cores.
-    idle_estimate = max(main_cpu, cpu / 2)
-    return {"seconds": r.seconds, "media": r.media_seconds, "rtf": r.rtf, "frames": r.frames, "device": r.device,
-            "generator": r.generator, "stages": r.stages, "cpu": cpu, "main_cpu": main_cpu,
-            "idle_rtf": idle_estimate / r.media_seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (ffmpeg)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def table(rows: dict[str, dict]) -> str:
-    names = list(rows)
-    lines = ["| stage | " + " | ".join(f"{n} s | {n} RTF" for n in names) + " |",
-             "|---|" + "---|---|" * len(names)]
-    for stage in STAGES:
-        if not any(stage in r["stages"] for r in rows.values()):
-            continue
-        cells = []
-        for r in rows.values():
-            s = r["stages"].get(stage)
-            cells.append("-  | -" if s is None else f"{s:.2f} | {s / r['media']:.3f}")
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
-    lines.append("| **total (wall)** | " + " | ".join(f"**{r['seconds']:.2f}** | **{r['rtf']:.3f}**"
-                                                  for r in rows.values()) + " |")
-    lines.append("| CPU s: all / main thread | " + " | ".join(f"{r['cpu']:.1f} / {r['main_cpu']:.1f} | "
-                                                            for r in rows.values()) + " |")
-    lines.append("| RTF on 2 idle cores (est.) | " + " | ".join(f" | {r['idle_rtf']:.3f}" for r in rows.values())
-                 + " |")
-    return "\n".join(lines)
+    cmd = [sys.executable, "-m", "talkinghead.cli", "render", "--photo", str(demo_photo()),
+           "--audio", str(speech(seconds, folder)), "-o", str(folder / "bench.mp4"), "--size", str(args.size),
+           "--generator", args.generator, "--device", args.device]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, peak_rss_mb(proc.pid))
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"render failed: {stderr.strip().splitlines()[-1]}")
+    stages = {m.group(1): float(m.group(2)) for line in stderr.splitlines() if (m := STAGE_LINE.match(line))}
+    return {"wall": wall, "stages": stages, "summary": stdout.strip(), "peak_rss_mb": peak}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=180.0, help="speech length (default 180)")
+    p.add_argument("--size", type=int, default=720, help="output height (default 720)")
+    p.add_argument("--generator", default="warp", choices=["warp", "gath"])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--size", type=int, default=512, help="output height")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--checkpoint", type=Path, help="weights folder (default: shipped, else untrained default + lite)")
-    p.add_argument("--enhance", action="store_true")
-    p.add_argument("--memory", action="store_true", help="peak RSS of 10 s and 60 s renders, each in its own process")
-    p.add_argument("--json", action="store_true", help="print one JSON result (used by --memory)")
+    p.add_argument("--memory", action="store_true", help="peak RSS of 30 s and 180 s renders, each its own process")
     args = p.parse_args()
 
-    from talkinghead.checkpoints import DEFAULT_WEIGHTS, GENERATOR_FILE
-
     with tempfile.TemporaryDirectory(prefix="th-bench-") as tmp:
-        tmp = Path(tmp)
         if args.memory:
-            for seconds in (10, 60):
-                cmd = [sys.executable, __file__, "--json", "--seconds", str(seconds), "--device", args.device,
-                       "--size", str(args.size)] + (["--checkpoint", str(args.checkpoint)] if args.checkpoint else [])
-                r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-                print(f"{seconds:>3} s of audio: peak RSS {r['peak_rss_mb']:.0f} MB, RTF {r['rtf']:.3f}")
+            for seconds in (30.0, 180.0):
+                r = run_render(seconds, Path(tmp), args)
+                print(f"{seconds:>5.0f} s of audio: peak RSS {r['peak_rss_mb']:.0f} MB, RTF {r['wall'] / seconds:.3f}")
             return
-        if args.checkpoint is not None:
-            checkpoints = {"given": args.checkpoint}
-        elif (DEFAULT_WEIGHTS / GENERATOR_FILE).is_file():
-            checkpoints = {"shipped": None}
-        else:
-            checkpoints = {g: untrained(tmp, g) for g in ("default", "lite")}
-        audio = speech(args.seconds, tmp)
-        rows = {name: one_render(ckpt, audio, tmp / f"{name}.mp4", args) for name, ckpt in checkpoints.items()}
-        if args.json:
-            print(json.dumps(next(iter(rows.values()))))
-            return
-        first = next(iter(rows.values()))
-        weights = ", ".join(f"{n} ({r['generator']})" for n, r in rows.items())
-        print(f"render of {first['media']:.1f} s of audio, {args.size} px high, device {first['device']}, "
-              f"{first['frames']} frames; weights: {weights}; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
-        print(table(rows))
+        r = run_render(args.seconds, Path(tmp), args)
+    rtf = r["wall"] / args.seconds
+    print(f"talkinghead render, {args.seconds:.0f} s of speech, {args.size} px, {args.generator}, {args.device}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  {r['summary']}")
+    print("| stage | seconds | per audio second |\n|---|---|---|")
+    for stage, s in r["stages"].items():
+        print(f"| {stage} | {s:.2f} | {s / args.seconds:.3f} |")
+    print(f"| **whole command (wall)** | **{r['wall']:.2f}** | **RTF {rtf:.3f}** |")
+    print(f"peak RSS of the render process: {r['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ class WarpAnimator:
             frame[:] = photo
             if maps is None:
                 continue
-            frame[self.warp.roi] = cv2.remap(photo, maps[0], maps[1], cv2.INTER_LINEAR,
+            frame[self.warp.roi] = cv2.remap(photo, maps[0], maps[1], cv2.INTER_CUBIC,
                                              borderMode=cv2.BORDER_REPLICATE)
             self.mouth.draw(frame, points)
         if self.crop_height is not None:

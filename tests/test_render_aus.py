@@ -54,6 +54,22 @@ def test_expressiveness_emotion_and_overrides():
     assert fixed.values.min() >= 0 and fixed.values.max() <= 1
 
 
+def test_photo_expression_is_held_and_speech_adds_to_its_rest():
+    from talkinghead.aupost import SPEECH_AUS, StreamPost
+
+    series = speech_like()
+    base = np.linspace(0.1, 0.6, len(AU_NAMES)).astype(np.float32)
+    options = PostOptions(smooth_s=0.0, blinks=False, idle=False, emotion={"happy": 1.0})
+    out = postprocess(series, options, base)
+    live = StreamPost(AU_NAMES, series.fps, options, base=base)(series.values)
+    for i, name in enumerate(AU_NAMES):
+        expected = series.values[:, i] + base[i] if name in SPEECH_AUS else np.full(len(series), base[i])
+        expected = np.clip(expected + options.emotion["happy"] * EMOTIONS["happy"].get(name, 0.0), 0, 1)
+        assert np.allclose(out.values[:, i], expected, atol=1e-6), name
+        assert np.allclose(live[:, i], expected, atol=1e-6), name
+    assert np.array_equal(postprocess(series, options).values[:, 0], np.clip(series.values[:, 0], 0, 1))
+
+
 def test_smoothing_keeps_timing():
     x = np.zeros((101, 1))
     x[50] = 1.0

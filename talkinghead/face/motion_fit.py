@@ -35,7 +35,8 @@ def speaker_stats(root: str | Path, exclude: list[str], min_valid: int, max_fram
         n = min(len(series), len(landmarks))
         keep = np.zeros(n, bool)
         keep[np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))] = True
-        pose_free, ok = clip_pose_free(landmarks[:n], series.valid[:n] & keep, calibration)
+        valid = series.valid[:n] if series.valid is not None else np.ones(n, bool)
+        pose_free, ok = clip_pose_free(landmarks[:n], valid & keep, calibration)
         if ok.sum() < min_valid:
             continue
         stats = out.setdefault(clip.speaker, SpeakerStats.empty(len(info.au_names)))

@@ -20,8 +20,8 @@ from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_
 TOOTH_WHITE = np.array([236.0, 228.0, 208.0])
 # Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
 # the opening (upper incisors hang into a small opening; lower teeth show less).
-UPPER_TEETH = (0.13, 0.5)
-LOWER_TEETH = (0.07, 0.25)
+UPPER_TEETH = (0.09, 0.4)
+LOWER_TEETH = (0.045, 0.2)
 TEETH_SPAN = 0.72  # share of the mouth width with teeth in view (the corners show cavity)
 # Gaps between neighbouring teeth, in mouth widths from the centre line (incisors, canines).
 TOOTH_GAPS = (0.0, -0.09, 0.09, -0.17, 0.17)
@@ -34,11 +34,15 @@ def inner_lip_gap(points: np.ndarray) -> float:
     return float(np.linalg.norm(lo - up, axis=1).max())
 
 
-def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
-    """Anti-aliased float mask of a polygon (coordinates of the mask's own pixels)."""
-    m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(polygon * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-    return m.astype(np.float32) / 255.0
+def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray, ss: int = 4) -> np.ndarray:
+    """Each pixel's covered share of a polygon (coordinates of the mask's own pixels, pixel
+    centres at integers): filled at `ss` times the resolution, then area-averaged, so the
+    edge is smooth and never reaches past the polygon."""
+    h, w = shape
+    m = np.zeros((h * ss, w * ss), np.uint8)
+    pts = (polygon + 0.5) * ss - 0.5
+    cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=4)
+    return cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
 @dataclass
@@ -51,6 +55,8 @@ class MouthColours:
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthColours:
+        from talkinghead.face.landmarks import FACE_OVAL
+
         pts = landmarks[:, :2]
         outer = np.concatenate([pts[list(UPPER_OUTER_LIP)], pts[list(LOWER_OUTER_LIP)][::-1]])
         inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
@@ -62,8 +68,11 @@ class MouthColours:
         lips = (_polygon_mask(shape, outer - [x0, y0]) > 0.5) & (_polygon_mask(shape, inner - [x0, y0]) < 0.5)
         lip = box[lips.ravel()].mean(0) if lips.sum() >= 4 else box.mean(0)
         grey = float(np.ptp(box.mean(0))) < 2.0 and float(np.abs(box - box.mean(1, keepdims=True)).mean()) < 2.0
-        exposure = np.clip(lip.mean() / 120.0, 0.55, 1.1)  # lips ~120 in a normally exposed photo
-        teeth = np.clip(0.8 * TOOTH_WHITE * exposure + 0.2 * lip, 0, 255)  # tinted like the photo
+        face = np.zeros(photo.shape[:2], np.uint8)
+        cv2.fillPoly(face, [np.round(pts[list(FACE_OVAL)]).astype(np.int32)], 1)
+        skin = photo[face > 0].reshape(-1, 3).astype(np.float64).mean(0) if face.any() else lip
+        exposure = np.clip(skin.mean() / 150.0, 0.55, 1.05)  # skin ~150 in a normally exposed photo
+        teeth = np.clip(0.8 * TOOTH_WHITE * exposure + 0.2 * skin, 0, 255)  # tinted like the photo
         if grey:
             lip, teeth = np.full(3, lip.mean()), np.full(3, teeth.mean())
         return cls(lip, teeth, grey)
@@ -77,9 +86,9 @@ class MouthFill:
         self.photo_gap = inner_lip_gap(landmarks)
 
     def strength(self, gap: float) -> float:
-        """How much of the opening is new (0: the photo's own opening, its own interior
-        warped; 1: all new), fading in over the first pixels of an opening."""
-        new = np.clip((gap - self.photo_gap) / max(gap, 1e-6), 0.0, 1.0)
+        """How much the drawn interior covers the warped one: 0 at the photo's own opening
+        (its own interior, warped), 1 from twice that, fading in over the first pixels."""
+        new = np.clip(2.0 * (gap - self.photo_gap) / max(gap, 1e-6), 0.0, 1.0)
         return float(new * np.clip((gap - 0.5) / 1.5, 0.0, 1.0))
 
     def draw(self, frame: np.ndarray, points: np.ndarray) -> None:

@@ -1,0 +1,154 @@
+"""The warp renderer on shared portraits with the shipped motion model: what a viewer would
+check. The photo comes back exactly when no AU changes, jawOpen parts the lips (measured
+by a fresh face mesh on the output, not by the renderer's own landmarks), nothing outside
+the warp's support moves, identity and sharpness are kept, and the mouth fill never
+covers the lips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from tiny_weights import shipped_trained_weights
+
+from actionunits import AU_NAMES
+from talkinghead.cli import main
+from talkinghead.face.landmarks import LandmarkDetector
+from talkinghead.face.warp import LOWER_INNER_LIP, UPPER_INNER_LIP, face_triangles, mouth_triangles
+from talkinghead.io.image import read_image
+
+PORTRAITS = ("liveportrait_s1.jpg", "liveportrait_s2_bw.jpg", "liveportrait_s12_bw.jpg", "video_retalking_1.png",
+             "video_retalking_2.png", "pcavs_voxceleb_00373.png")  # colour, grey, old print, tilted, small face
+JAW = AU_NAMES.index("jawOpen")
+
+
+@pytest.fixture(scope="module")
+def motion():
+    from talkinghead.checkpoints import load_motion
+
+    return load_motion(shipped_trained_weights("the warp renderer needs the shipped motion model"))
+
+
+def animate(shared_data: Path, name: str, motion, height: int | None = 720):
+    from talkinghead.portrait import Portrait, WarpAnimator
+
+    portrait = Portrait.open(shared_data / "portraits" / name, max_height=height)
+    return portrait, WarpAnimator(portrait, motion)
+
+
+def lip_gap(rgb: np.ndarray, detector: LandmarkDetector) -> float:
+    """Inner-lip gap / eye distance of the face in an image (MediaPipe landmarks 13, 14)."""
+    lm = detector.detect(rgb)[0][:, :2]
+    eyes = np.linalg.norm(lm[[33, 133]].mean(0) - lm[[263, 362]].mean(0))
+    return float(np.linalg.norm(lm[13] - lm[14]) / eyes)
+
+
+def test_mesh_splits_the_lips_and_closes_the_eyes():
+    faces, mouth = face_triangles(), mouth_triangles()
+    upper, lower = set(UPPER_INNER_LIP[1:-1]), set(LOWER_INNER_LIP[1:-1])
+    assert faces.max() < 468 and len(faces) > 850
+    # no skin triangle joins the upper and the lower inner lip: the lips can part
+    assert not any(set(t) & upper and set(t) & lower for t in faces.tolist())
+    # the mouth opening is covered by its own strip, every inner-lip point in it
+    assert set(mouth.ravel()) == upper | lower | {78, 308} and len(mouth) == 2 * (len(UPPER_INNER_LIP) - 1) - 2
+    # the eye openings are triangulated lid to lid (a blink pulls the lids together)
+    assert any({159, 145} <= set(t) for t in faces.tolist()) and any({386, 374} <= set(t) for t in faces.tolist())
+
+
+def test_same_aus_give_the_photo_back_bit_exact(shared_data, motion, tmp_path, capsys):
+    portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
+    assert np.array_equal(animator.frames(portrait.aus[None])[0], portrait.image)
+    out = tmp_path / "same.png"  # through the command: edit with no AU set, lossless output
+    assert main(["edit", "--photo", str(shared_data / "portraits" / "video_retalking_2.png"), "-o", str(out),
+                 "--quiet"]) == 0, capsys.readouterr().err
+    photo = read_image(shared_data / "portraits" / "video_retalking_2.png")
+    assert np.abs(read_image(out).astype(int) - photo).mean() < 1 / 255
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_jaw_open_parts_the_lips(name, shared_data, motion):
+    portrait, animator = animate(shared_data, name, motion)
+    closed, opened = portrait.aus.copy(), portrait.aus.copy()
+    closed[JAW], opened[JAW] = 0.0, 1.0
+    frames = animator.frames(np.stack([closed, opened]))
+    with LandmarkDetector() as detector:
+        gap0, gap1 = lip_gap(frames[0], detector), lip_gap(frames[1], detector)
+    # real open mouths measure 0.13-0.22 (inner-lip gap / eye distance), closed ones ~0.002
+    assert gap1 > 0.1 and gap1 > gap0 + 0.08, (gap0, gap1)
+
+
+def test_outside_the_support_nothing_moves(shared_data, motion):
+    portrait, animator = animate(shared_data, "video_retalking_1.png", motion)
+    aus = portrait.aus.copy()
+    for name in ("jawOpen", "mouthSmileLeft", "eyeBlinkRight", "browInnerUp"):
+        aus[AU_NAMES.index(name)] = 1.0
+    frame = animator.frames(aus[None])[0]
+    changed = np.abs(frame.astype(int) - portrait.image).sum(axis=2) > 0
+    support = np.zeros(changed.shape, np.uint8)
+    cv2.fillConvexPoly(support, cv2.convexHull(np.round(animator.mesh.points).astype(np.int32)), 1)
+    support = cv2.dilate(support, np.ones((5, 5), np.uint8)) > 0
+    assert changed.sum() > 1000 and not (changed & ~support).any()
+
+
+def test_mouth_fill_stays_inside_the_lips(shared_data, motion):
+    portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
+    aus = portrait.aus.copy()
+    aus[JAW] = 0.8
+    (maps, points), = animator.plan(aus[None])
+    warped = portrait.image.copy()
+    warped[animator.warp.roi] = cv2.remap(portrait.image, maps[0], maps[1], cv2.INTER_LINEAR)
+    filled = warped.copy()
+    animator.mouth.draw(filled, points)
+    changed = np.abs(filled.astype(int) - warped).sum(axis=2) > 0
+    inside = np.zeros(changed.shape, np.uint8)
+    polygon = np.concatenate([points[list(UPPER_INNER_LIP)], points[list(LOWER_INNER_LIP)][::-1]])
+    cv2.fillPoly(inside, [np.round(polygon).astype(np.int32)], 1)
+    inside = cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0
+    assert changed.sum() > 50 and not (changed & ~inside).any()
+    teeth = filled[changed].astype(int)
+    assert teeth.max(axis=1).max() > 150  # some teeth in view, not just a dark hole
+
+
+def face_box(landmarks: np.ndarray) -> tuple[slice, slice]:
+    (x0, y0), (x1, y1) = landmarks[:, :2].min(0).astype(int), landmarks[:, :2].max(0).astype(int)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def laplacian_variance(rgb: np.ndarray) -> float:
+    gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (128, 128), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+@pytest.mark.slow
+def test_identity_and_sharpness_are_kept(shared_data, motion):
+    from talkinghead.evaluation.identity import FaceEmbedder
+    from talkinghead.face.align import align_face
+
+    embed = FaceEmbedder()
+    names = sorted(p.name for p in (shared_data / "portraits").iterdir())
+    assert len(names) >= 12
+    for name in names[:12]:
+        portrait, animator = animate(shared_data, name, motion)
+        aus = portrait.aus.copy()
+        aus[JAW], aus[AU_NAMES.index("mouthSmileLeft")] = 0.7, 0.5
+        frame = animator.frames(aus[None])[0]
+        crops = np.stack([align_face(img, portrait.landmarks, 150).crop for img in (portrait.image, frame)])
+        e = embed(crops)
+        assert np.linalg.norm(e[0] - e[1]) < 0.35, name  # same person < 0.6; real pairs 0.17-0.34
+        box = face_box(portrait.landmarks)
+        assert laplacian_variance(frame[box]) >= 0.7 * laplacian_variance(portrait.image[box]), name
+
+
+def test_parted_lips_rest_closed(shared_data):
+    from talkinghead.portrait import LIP_OPENING_AUS, Portrait
+
+    open_mouth = Portrait.open(shared_data / "portraits" / "video_retalking_2.png")
+    closed = Portrait.open(shared_data / "portraits" / "liveportrait_s12_bw.jpg")
+    assert open_mouth.lip_gap > 0.1 and closed.lip_gap < 0.02
+    opening = [AU_NAMES.index(n) for n in LIP_OPENING_AUS]
+    assert open_mouth.aus[JAW] > 0.3 and not open_mouth.rest_aus[opening].any()
+    kept = [i for i in range(len(AU_NAMES)) if i not in opening]
+    assert np.array_equal(open_mouth.rest_aus[kept], open_mouth.aus[kept])
+    assert np.array_equal(closed.rest_aus, closed.aus)  # a closed mouth is at rest as it is
