@@ -108,7 +108,8 @@ class LandmarkDetector:
         return faces
 
     def close(self) -> None:
-        self._mesh.close()
+        with _native_stderr_silenced():  # closing the graph flushes more native log lines
+            self._mesh.close()
 
     def __enter__(self) -> LandmarkDetector:
         return self
