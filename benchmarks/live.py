@@ -1,16 +1,16 @@
 """Sustained fps and audio-to-frame latency of `talkinghead live`.
 
-    python benchmarks/live.py                       # CPU, lite generator, 20 s of speech
-    python benchmarks/live.py --device cuda         # the full generator on a GPU
+    python benchmarks/live.py                       # CPU, warp renderer, 20 s of speech
+    python benchmarks/live.py --generator gath --device cuda   # the GATH generator on a GPU
     python benchmarks/live.py --mic                 # the default input device instead of a file
 
-The session is the real one (`talkinghead.live.run_live`: streaming audio2au, decoder,
-paste-back, the web page's JPEG encoding); only the source differs: the bundled speech,
+The session is the real one (`talkinghead.live.run_live`: streaming audio2au, the
+renderer, the web page's JPEG encoding); only the source differs: the bundled speech,
 looped, delivered in 20 ms chunks at the pace a microphone would deliver it. Latency is
 measured per shown frame from the moment the audio sample at the frame's centre was
 captured to the moment the frame was handed to the display; its floor is the model's
-look-ahead (printed as "algorithmic"). Targets (issue 7): CPU lite >= 15 fps, <= 250 ms;
-GPU >= 25 fps, <= 150 ms.
+look-ahead (printed as "algorithmic"). Targets: CPU warp renderer >= 25 fps at a median
+<= 200 ms (issue 12); GATH on a GPU >= 25 fps, <= 150 ms (issue 7).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="length of the session (default 20)")
+    p.add_argument("--generator", default="warp", choices=["warp", "gath"])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    p.add_argument("--lite", action="store_true", help="the lite generator also on CUDA (always on CPU)")
+    p.add_argument("--lite", action="store_true", help="gath: the lite generator also on CUDA (always on CPU)")
     p.add_argument("--photo", help="portrait (default: the bundled demo photo)")
     p.add_argument("--size", type=int, help="frame height (default: the photo's, at most 480)")
     p.add_argument("--fps", type=float, default=25.0)
@@ -41,11 +42,13 @@ def main() -> None:
     import torch
 
     from audio2au import load_audio
+    from talkinghead.checkpoints import ModelOptions
     from talkinghead.demo import SPEECH, demo_photo
     from talkinghead.live import LiveOptions, run_live
     from talkinghead.live.audio_input import BLOCK_S, FileSource, MicSource
 
-    options = LiveOptions(device=args.device, lite=args.lite, size=args.size, fps=args.fps, window=False,
+    options = LiveOptions(model=ModelOptions(args.generator, device=args.device, lite=args.lite), size=args.size,
+                          fps=args.fps, window=False,
                           serve="127.0.0.1:0", duration=args.seconds + (3 if args.mic else 0), quiet=True)
     wav = load_audio(SPEECH)
     source = MicSource() if args.mic else FileSource(np.resize(wav, int(args.seconds * 16000)), "bundled speech")

@@ -59,6 +59,19 @@ class PostOptions:
     blinks: bool = True
     idle: bool = True
     seed: int = 0
+    neutral: bool = False  # AUs not driven or set start from 0, not from the photo's own
+
+    def check(self) -> None:
+        from talkinghead.errors import UserError
+
+        if self.expressiveness < 0:
+            raise UserError(f"--expressiveness must be >= 0, got {self.expressiveness}")
+        if self.smooth_s < 0:
+            raise UserError(f"--smooth must be >= 0, got {self.smooth_s}")
+
+    def base(self, photo_aus: np.ndarray) -> np.ndarray:
+        """The AU vector the face starts from: the photo's (resting) AUs, or zeros."""
+        return np.zeros_like(photo_aus) if self.neutral else photo_aus
 
 
 def parse_emotion(text: str) -> dict[str, float]:

@@ -11,6 +11,7 @@ a one-line UserError.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,6 +25,23 @@ GENERATOR_FILE = "generator.pt"
 LITE_GENERATOR_FILE = "generator_lite.pt"  # picked on CPU when present: the faster variant
 AUDIO2AU_FILE = "audio2au.pt"
 GENERATORS = ("warp", "gath")  # what --generator chooses between
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class ModelOptions:
+    """Which renderer and weights, on which device (the CLI's model and device groups)."""
+
+    generator: str = "warp"  # warp (the default renderer) | gath
+    checkpoint: Path | None = None  # weights folder; None: the shipped weights
+    device: str = "auto"  # where GATH and audio2au run; the warp runs on the CPU
+    lite: bool = False  # gath: the lite generator also on CUDA (on CPU it is the default)
+
+    def check(self) -> None:
+        if self.generator not in GENERATORS:
+            raise UserError(f"--generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
+        if self.device not in DEVICES:
+            raise UserError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
 
 def weights_dir(checkpoint: str | Path | None) -> Path:
@@ -101,22 +119,20 @@ class AnimatorFactory:
     """The chosen renderer's weights, loaded before any photo (so a bad checkpoint fails
     first); `build(portrait)` then sets up one photo."""
 
-    def __init__(self, generator: str = "warp", checkpoint: str | Path | None = None, device: str = "auto",
-                 prefer_lite: bool = False, enhance=None, crop_height: int | None = None) -> None:
-        if generator not in GENERATORS:
-            raise UserError(f"--generator must be one of {', '.join(GENERATORS)}, got {generator!r}")
-        if generator == "warp" and enhance is not None and enhance.any:
+    def __init__(self, model: ModelOptions, enhance=None, crop_height: int | None = None) -> None:
+        model.check()
+        if model.generator == "warp" and enhance is not None and enhance.any:
             raise UserError("--enhance post-processes GATH syntheses; use it with --generator gath")
-        self.kind, self.enhance, self.crop_height = generator, enhance, crop_height
-        if generator == "warp":
+        self.enhance, self.crop_height = enhance, crop_height
+        if model.generator == "warp":
             from actionunits import AU_NAMES
 
-            self.motion = load_motion(checkpoint)
+            self.motion = load_motion(model.checkpoint)
             self.gath, self.words = None, "warp renderer"
             self.au_names: tuple[str, ...] = tuple(n for n in AU_NAMES if n in self.motion.au_names)
             self.device = torch.device("cpu")
         else:
-            self.gath, self.words = load_gath(checkpoint, device, prefer_lite)
+            self.gath, self.words = load_gath(model.checkpoint, model.device, model.lite)
             self.au_names = self.gath.au_names
             self.device = self.gath.device
 

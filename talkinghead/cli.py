@@ -16,17 +16,88 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- option groups
+# One group per concern, declared once here and read back into the dataclass that owns
+# the concern's checks (checkpoints.ModelOptions, aupost.PostOptions, RenderOptions, ...).
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--generator", default="warp", choices=["warp", "gath"],
+                   help="warp: move the photo's own pixels (default, sharp); gath: the GATH generator redraws the "
+                        "face crop")
+    g.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), generator.pt or "
+                                                       "generator_lite.pt (gath), audio2au.pt (default: the weights "
+                                                       "shipped in the package)")
+    g.add_argument("--lite", action="store_true", help="gath: the lite generator also on CUDA (the default on CPU)")
+    _add_device_options(p)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("device")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where GATH and audio2au run (default auto: CUDA when present); the warp runs on the CPU")
+
+
+def _model_options(args: argparse.Namespace):
+    from talkinghead.checkpoints import ModelOptions
+
+    return ModelOptions(args.generator, args.checkpoint, args.device, args.lite)
+
+
+def _add_expression_options(p: argparse.ArgumentParser, speech: bool = False, smooth: float | None = None) -> None:
+    g = p.add_argument_group("expression")
+    g.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
+    g.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion: happy, sad, angry, surprised, disgusted, "
+                                                         "fearful (strength S in [0, 1], default 1)")
+    g.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1] "
+                                                                       "(e.g. mouthSmileLeft=0.5); repeatable")
+    g.add_argument("--neutral", action="store_true", help="start from the neutral face: AUs not driven or set are 0 "
+                                                          "(default: the photo's own expression)")
+    if speech:
+        g.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
+        g.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
+        g.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
+    if smooth is not None:
+        g.add_argument("--smooth", type=float, default=smooth, metavar="S",
+                       help=f"time constant of the causal AU smoothing in seconds (default {smooth:g}; 0 = off)")
+
+
 def _post_options(args: argparse.Namespace):
     from talkinghead.aupost import PostOptions, parse_emotion, parse_overrides
 
-    if args.expressiveness < 0:
-        raise UserError(f"--expressiveness must be >= 0, got {args.expressiveness}")
     try:
-        return PostOptions(expressiveness=args.expressiveness, emotion=parse_emotion(args.emotion or ""),
+        post = PostOptions(expressiveness=args.expressiveness, emotion=parse_emotion(args.emotion or ""),
                            overrides=parse_overrides(args.au), blinks=not getattr(args, "no_blinks", False),
-                           idle=not getattr(args, "no_idle", False), seed=getattr(args, "seed", 0))
+                           idle=not getattr(args, "no_idle", False), seed=getattr(args, "seed", 0),
+                           neutral=args.neutral)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if hasattr(args, "smooth"):
+        post.smooth_s = args.smooth
+    post.check()
+    return post
+
+
+def _add_output_options(p: argparse.ArgumentParser, max_height: int | None = None, video: bool = False,
+                        crop: bool = True, batches: bool = False) -> None:
+    g = p.add_argument_group("output")
+    default = "the photo's" + (f", at most {max_height}" if max_height else "")
+    g.add_argument("--size", type=int, help=f"output height in pixels (default: {default}"
+                                            + ("; 256 with --crop-only)" if video and crop else ")"))
+    g.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
+    if crop:
+        g.add_argument("--crop-only", action="store_true", help="output the aligned face crop, not the whole photo")
+        g.add_argument("--enhance", nargs="?", const="all", metavar="STEPS",
+                       help="gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; "
+                            "alone: all)")
+    if video:
+        g.add_argument("--fps", type=float, default=None if batches else 25.0,
+                       help="frames per second (default 25" + ("; reenact: the driver's)" if batches else ")"))
+    if batches:
+        g.add_argument("--batch-size", type=int, help="frames per batch (default 8 on CPU, 64 on CUDA)")
+        g.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _enhance(args: argparse.Namespace):
@@ -41,10 +112,9 @@ def _enhance(args: argparse.Namespace):
 def _render_options(args: argparse.Namespace):
     from talkinghead.render import RenderOptions
 
-    return RenderOptions(fps=args.fps, size=args.size, device=args.device, batch_size=args.batch_size,
-                         generator=args.generator, checkpoint=args.checkpoint, crop_only=args.crop_only,
-                         save_aus=args.save_aus, enhance=_enhance(args), post=_post_options(args),
-                         neutral=getattr(args, "neutral", False), quiet=args.quiet, face_index=args.face_index)
+    return RenderOptions(model=_model_options(args), post=_post_options(args), fps=args.fps, size=args.size,
+                         batch_size=args.batch_size, crop_only=args.crop_only, save_aus=args.save_aus,
+                         enhance=_enhance(args), quiet=args.quiet, face_index=args.face_index)
 
 
 def _report(result, quiet: bool) -> int:
@@ -66,18 +136,18 @@ def _reenact(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from talkinghead.demo import SPEECH, demo_photo
+    from talkinghead.demo import SPEECH, demo_output, demo_photo
     from talkinghead.render import render
 
-    return _report(render(demo_photo(), SPEECH, args.output, _render_options(args)), args.quiet)
+    output = args.output or demo_output()
+    return _report(render(demo_photo(), SPEECH, output, _render_options(args)), args.quiet)
 
 
 def _edit(args: argparse.Namespace) -> int:
     from talkinghead.edit import EditOptions, edit
 
-    options = EditOptions(neutral=args.neutral, size=args.size, device=args.device, generator=args.generator,
-                          checkpoint=args.checkpoint, crop_only=args.crop_only, enhance=_enhance(args),
-                          face_index=args.face_index)
+    options = EditOptions(model=_model_options(args), size=args.size, crop_only=args.crop_only,
+                          enhance=_enhance(args), face_index=args.face_index)
     aus = edit(args.photo, args.output, _post_options(args), options)
     if not args.quiet:
         from actionunits import AU_NAMES
@@ -96,14 +166,9 @@ def _live(args: argparse.Namespace) -> int:
         return 0
     if args.photo is None:
         raise UserError("live needs --photo (or --list-devices)")
-    if args.smooth < 0:
-        raise UserError(f"--smooth must be >= 0, got {args.smooth}")
-    post = _post_options(args)
-    post.smooth_s = args.smooth
-    options = LiveOptions(input_device=args.input_device, fps=args.fps, device=args.device, lite=args.lite,
-                          generator=args.generator, neutral=args.neutral, checkpoint=args.checkpoint, size=args.size, window=not args.no_window, serve=args.serve,
-                          record=args.record, duration=args.duration, face_index=args.face_index, post=post,
-                          quiet=args.quiet)
+    options = LiveOptions(model=_model_options(args), post=_post_options(args), input_device=args.input_device,
+                          fps=args.fps, size=args.size, window=not args.no_window, serve=args.serve,
+                          record=args.record, duration=args.duration, face_index=args.face_index, quiet=args.quiet)
     return _report(run_live(args.photo, options), args.quiet)
 
 
@@ -166,37 +231,11 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_face_options(p: argparse.ArgumentParser, video: bool, speech: bool = False) -> None:
-    """Options shared by render, reenact, demo (video) and edit; speech-driven renders
-    also synthesize blinks and brow motion."""
-    p.add_argument("--size", type=int, help="output height in pixels (default: the photo's, at most 720; "
-                                            "256 with --crop-only)" if video else "output height in pixels")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
-    p.add_argument("--generator", default="warp", choices=["warp", "gath"],
-                   help="warp: move the photo's own pixels (default, sharp); gath: the GATH generator redraws "
-                        "the face crop")
-    p.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), generator.pt (gath), "
-                                                       "audio2au.pt (default: the weights shipped in the package)")
-    p.add_argument("--crop-only", action="store_true", help="output the aligned face crop, not the whole photo")
-    p.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
-    p.add_argument("--enhance", nargs="?", const="all", metavar="STEPS",
-                   help="post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)")
-    p.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
-    p.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion: happy, sad, angry, surprised, "
-                                                         "disgusted, fearful (strength S in [0, 1], default 1)")
-    p.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1] "
-                                                                       "(e.g. mouthSmileLeft=0.5); repeatable")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    if video:
-        p.add_argument("--fps", type=float, help="output frame rate (default 25; reenact: the driver's)")
-        p.add_argument("--batch-size", type=int, help="frames per generator batch (default 8 on CPU, 64 on CUDA)")
-        p.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
-    if speech:
-        p.add_argument("--neutral", action="store_true", help="start the AUs that speech does not drive from 0 "
-                                                              "(default: keep the photo's expression)")
-        p.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
-        p.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
-        p.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
+def _add_video_command_options(p: argparse.ArgumentParser, speech: bool = False) -> None:
+    """render, reenact and demo."""
+    _add_model_options(p)
+    _add_expression_options(p, speech=speech)
+    _add_output_options(p, max_height=720, video=True, batches=True)
 
 
 def _data_root() -> str:
@@ -212,7 +251,10 @@ def _cpu_count() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     p = argparse.ArgumentParser(prog="talkinghead", description="Make a still portrait talk.")
+    p.add_argument("--version", action="version", version=f"talkinghead {version('talkinghead')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model (hydra overrides after the model name)",
@@ -229,16 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--au-csv", metavar="CSV", help="drive the face from an AU CSV (this project's format or an "
                                                    "ARKit blendshape CSV) instead of the speech")
     r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
-    _add_face_options(r, video=True, speech=True)
+    _add_video_command_options(r, speech=True)
     r.set_defaults(func=_render)
 
     e = sub.add_parser("edit", help="set facial AUs of a photo (expression editing)",
                        description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
                                    "AUs not given keep the values the photo shows (all 0 with --neutral).")
     e.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
-    e.add_argument("--neutral", action="store_true", help="start from the neutral face (all AUs 0)")
     e.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
-    _add_face_options(e, video=False)
+    _add_model_options(e)
+    _add_expression_options(e)
+    _add_output_options(e)
     e.set_defaults(func=_edit)
 
     v = sub.add_parser("reenact", help="photo + driving video -> the photo makes the driver's faces",
@@ -248,17 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
     v.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
     v.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
-    _add_face_options(v, video=True)
+    _add_video_command_options(v)
     v.set_defaults(func=_reenact)
 
     d = sub.add_parser("demo", help="render the bundled example (no arguments needed)",
                        description="Render the bundled portrait saying the bundled speech.")
-    d.add_argument("-o", "--output", default="talkinghead_demo.mp4", help="default talkinghead_demo.mp4")
-    _add_face_options(d, video=True, speech=True)
+    d.add_argument("-o", "--output", help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, "
+                                          "else ~/talkinghead-output/)")
+    _add_video_command_options(d, speech=True)
     d.set_defaults(func=_demo)
 
     lv = sub.add_parser("live", help="talk into the microphone and watch the portrait speak, in real time",
-                        description="Microphone -> streaming audio2au -> GATH -> a window (default), a local web "
+                        description="Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local web "
                                     "page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
                                     "recording.")
     lv.add_argument("--photo", help="portrait (jpg, png, ...)")
@@ -269,24 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--record", metavar="MP4", help="also save the session, microphone audio muxed")
     lv.add_argument("--no-window", action="store_true", help="no window (with --record or --serve)")
     lv.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
-    lv.add_argument("--fps", type=float, default=25.0, help="frames per second of the AU stream (default 25)")
-    lv.add_argument("--generator", default="warp", choices=["warp", "gath"],
-                    help="warp: move the photo's own pixels (default); gath: the GATH generator")
-    lv.add_argument("--lite", action="store_true", help="with --generator gath: the lite generator (the default "
-                                                        "on CPU)")
-    lv.add_argument("--neutral", action="store_true", help="start the AUs that speech does not drive from 0")
-    lv.add_argument("--smooth", type=float, default=0.04, metavar="S",
-                    help="time constant of the causal AU smoothing in seconds (default 0.04; 0 = off)")
-    lv.add_argument("--size", type=int, help="frame height in pixels (default: the photo's, at most 480)")
-    lv.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
-    lv.add_argument("--checkpoint", metavar="DIR", help="folder with generator.pt and audio2au.pt "
-                                                        "(default: the shipped weights)")
-    lv.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
-    lv.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
-    lv.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion (happy, sad, angry, surprised, ...)")
-    lv.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1]")
-    lv.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
-    lv.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _add_model_options(lv)
+    _add_expression_options(lv, speech=True, smooth=0.04)
+    _add_output_options(lv, max_height=480, video=True, crop=False)
     lv.set_defaults(func=_live)
 
     pr = sub.add_parser("prepare", help="build a training dataset from photo folders and videos",
@@ -355,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "controllability (default: <data root>/portraits)")
     ev.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
-    ev.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default auto: CUDA when present")
+    _add_device_options(ev)
     ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     ev.set_defaults(func=_eval)
@@ -363,7 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # a typo under a sub-command: show that command's usage, not the top-level one
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.func(args)
     except UserError as e:

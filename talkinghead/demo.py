@@ -7,9 +7,19 @@ espeak-ng (see talkinghead/assets/README.md).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SPEECH = Path(__file__).resolve().parent / "assets" / "speech.wav"
+OUTPUT_ENV = "TALKINGHEAD_OUTPUT"
+
+
+def demo_output() -> Path:
+    """Where `demo` writes without -o: $TALKINGHEAD_OUTPUT or ~/talkinghead-output/ (made
+    when missing), never the current folder, so a checkout stays clean."""
+    folder = Path(os.environ.get(OUTPUT_ENV) or Path.home() / "talkinghead-output")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "talkinghead_demo.mp4"
 
 
 def demo_photo() -> Path:

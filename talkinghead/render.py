@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,10 +26,10 @@ import torch
 from actionunits import AUSeries
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess, resample
-from talkinghead.checkpoints import AnimatorFactory, load_audio2au
+from talkinghead.checkpoints import AnimatorFactory, ModelOptions, load_audio2au
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
-from talkinghead.portrait import Animator, Portrait, even
+from talkinghead.portrait import Animator, Portrait, even, frame_loop_threads
 from talkinghead.progress import Progress
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
@@ -43,19 +41,28 @@ DEFAULT_FPS = 25.0
 class RenderOptions:
     """Everything a user can set on `render` / `reenact` (the CLI documents each)."""
 
+    model: ModelOptions = field(default_factory=ModelOptions)
+    post: PostOptions = field(default_factory=PostOptions)
     fps: float | None = None  # None: 25 for speech and CSVs, the driving video's own rate for reenact
     size: int | None = None
-    device: str = "auto"
     batch_size: int | None = None
-    generator: str = "warp"  # warp (the default renderer) | gath
-    checkpoint: Path | None = None
     crop_only: bool = False
     save_aus: Path | None = None
     enhance: Enhance | None = None
-    post: PostOptions = field(default_factory=PostOptions)
-    neutral: bool = False  # speech renders: AUs outside the mouth start from 0, not the photo's
     quiet: bool = False
     face_index: int | None = None
+
+    def check(self) -> None:
+        self.model.check()
+        self.post.check()
+        if self.save_aus is not None and not Path(self.save_aus).parent.is_dir():
+            raise UserError(f"output folder {Path(self.save_aus).parent} does not exist")
+        if self.fps is not None and not 0 < self.fps <= 120:
+            raise UserError(f"--fps must be in (0, 120], got {self.fps}")
+        if self.size is not None and self.size < 16:
+            raise UserError(f"--size must be at least 16 pixels, got {self.size}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {self.batch_size}")
 
 
 @dataclass
@@ -112,7 +119,7 @@ def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str |
     the number of frames written."""
     n = len(series)
     with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.draw) as writer, \
-            decoder_threads(cuda):
+            frame_loop_threads(cuda):
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
                 batch = series.values[i : i + batch_size]
@@ -122,28 +129,6 @@ def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str |
     return writer.frames_written
 
 
-@contextmanager
-def decoder_threads(cuda: bool) -> Iterator[None]:
-    """On CPU, torch uses all cores but one while the frame loop runs: the writer thread
-    (drawing) and ffmpeg use the other. Oversubscribed OpenMP threads spin-wait, and on
-    2 busy cores one decoder thread was 2x faster than two. The old setting is restored."""
-    old = torch.get_num_threads()
-    if not cuda:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _batch_size(cuda: bool, batch_size: int | None) -> int:
-    if batch_size is None:
-        return 64 if cuda else 8
-    if batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-    return batch_size
-
-
 class Job:
     """One render/reenact run: checks the outputs and the checkpoints first (bad input
     fails before any heavy work), then the caller loads the photo and an AU series, and
@@ -151,22 +136,16 @@ class Job:
 
     def __init__(self, output: str | os.PathLike, options: RenderOptions, audio2au: bool = False) -> None:
         self.output = check_output_path(output, VIDEO_SUFFIXES)
-        if options.save_aus is not None and not Path(options.save_aus).parent.is_dir():
-            raise UserError(f"output folder {Path(options.save_aus).parent} does not exist")
-        if options.fps is not None and not 0 < options.fps <= 120:
-            raise UserError(f"--fps must be in (0, 120], got {options.fps}")
-        if options.size is not None and options.size < 16:
-            raise UserError(f"--size must be at least 16 pixels, got {options.size}")
+        options.check()
         self.options = options
         self.progress = Progress(options.quiet)
         torch.manual_seed(options.post.seed)
         crop_height = even(options.size or CROP_ONLY_HEIGHT) if options.crop_only else None
         with self.progress.stage("model"):
-            self.factory = AnimatorFactory(options.generator, options.checkpoint, options.device,
-                                           enhance=options.enhance, crop_height=crop_height)
-            self.audio2au = load_audio2au(options.checkpoint, self.factory.au_names, self.factory.device) \
+            self.factory = AnimatorFactory(options.model, options.enhance, crop_height)
+            self.audio2au = load_audio2au(options.model.checkpoint, self.factory.au_names, self.factory.device) \
                 if audio2au else None
-        self.batch_size = _batch_size(self.factory.cuda, options.batch_size)
+        self.batch_size = options.batch_size or (64 if self.factory.cuda else 8)
 
     @property
     def au_names(self) -> tuple[str, ...]:
@@ -235,8 +214,7 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
         del wav  # from here on only the (small) AU series is needed
-        base = np.zeros(len(names), np.float32) if options.neutral else job.portrait.rest_aus
-        series = postprocess(series, post, base if job.audio2au is not None else None)
+        series = postprocess(series, post, post.base(job.portrait.rest_aus) if job.audio2au is not None else None)
     return job.run(series, audio)
 
 

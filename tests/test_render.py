@@ -101,12 +101,16 @@ def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
     assert probe(tmp_path / "csv.mp4").frames == p.frames
 
 
-def test_demo_renders_bundled_example(tiny, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_demo_renders_bundled_example_outside_the_current_folder(tiny, tmp_path, capsys, monkeypatch):
+    here, out = tmp_path / "checkout", tmp_path / "videos"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("TALKINGHEAD_OUTPUT", str(out))
     rc, stdout, err = run(["demo", "--checkpoint", tiny, "--size", 128], capsys)
     assert rc == 0, err
-    p = probe(tmp_path / "talkinghead_demo.mp4")
-    assert p.audio_codec == "aac" and p.frames > 100
+    assert list(here.iterdir()) == []  # nothing written where the command ran
+    p = probe(out / "talkinghead_demo.mp4")
+    assert p.audio_codec == "aac" and p.frames > 100 and str(out / "talkinghead_demo.mp4") in stdout
 
 
 def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):

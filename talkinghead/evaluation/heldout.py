@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gath.data import TargetSet, load_target_set
-from talkinghead.edit import IMAGE_SUFFIXES
+from talkinghead.io.image import IMAGE_SUFFIXES
 from talkinghead.errors import UserError
 from talkinghead.face.align import detect_and_align
 from talkinghead.face.landmarks import LandmarkDetector

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from actionunits.atomic import atomic_output
-from talkinghead.edit import write_image
+from talkinghead.io.image import write_image
 from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
 from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
 from talkinghead.evaluation.sync import PREDICTORS

@@ -11,10 +11,11 @@ right in an unmirrored photo.
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import os
+import re
 import sys
-from collections.abc import Iterator
+import threading
 
 import numpy as np
 
@@ -35,21 +36,47 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 DETECT_MAX_SIDE = 1280
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """mediapipe's C++ side writes TFLite/absl lines to file descriptor 2 when its graph
-    starts (before absl logging is initialised, so GLOG settings cannot stop them). Point
-    fd 2 at /dev/null for that moment, so a user sees our one-line messages only."""
+# Lines mediapipe's C++ side (TFLite, absl/glog) writes to file descriptor 2.
+NATIVE_LOG_LINE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d|INFO: Created TensorFlow Lite|"
+                             rb"WARNING: All log messages before absl::InitializeLog)")
+_native_filter: threading.Thread | None = None
+
+
+def filter_native_logs() -> None:
+    """Drop mediapipe's native log lines from this process's stderr, so users see our one
+    line messages only. They come from graph threads at any moment (start-up, the first
+    frames of a video, shutdown), so file descriptor 2 is routed, once per process, through
+    a pipe whose reader forwards everything else unchanged (progress bars included). At
+    exit the pipe is drained and the real stderr restored."""
+    global _native_filter
+    if _native_filter is not None:
+        return
     sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    real = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if not NATIVE_LOG_LINE.match(line))
+            if pending[:1] not in (b"I", b"W", b"E", b"F") or b"\r" in pending:
+                out, pending = out + pending, b""  # cannot become a native line (a progress bar): show it now
+            if out:
+                os.write(real, out)
+        if not NATIVE_LOG_LINE.match(pending):
+            os.write(real, pending)
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # the write end's last copy closes: the reader sees EOF after draining
+        _native_filter.join(timeout=2)
+
+    _native_filter = threading.Thread(target=forward, name="native-log-filter", daemon=True)
+    _native_filter.start()
+    atexit.register(restore)
 
 
 def face_area(points: np.ndarray) -> float:
@@ -70,9 +97,8 @@ class LandmarkDetector:
         import mediapipe as mp
 
         self.video = video
-        self._started = False
-        with _native_stderr_silenced():
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
+        filter_native_logs()
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=not video,
                 max_num_faces=1 if video else max_faces,
                 refine_landmarks=True,
@@ -91,12 +117,7 @@ class LandmarkDetector:
             import cv2
 
             small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        if self._started:
-            result = self._mesh.process(np.ascontiguousarray(small))
-        else:  # the graph's first run prints the native start-up lines
-            with _native_stderr_silenced():
-                result = self._mesh.process(np.ascontiguousarray(small))
-            self._started = True
+        result = self._mesh.process(np.ascontiguousarray(small))
         if not result.multi_face_landmarks:
             return []
         faces = []
@@ -108,8 +129,7 @@ class LandmarkDetector:
         return faces
 
     def close(self) -> None:
-        with _native_stderr_silenced():  # closing the graph flushes more native log lines
-            self._mesh.close()
+        self._mesh.close()
 
     def __enter__(self) -> LandmarkDetector:
         return self

@@ -16,6 +16,7 @@ import numpy as np
 from talkinghead.errors import UserError
 
 # Pixels above this are refused: decoding would need several GB of memory.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # what edit writes and eval reads as portraits
 MAX_PIXELS = 150_000_000
 
 _EXIF_ORIENTATION = 0x0112
@@ -139,3 +140,14 @@ def _check_size(path: Path, data: bytes) -> None:
         return
     if w * h > MAX_PIXELS:
         raise UserError(f"image {path} is too large ({w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP)")
+
+
+def write_image(path: Path, rgb: np.ndarray) -> None:
+    """Encode an RGB image by `path`'s extension into a temp file beside it, then rename."""
+    from actionunits.atomic import atomic_output
+
+    ok, data = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise UserError(f"cannot encode an image as {path.suffix}")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.tobytes())

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.aupost import PostOptions
+from talkinghead.checkpoints import ModelOptions
 from talkinghead.errors import UserError
 from talkinghead.live.audio_input import AudioSource, MicSource
 from talkinghead.live.engine import LiveEngine, LiveFrame, LiveStats
@@ -31,21 +32,33 @@ DEFAULT_HEIGHT = 480  # live frames are scaled down to this: paste-back and disp
 
 @dataclass
 class LiveOptions:
+    model: ModelOptions = field(default_factory=ModelOptions)
     input_device: str | None = None
     fps: float = 25.0
-    device: str = "auto"
-    lite: bool = False
-    generator: str = "warp"
-    checkpoint: Path | None = None
-    neutral: bool = False
     size: int | None = None
     window: bool = True
     serve: str | None = None
     record: Path | None = None
     duration: float | None = None
     face_index: int | None = None
-    post: PostOptions = field(default_factory=PostOptions)
+    post: PostOptions = field(default_factory=lambda: PostOptions(smooth_s=0.04))
     quiet: bool = False
+
+    def check(self) -> None:
+        self.model.check()
+        self.post.check()
+        if not 0 < self.fps <= 60:
+            raise UserError(f"--fps must be in (0, 60], got {self.fps}")
+        if self.duration is not None and self.duration <= 0:
+            raise UserError(f"--duration must be positive, got {self.duration}")
+        if self.size is not None and self.size < 64:
+            raise UserError(f"--size must be at least 64 pixels, got {self.size}")
+        if not (self.window or self.serve or self.record):
+            raise UserError("nothing to show: without a window, give --serve HOST:PORT or --record FILE")
+        if self.record is not None:
+            from talkinghead.io.video import VIDEO_SUFFIXES, check_output_path
+
+            check_output_path(self.record, VIDEO_SUFFIXES)
 
 
 @dataclass
@@ -72,21 +85,6 @@ class LiveResult:
         return text + (f"; recorded {self.recording}" if self.recording else "")
 
 
-def _check(options: LiveOptions) -> None:
-    if not 0 < options.fps <= 60:
-        raise UserError(f"--fps must be in (0, 60], got {options.fps}")
-    if options.duration is not None and options.duration <= 0:
-        raise UserError(f"--duration must be positive, got {options.duration}")
-    if options.size is not None and options.size < 64:
-        raise UserError(f"--size must be at least 64 pixels, got {options.size}")
-    if not (options.window or options.serve or options.record):
-        raise UserError("nothing to show: without a window, give --serve HOST:PORT or --record FILE")
-    if options.record is not None:
-        from talkinghead.io.video import VIDEO_SUFFIXES, check_output_path
-
-        check_output_path(options.record, VIDEO_SUFFIXES)
-
-
 def _stop_on_sigterm(stack: ExitStack) -> None:
     """SIGTERM ends the session like Ctrl+C (recording finished), in the main thread only."""
     if threading.current_thread() is not threading.main_thread():
@@ -105,12 +103,12 @@ def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     from talkinghead.checkpoints import AnimatorFactory, load_audio2au
     from talkinghead.portrait import Portrait
 
-    factory = AnimatorFactory(options.generator, options.checkpoint, options.device, prefer_lite=options.lite)
-    model = load_audio2au(options.checkpoint, factory.au_names, factory.device)
+    factory = AnimatorFactory(options.model)
+    model = load_audio2au(options.model.checkpoint, factory.au_names, factory.device)
     if model.net.lstm.bidirectional:
         raise UserError("live mode needs a streaming audio2au model (trained with audio2au/model=stream)")
     portrait = Portrait.open(photo, options.size, DEFAULT_HEIGHT, options.face_index, names=factory.au_names)
-    base = np.zeros(len(factory.au_names), np.float32) if options.neutral else portrait.rest_aus
+    base = options.post.base(portrait.rest_aus)
     engine = LiveEngine(factory.build(portrait), model, options.fps, options.post, base, factory.cuda)
     return engine, f"{factory.words} on {factory.device}"
 
@@ -119,9 +117,9 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
              on_frame: Callable[[LiveFrame], None] | None = None) -> LiveResult:
     """Run a session until it is stopped; `source` defaults to the microphone, `on_frame`
     sees every shown frame (tests and the benchmark)."""
-    from talkinghead.render import decoder_threads
+    from talkinghead.portrait import frame_loop_threads
 
-    _check(options)
+    options.check()
     engine, words = load_engine(photo, options)
     source = source or MicSource(options.input_device)
     say = (lambda msg: None) if options.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -129,7 +127,7 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
     recording, server, recorder, failure = None, None, None, None
     with ExitStack() as stack:
         _stop_on_sigterm(stack)
-        stack.enter_context(decoder_threads(engine.cuda))
+        stack.enter_context(frame_loop_threads(engine.cuda))
         window = None
         if options.window and not options.serve:
             from talkinghead.live.window import Window
