@@ -55,21 +55,24 @@ def mirror_permutation(names: tuple[str, ...] | list[str]) -> list[int]:
     return perm
 
 
-def parse_assignments(text: str, names: tuple[str, ...] | list[str] = AU_NAMES) -> dict[str, float]:
-    """Parse 'jawOpen=0.6,mouthSmileLeft=0.8' into a dict, with clear errors."""
+def parse_assignments(text: str, names: tuple[str, ...] | list[str] = AU_NAMES, what: str = "AU",
+                      default: float | None = None, lower: bool = False) -> dict[str, float]:
+    """Parse 'jawOpen=0.6,mouthSmileLeft=0.8' into {name: value in [0, 1]}, with clear
+    errors. `what` names the kind in messages; with `default` a bare NAME means that value
+    ('happy' for 'happy=1'); `lower` matches names case-insensitively (lower-case `names`)."""
     out: dict[str, float] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep:
+        name = name.strip().lower() if lower else name.strip()
+        if not sep and default is None:
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
         if name not in names:
-            raise ValueError(f"unknown AU {name!r}; known: {', '.join(names)}")
+            raise ValueError(f"unknown {what} {name!r}; known: {', '.join(names)}")
         try:
-            v = float(value)
+            v = float(value) if sep else default
         except ValueError:
-            raise ValueError(f"AU {name}: {value!r} is not a number") from None
+            raise ValueError(f"{what} {name}: {value!r} is not a number") from None
         if not 0.0 <= v <= 1.0:
-            raise ValueError(f"AU {name}: {v} is outside [0, 1]")
+            raise ValueError(f"{what} {name}: {v} is outside [0, 1]")
         out[name] = v
     return out

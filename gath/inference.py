@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from actionunits.checkpoint import resolve_device
-from gath.checkpoint import load_model
 from gath.models import Generator
 
 
@@ -37,11 +34,6 @@ class FaceAnimator:
         self.au_names: tuple[str, ...] = tuple(meta["au_names"])
         self.crop_size: int = int(meta["crop_size"])
         self._code: torch.Tensor | None = None
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> FaceAnimator:
-        generator, meta = load_model(path, "generator", Generator)
-        return cls(generator, meta, device)
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from tqdm import tqdm
+from actionunits.progress import progress_bar
 
 from gath.checkpoint import export_weights, load_model, restore_training_state, save_training_state
 from gath.data import Augment, Batcher, load_source_set, load_target_set, mix_target_into_source, to_unit_range
@@ -157,7 +157,7 @@ def train_gath(cfg: DictConfig) -> Path:
                                 generators, rng_state(), OmegaConf.to_container(cfg), meta)
 
     log = RunLog(rt, run_dir)
-    bar = tqdm(total=cfg.train.steps, initial=step, disable=not rt.is_main, dynamic_ncols=True, desc=cfg.variant)
+    bar = progress_bar(cfg.train.steps, cfg.variant, "step", disable=not rt.is_main, initial=step)
     with StopFlag() as stop:
         while step < cfg.train.steps and not stop.stop:
             x_src, labels = sources.sample(per_rank)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm import tqdm
+from actionunits.progress import progress_bar
 
 from gath.checkpoint import export_weights, restore_training_state, save_training_state
 from gath.data import Augment, Batcher, TargetSet, load_target_set, split_by_speaker, to_unit_range
@@ -74,7 +74,7 @@ def train_aue(cfg: DictConfig) -> Path:
                                 rng_state(), OmegaConf.to_container(cfg), meta)
 
     log = RunLog(rt, run_dir)
-    bar = tqdm(total=cfg.train.steps, initial=step, disable=not rt.is_main, dynamic_ncols=True, desc="aue")
+    bar = progress_bar(cfg.train.steps, "aue", "step", disable=not rt.is_main, initial=step)
     val_rmse = float("nan")
     with StopFlag() as stop:
         while step < cfg.train.steps and not stop.stop:

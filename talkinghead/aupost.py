@@ -76,20 +76,7 @@ class PostOptions:
 
 def parse_emotion(text: str) -> dict[str, float]:
     """'happy' or 'happy=0.5' (several comma-separated) -> {name: strength}."""
-    out: dict[str, float] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = item.partition("=")
-        name = name.strip().lower()
-        if name not in EMOTIONS:
-            raise ValueError(f"unknown emotion {name!r}; known: {', '.join(EMOTIONS)}")
-        try:
-            strength = float(value) if sep else 1.0
-        except ValueError:
-            raise ValueError(f"emotion {name}: {value!r} is not a number") from None
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"emotion {name}: strength {strength} is outside [0, 1]")
-        out[name] = strength
-    return out
+    return parse_assignments(text, tuple(EMOTIONS), what="emotion", default=1.0, lower=True)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, float]:

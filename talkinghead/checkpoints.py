@@ -71,7 +71,10 @@ def load_motion(checkpoint: str | Path | None = None):
 
 
 def gath_file(checkpoint: str | Path | None, prefer_lite: bool = False) -> Path:
-    """generator.pt, or generator_lite.pt when asked for (CPU) or the only one there."""
+    """A generator file as given, or in a weights folder generator.pt, or generator_lite.pt
+    when asked for (CPU) or the only one there."""
+    if checkpoint is not None and Path(checkpoint).is_file():
+        return Path(checkpoint)
     d = weights_dir(checkpoint)
     full, lite = d / GENERATOR_FILE, d / LITE_GENERATOR_FILE
     if not full.is_file() and not lite.is_file():
@@ -79,24 +82,25 @@ def gath_file(checkpoint: str | Path | None, prefer_lite: bool = False) -> Path:
     return lite if lite.is_file() and (prefer_lite or not full.is_file()) else full
 
 
-def load_gath(checkpoint: str | Path | None, device: str = "auto", prefer_lite: bool = False):
-    """The GATH generator on its device (the lite one on CPU when present), and a few words
+def load_gath(checkpoint: str | Path | None, device: str = "auto", prefer_lite: bool | None = None):
+    """The GATH generator on its device (`prefer_lite` None: the lite one on CPU when
+    present; True: the lite one; False: the full one when present), a few words
     saying which one it is (and whether it is a placeholder: weights marked `placeholder`
     in their metadata were not trained to quality, and users should know why the video
-    looks wrong)."""
+    looks wrong), and its metadata. The one way every command loads a generator."""
     from gath.checkpoint import load_model
     from gath.inference import FaceAnimator
     from gath.models import Generator
 
     try:
         dev = resolve_device(device)
-        path = gath_file(checkpoint, prefer_lite or dev.type == "cpu")
+        path = gath_file(checkpoint, dev.type == "cpu" if prefer_lite is None else prefer_lite)
         generator, meta = load_model(path, "generator", Generator)
         animator = FaceAnimator(generator, meta, device)
     except (CheckpointError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     words = "GATH lite generator" if path.name == LITE_GENERATOR_FILE else "GATH generator"
-    return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else "")
+    return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else ""), meta | {"path": str(path)}
 
 
 def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device | str = "cpu"):
@@ -132,7 +136,7 @@ class AnimatorFactory:
             self.au_names: tuple[str, ...] = tuple(n for n in AU_NAMES if n in self.motion.au_names)
             self.device = torch.device("cpu")
         else:
-            self.gath, self.words = load_gath(model.checkpoint, model.device, model.lite)
+            self.gath, self.words, _ = load_gath(model.checkpoint, model.device, True if model.lite else None)
             self.au_names = self.gath.au_names
             self.device = self.gath.device
 

@@ -26,15 +26,14 @@ import io
 import math
 import os
 import shutil
-import sys
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
+from actionunits.atomic import atomic_directory
+from actionunits.progress import progress_bar
 
 from actionunits import AUSeries
 from actionunits.prepared import (ClipRecord, clip_dir, frame_path, read_clips, read_info, read_source, write_clips,
@@ -83,8 +82,8 @@ class PackSummary:
                 f"{self.bytes / MIB:.1f} of {self.max_bytes / MIB:.4g} MiB")
 
 
-def _bar(total: int, desc: str, on: bool) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="file", disable=not on, file=sys.stderr, leave=False, dynamic_ncols=True)
+def _bar(total: int, desc: str, on: bool):
+    return progress_bar(total, desc, "file", disable=not on, leave=False)
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -330,11 +329,7 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
         ratio *= actual / max(estimate, 1.0) * 1.01
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would survive the rename
-    try:
+    with atomic_directory(out) as tmp:
         write_info(tmp, info)
         for rel, _, data in stills:
             path = tmp / "source" / rel
@@ -368,16 +363,6 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         if size > max_bytes:
             raise UserError(f"pack came out at {size / MIB:.2f} MiB, over --max-mb {options.max_mb:g}")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
-            os.replace(out, old / "pack")
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     stride_values = [strides[s] for s in {c.record.speaker for c in clips}] or [1]
     return PackSummary(out, len(stills), stills_total, len({i for _, i, _ in stills}), colour, len(clips),
                        len({c.record.speaker for c in clips}), n_frames, sum(len(c.valid_idx) for c in clips),

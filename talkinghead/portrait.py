@@ -149,7 +149,24 @@ class Animator(Protocol):
     def draw(self, plan: object) -> np.ndarray: ...
 
 
-class WarpAnimator:
+class _FullFrames:
+    """What both animators share: frames of the photo's size or of the aligned crop, and
+    `frames` = `draw(plan(aus))` for callers that want both halves at once (edit, live)."""
+
+    portrait: Portrait
+    crop_height: int | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self.crop_height is not None:
+            return self.crop_height, self.crop_height
+        return self.portrait.size
+
+    def frames(self, aus: np.ndarray) -> np.ndarray:
+        return self.draw(self.plan(aus))
+
+
+class WarpAnimator(_FullFrames):
     """The photo's pixels moved by AU-driven landmark motion, plus a drawn mouth interior.
 
     Per frame: target landmarks = photo landmarks + motion(AU_target - AU_photo) in the
@@ -180,12 +197,6 @@ class WarpAnimator:
             matrix = np.diag([crop_height / DEFAULT_CROP_SIZE] * 2) @ m
             self._crop = lambda frame: warp_region(frame, matrix, crop_height)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        if self.crop_height is not None:
-            return self.crop_height, self.crop_height
-        return self.portrait.size
-
     def offsets(self, aus: np.ndarray) -> np.ndarray:
         """(B, n_aus) targets -> (B, 478, 2) landmark offsets in photo pixels."""
         delta = np.zeros((len(aus), len(self.motion.au_names)), np.float32)
@@ -215,11 +226,8 @@ class WarpAnimator:
             return np.stack([self._crop(f) for f in frames])
         return frames
 
-    def frames(self, aus: np.ndarray) -> np.ndarray:
-        return self.draw(self.plan(aus))
 
-
-class GathAnimator:
+class GathAnimator(_FullFrames):
     """A GATH generator on the aligned crop, pasted back (or the bare crop, scaled to
     `crop_height`), with the optional classical enhancement of the crop."""
 
@@ -234,12 +242,6 @@ class GathAnimator:
         aligned = portrait.aligned(animator.crop_size)
         self.paster = Paster(aligned) if crop_height is None else None
         animator.set_source(aligned.crop)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        if self.crop_height is not None:
-            return self.crop_height, self.crop_height
-        return self.portrait.size
 
     def plan(self, aus: np.ndarray) -> np.ndarray:
         return self.animator.render(aus)
@@ -256,6 +258,3 @@ class GathAnimator:
             frame[:] = photo
             self.paster.paste(frame, crop, inplace=True)
         return out
-
-    def frames(self, aus: np.ndarray) -> np.ndarray:
-        return self.draw(self.plan(aus))

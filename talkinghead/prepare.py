@@ -19,7 +19,6 @@ import csv
 import multiprocessing
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ import cv2
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
+from actionunits.atomic import atomic_directory, atomic_output
+from actionunits.progress import progress_bar
 from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
                                   read_info, read_source, write_clips, write_info, write_source)
 from talkinghead.errors import UserError
@@ -193,9 +194,8 @@ def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise OSError(f"cannot encode {path}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
 
 
 def plausible_face(landmarks: np.ndarray, tracker) -> str | None:
@@ -243,45 +243,38 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
     from talkinghead.face.landmarks import N_LANDMARKS
     from talkinghead.io.soundtrack import extract_audio, has_audio
 
-    final = clip_dir(root, task.clip)
-    tmp = final.with_name(f".tmp-{task.clip}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "frames").mkdir(parents=True)
     try:
-        cv2.setNumThreads(1)
-        frames_dir = tmp / "frames"
-        points: list[np.ndarray] = []
+        with atomic_directory(clip_dir(root, task.clip)) as tmp:
+            (tmp / "frames").mkdir()
+            cv2.setNumThreads(1)
+            frames_dir = tmp / "frames"
+            points: list[np.ndarray] = []
 
-        def save_crop(index: int, rgb: np.ndarray, landmarks: np.ndarray | None) -> None:
-            points.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if landmarks is None else landmarks)
-            if landmarks is not None:
-                _write_jpeg(frames_dir / frame_path(root, task.clip, index).name,
-                            align_face(rgb, landmarks, crop_size).crop)
+            def save_crop(index: int, rgb: np.ndarray, landmarks: np.ndarray | None) -> None:
+                points.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if landmarks is None else landmarks)
+                if landmarks is not None:
+                    _write_jpeg(frames_dir / frame_path(root, task.clip, index).name,
+                                align_face(rgb, landmarks, crop_size).crop)
 
-        series = track_video(task.path, fps, neutral_from_clip=neutral_from_clip, tracker=AUTracker(),
-                             on_frame=save_crop)
-        for i in np.flatnonzero(~series.valid):  # tracked but implausible: no crop
-            (frames_dir / frame_path(root, task.clip, int(i)).name).unlink(missing_ok=True)
-        series.write_csv(tmp / "aus.csv")
-        np.save(tmp / landmarks_path(root, task.clip).name, np.stack(points).astype(np.float32))
-        audio = ""
-        if has_audio(task.path):
-            extract_audio(task.path, tmp / "audio.wav")
-            if is_silent(tmp / "audio.wav"):  # a muted track is no speech to learn from
-                (tmp / "audio.wav").unlink()
-            else:
-                audio = "audio.wav"
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+            series = track_video(task.path, fps, neutral_from_clip=neutral_from_clip, tracker=AUTracker(),
+                                 on_frame=save_crop)
+            for i in np.flatnonzero(~series.valid):  # tracked but implausible: no crop
+                (frames_dir / frame_path(root, task.clip, int(i)).name).unlink(missing_ok=True)
+            series.write_csv(tmp / "aus.csv")
+            np.save(tmp / landmarks_path(root, task.clip).name, np.stack(points).astype(np.float32))
+            audio = ""
+            if has_audio(task.path):
+                extract_audio(task.path, tmp / "audio.wav")
+                if is_silent(tmp / "audio.wav"):  # a muted track is no speech to learn from
+                    (tmp / "audio.wav").unlink()
+                else:
+                    audio = "audio.wav"
         record = ClipRecord(task.clip, task.speaker, series.fps, len(series), audio)
         return task, record, len(series), int(series.valid.sum()), None
     except UserError as e:
         return task, None, 0, 0, str(e)
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
         return task, None, 0, 0, f"{type(e).__name__}: {e}"
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def is_silent(wav: Path) -> bool:
@@ -330,21 +323,16 @@ class _Call:
 
 
 def _write_failures(root: Path, failures: list[tuple[str, str, str]]) -> None:
-    path = root / "failures.csv"
-    tmp = path.with_name(".failures.csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_output(root / "failures.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["kind", "path", "reason"])
         w.writerows(failures)
-    os.replace(tmp, path)
 
 
 def prepare(root: str | os.PathLike, sources: Iterable[Path] = (), targets: Iterable[tuple[Path, str | None]] = (),
             crop_size: int = 100, fps: float = 25.0, workers: int = 1, neutral_from_clip: bool = True,
             limit: int | None = None, name_root: Path | None = None, progress: bool = True) -> Summary:
     """Build (or extend, or resume) the prepared dataset at `root`. See the module docstring."""
-    from tqdm import tqdm
-
     root = Path(root)
     sources, targets = list(sources), list(targets)
     if not sources and not targets:
@@ -376,15 +364,15 @@ def prepare(root: str | os.PathLike, sources: Iterable[Path] = (), targets: Iter
 
     start = time.perf_counter()
     if still_tasks:
-        _prepare_stills(root, still_tasks, crop_size, workers, summary, progress, tqdm)
+        _prepare_stills(root, still_tasks, crop_size, workers, summary, progress)
     if clip_tasks:
-        _prepare_clips(root, clip_tasks, crop_size, fps, workers, neutral_from_clip, summary, progress, tqdm)
+        _prepare_clips(root, clip_tasks, crop_size, fps, workers, neutral_from_clip, summary, progress)
     summary.elapsed = time.perf_counter() - start
     _write_failures(root, summary.failures)
     return summary
 
 
-def _prepare_stills(root, tasks, crop_size, workers, summary, progress, tqdm) -> None:
+def _prepare_stills(root, tasks, crop_size, workers, summary, progress) -> None:
     wanted = {t.rel for t in tasks}
     records = {p: i for p, i in read_source(root) if p not in wanted}  # other folders' stills stay
     todo = []
@@ -395,7 +383,7 @@ def _prepare_stills(root, tasks, crop_size, workers, summary, progress, tqdm) ->
         else:
             todo.append(t)
     last = time.monotonic()
-    bar = tqdm(total=len(todo), desc="stills", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(todo), "stills", "img", disable=not progress)
     for task, reason in _run_parallel(prepare_still, todo, workers, (root, crop_size)):
         bar.update()
         if reason:
@@ -411,7 +399,7 @@ def _prepare_stills(root, tasks, crop_size, workers, summary, progress, tqdm) ->
     write_source(root, sorted(records.items()))
 
 
-def _prepare_clips(root, tasks, crop_size, fps, workers, neutral_from_clip, summary, progress, tqdm) -> None:
+def _prepare_clips(root, tasks, crop_size, fps, workers, neutral_from_clip, summary, progress) -> None:
     records = {c.clip: c for c in read_clips(root)}
     todo = []
     for t in tasks:
@@ -424,7 +412,7 @@ def _prepare_clips(root, tasks, crop_size, fps, workers, neutral_from_clip, summ
     write_clips(root, sorted(records.values(), key=lambda c: c.clip))
     last = time.monotonic()
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), desc="clips", unit="clip", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(len(todo), "clips", "clip", disable=not progress)
     for task, record, n, valid, reason in _run_parallel(prepare_clip, todo, workers,
                                                         (root, crop_size, fps, neutral_from_clip)):
         bar.update()

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tqdm import tqdm
+from actionunits.progress import progress_bar
 
 
 class Progress:
@@ -46,9 +46,8 @@ class Progress:
         if not self.quiet:
             print(f"  {name:<10} {seconds:7.2f} s", file=sys.stderr, flush=True)
 
-    def bar(self, total: int, desc: str = "frames") -> tqdm:
-        return tqdm(total=total, desc=f"  {desc}", unit="frame", disable=self.quiet, file=sys.stderr,
-                    leave=False, dynamic_ncols=True)
+    def bar(self, total: int, desc: str = "frames"):
+        return progress_bar(total, f"  {desc}", "frame", disable=self.quiet, leave=False)
 
     @property
     def elapsed(self) -> float:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from actionunits import AUSeries
+from actionunits.atomic import atomic_output
 from talkinghead.errors import UserError
 
 # The coefficients worth a glance: mouth, smile, brows, eyes.
@@ -34,10 +35,9 @@ def plot_series(series: AUSeries, path: str | os.PathLike, title: str = "") -> N
     if title:
         axes[0, 0].set_title(title, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
         tmp.unlink(missing_ok=True)

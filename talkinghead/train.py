@@ -15,6 +15,8 @@ def run_training(model: str, overrides: list[str]) -> None:
     if cfg.data.get("synthetic", False):
         ensure_synthetic_dataset(cfg.data.root, crop_size=cfg.data.crop_size)
     if model == "gath":
+        ensure_au_estimator(cfg, overrides)
+    if model == "gath":
         from gath.train import train_gath as trainer
     elif model == "motion":
         from talkinghead.face.motion_fit import train_motion as trainer
@@ -26,3 +28,20 @@ def run_training(model: str, overrides: list[str]) -> None:
         trainer(cfg)
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
+
+
+def ensure_au_estimator(cfg, overrides: list[str]) -> None:
+    """GATH's AU loss needs a trained, frozen AU estimator. On generated data (a smoke run)
+    one is trained first, on the same data with the same experiment; on real data that is
+    an hour's job of its own, so the error says how to run it."""
+    from pathlib import Path
+
+    path = Path(cfg.aue_checkpoint)
+    if path.is_file():
+        return
+    if not cfg.data.get("synthetic", False):
+        raise UserError(f"no AU estimator at {path}: train one first with `talkinghead train aue data=prepared "
+                        f"data.root={cfg.data.root} run_dir={path.parent}`, or set aue_checkpoint=PATH")
+    keep = [o for o in overrides if o.split("=")[0].lstrip("+") in ("experiment", "data", "data.root", "device")]
+    print(f"no AU estimator at {path}: training one on the same generated data first", flush=True)
+    run_training("aue", keep + [f"run_dir={path.parent}"])

@@ -40,3 +40,22 @@ def test_parse_assignments():
     for bad, msg in [("jaw=0.5", "unknown AU"), ("jawOpen", "NAME=VALUE"), ("jawOpen=2", "outside"), ("jawOpen=x", "not a number")]:
         with pytest.raises(ValueError, match=msg):
             parse_assignments(bad)
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(capsys):
+    from actionunits import progress
+
+    bar = progress.progress_bar(40, "frames", "frame")  # pytest's stderr is not a TTY
+    assert isinstance(bar, progress.PlainProgress)
+    bar.every_s = 0.0
+    for _ in range(4):
+        bar.update(10)
+    bar.set_postfix(loss="0.1")
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert "\r" not in "".join(lines) and len(lines) == 5  # one line per update and one at the end
+    assert lines[-1].startswith("frames: 40/40 (100%)") and lines[-1].endswith("loss=0.1")
+    off = progress.progress_bar(10, "x", disable=True)
+    off.update(10)
+    off.close()
+    assert capsys.readouterr().err == ""

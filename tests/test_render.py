@@ -116,10 +116,10 @@ def test_demo_renders_bundled_example_outside_the_current_folder(tiny, tmp_path,
 def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):
     from talkinghead.checkpoints import load_gath
 
-    _, words = load_gath(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
+    _, words, _ = load_gath(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
     assert words == "GATH generator, PLACEHOLDER weights"
-    _, words = load_gath(make_tiny_weights(tmp_path / "v"), "cpu")
-    assert words == "GATH generator"
+    _, words, meta = load_gath(make_tiny_weights(tmp_path / "v"), "cpu")
+    assert words == "GATH generator" and meta["path"].endswith("generator.pt")
     for generator, name in (("warp", "warp renderer"), ("gath", "GATH generator")):
         out = tmp_path / f"{generator}.mp4"
         rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from talkinghead.checkpoints import GENERATOR_FILE, LITE_GENERATOR_FILE, MOTION_FILE, load_motion, weights_dir
+from talkinghead.checkpoints import MOTION_FILE, load_motion
 from talkinghead.errors import UserError
 
 WARP = "warp"  # --variant NAME=warp: the shipped motion model
@@ -56,29 +56,17 @@ class CropWarp:
 
 
 def load_variant(path: Path | str | None, device: str, crop_size: int):
-    """`warp` (or a motion.pt / a folder holding one and no generator) -> CropWarp; a
-    generator file, or a folder with generator.pt (preferred: evaluate the full model) or
-    generator_lite.pt; None is the shipped GATH weights. Returns (animator, meta)."""
-    from gath.checkpoint import CheckpointError, load_model
-    from gath.inference import FaceAnimator
-    from gath.models import Generator
+    """`warp` (or a motion.pt) -> CropWarp; a generator file or weights folder (the full
+    generator.pt preferred: evaluate the full model) or None (the shipped weights) -> the
+    GATH generator. Returns (animator, meta)."""
+    from talkinghead.checkpoints import load_gath
 
     if str(path) == WARP:
         return CropWarp(load_motion(None), crop_size), {"path": WARP, "variant": "warp"}
     path = None if path is None else Path(path)
     if path is not None and path.name == MOTION_FILE:
         return CropWarp(load_motion(path.parent), crop_size), {"path": str(path), "variant": "warp"}
-    if path is None or path.is_dir():
-        folder = weights_dir(path)
-        file = folder / GENERATOR_FILE if (folder / GENERATOR_FILE).is_file() else folder / LITE_GENERATOR_FILE
-        if not file.is_file():
-            raise UserError(f"no {GENERATOR_FILE} in checkpoint folder {folder}")
-    elif path.is_file():
-        file = path
-    else:
+    if path is not None and not path.exists():
         raise UserError(f"generator checkpoint not found: {path}")
-    try:
-        generator, meta = load_model(file, "generator", Generator)
-        return FaceAnimator(generator, meta, device), meta | {"path": str(file)}
-    except (CheckpointError, ValueError) as e:
-        raise UserError(str(e).splitlines()[0]) from None
+    animator, _, meta = load_gath(path, device, prefer_lite=False)
+    return animator, meta

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
+from actionunits.atomic import atomic_output
 from actionunits.series import smooth_in_time
 
 # Rigid points for pose removal: forehead, nose bridge, eye corners, temples.
@@ -160,9 +161,8 @@ class Calibration:
         d = {"rigid_points": list(RIGID), "reference": np.round(self.reference, 5).tolist(),
              "neutral": {k: round(float(v), 5) for k, v in self.neutral.items()},
              "strong": {k: round(float(v), 5) for k, v in self.strong.items()}}
-        tmp = Path(str(path) + ".tmp")
-        tmp.write_text(json.dumps(d, indent=1) + "\n")
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(d, indent=1) + "\n")
 
 
 def tracker_version() -> str:
