@@ -40,6 +40,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     folder there is removed only after the new one is in place), on any error it is
     removed. Readers see the old folder or the complete new one, never a partial one."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     umask = os.umask(0)
     os.umask(umask)

@@ -238,6 +238,13 @@ def _add_video_command_options(p: argparse.ArgumentParser, speech: bool = False)
     _add_output_options(p, max_height=720, video=True, batches=True)
 
 
+def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
+    """A sub-command's parser whose handler is `func`."""
+    p = sub.add_parser(name, **kwargs)
+    p.set_defaults(func=func)
+    return p
+
+
 def _data_root() -> str:
     from talkinghead.data_root import data_root
 
@@ -257,14 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"talkinghead {version('talkinghead')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model (hydra overrides after the model name)",
+    t = _command(sub, "train", _train, help="train a model (hydra overrides after the model name)",
                        description="Train a model with the shipped hydra configs; append overrides such as "
                                    "train.steps=100 experiment=gath_c data=prepared data.root=DIR.")
     t.add_argument("model", choices=["gath", "aue", "audio2au", "motion"], help="which model to train")
     t.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
-    t.set_defaults(func=_train)
 
-    r = sub.add_parser("render", help="photo + speech -> lip-synced talking video",
+    r = _command(sub, "render", _render, help="photo + speech -> lip-synced talking video",
                        description="Make the face in a photo say the speech in an audio file (H.264 + AAC).")
     r.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
     r.add_argument("--audio", help="speech (wav, mp3, flac, m4a, ...); muxed into the video")
@@ -272,9 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "ARKit blendshape CSV) instead of the speech")
     r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
     _add_video_command_options(r, speech=True)
-    r.set_defaults(func=_render)
 
-    e = sub.add_parser("edit", help="set facial AUs of a photo (expression editing)",
+    e = _command(sub, "edit", _edit, help="set facial AUs of a photo (expression editing)",
                        description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
                                    "AUs not given keep the values the photo shows (all 0 with --neutral).")
     e.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
@@ -282,9 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(e)
     _add_expression_options(e)
     _add_output_options(e)
-    e.set_defaults(func=_edit)
 
-    v = sub.add_parser("reenact", help="photo + driving video -> the photo makes the driver's faces",
+    v = _command(sub, "reenact", _reenact, help="photo + driving video -> the photo makes the driver's faces",
                        description="Track the AUs of the face in a driving video and render them on the photo, "
                                    "with the driving video's audio.")
     v.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
@@ -292,16 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
     v.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
     _add_video_command_options(v)
-    v.set_defaults(func=_reenact)
 
-    d = sub.add_parser("demo", help="render the bundled example (no arguments needed)",
+    d = _command(sub, "demo", _demo, help="render the bundled example (no arguments needed)",
                        description="Render the bundled portrait saying the bundled speech.")
     d.add_argument("-o", "--output", help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, "
                                           "else ~/talkinghead-output/)")
     _add_video_command_options(d, speech=True)
-    d.set_defaults(func=_demo)
 
-    lv = sub.add_parser("live", help="talk into the microphone and watch the portrait speak, in real time",
+    lv = _command(sub, "live", _live, help="talk into the microphone and watch the portrait speak, in real time",
                         description="Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local web "
                                     "page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
                                     "recording.")
@@ -316,9 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(lv)
     _add_expression_options(lv, speech=True, smooth=0.04)
     _add_output_options(lv, max_height=480, video=True, crop=False)
-    lv.set_defaults(func=_live)
 
-    pr = sub.add_parser("prepare", help="build a training dataset from photo folders and videos",
+    pr = _command(sub, "prepare", _prepare, help="build a training dataset from photo folders and videos",
                         description="Align faces, track AUs and extract audio into the prepared dataset format "
                                     "(docs/dataset-format.md). Resumable: run again to continue or extend.")
     pr.add_argument("output", help="dataset folder to create or extend")
@@ -337,14 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="measure AUs from the population's neutral face, not each clip's own rest face")
     pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
-    pr.set_defaults(func=_prepare)
 
-    pk = sub.add_parser("pack", help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
+    pk = _command(sub, "pack", _pack, help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
                         description="Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
                                     "repeated identities first among the stills, every clip and speaker with frames "
                                     "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').")
     pk.add_argument("source", help="prepared dataset (talkinghead prepare)")
     pk.add_argument("output", help="pack folder to write (an older pack there is replaced)")
+    pk.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
     pk.add_argument("--max-mb", type=float, default=56.0, help="size budget in MiB (default 56)")
     pk.add_argument("--source-share", type=float, default=0.35, help="share of the budget for source stills "
                                                                      "(default 0.35; the rest goes to target clips)")
@@ -352,11 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "the target budget)")
     pk.add_argument("--jpeg-quality", type=int, metavar="Q", help="re-encode images as JPEG at quality Q "
                                                                   "(default: copy them as they are)")
-    pk.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
     pk.add_argument("--quiet", action="store_true", help="no progress bar")
-    pk.set_defaults(func=_pack)
 
-    tr = sub.add_parser("track", help="export the AU series of a video (CSV, optional plot)",
+    tr = _command(sub, "track", _track, help="export the AU series of a video (CSV, optional plot)",
                         description="Track the face in a video and write one row of AU coefficients per frame.")
     tr.add_argument("video", help="video with a face")
     tr.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
@@ -365,9 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--population-neutral", action="store_true",
                     help="measure AUs from the population's neutral face, not the clip's own rest face")
     tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
-    tr.set_defaults(func=_track)
 
-    ev = sub.add_parser("eval", help="the paper's evaluation on held-out speakers and unseen faces",
+    ev = _command(sub, "eval", _eval, help="the paper's evaluation on held-out speakers and unseen faces",
                         description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
                                     "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
                                     "writes eval.json, report.md, plots and grid.png (docs/eval.md).")
@@ -387,7 +385,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device_options(ev)
     ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
-    ev.set_defaults(func=_eval)
     return p
 
 

@@ -31,17 +31,18 @@ def run_training(model: str, overrides: list[str]) -> None:
 
 
 def ensure_au_estimator(cfg, overrides: list[str]) -> None:
-    """GATH's AU loss needs a trained, frozen AU estimator. On generated data (a smoke run)
-    one is trained first, on the same data with the same experiment; on real data that is
-    an hour's job of its own, so the error says how to run it."""
+    """GATH's AU loss needs a trained, frozen AU estimator. The smoke run (`experiment=smoke`,
+    generated data) trains its tiny one first; anywhere else that is a job of its own
+    (an hour on real data), so the error says how to run it."""
     from pathlib import Path
 
     path = Path(cfg.aue_checkpoint)
     if path.is_file():
         return
-    if not cfg.data.get("synthetic", False):
-        raise UserError(f"no AU estimator at {path}: train one first with `talkinghead train aue data=prepared "
-                        f"data.root={cfg.data.root} run_dir={path.parent}`, or set aue_checkpoint=PATH")
+    if not (cfg.data.get("synthetic", False) and "experiment=smoke" in overrides):
+        data = "" if cfg.data.get("synthetic", False) else f" data=prepared data.root={cfg.data.root}"
+        raise UserError(f"no AU estimator at {path}: train one first with `talkinghead train aue{data} "
+                        f"run_dir={path.parent}`, or set aue_checkpoint=PATH")
     keep = [o for o in overrides if o.split("=")[0].lstrip("+") in ("experiment", "data", "data.root", "device")]
     print(f"no AU estimator at {path}: training one on the same generated data first", flush=True)
     run_training("aue", keep + [f"run_dir={path.parent}"])

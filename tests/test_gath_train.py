@@ -161,7 +161,7 @@ def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
                         f"run_dir={tmp_path}", f"aue_checkpoint={tmp_path / 'missing.pt'}", "device=cpu"],
                        capture_output=True, text=True)
     assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0 and "checkpoint not found" in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "no AU estimator at" in r.stderr and "talkinghead train aue" in r.stderr
     r = subprocess.run([sys.executable, "-m", "talkinghead.cli", "train", "gath", "train.nope=1"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "bad config override" in r.stderr
