@@ -136,6 +136,7 @@ def _finite_numbers(tree) -> list[float]:
     return [tree] if isinstance(tree, (int, float)) and not isinstance(tree, bool) else []
 
 
+@pytest.mark.slow
 def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     weights = make_tiny_weights(tmp_path / "weights")
     out = tmp_path / "report"

@@ -92,6 +92,7 @@ def test_datasets_load_the_prepared_format(synthetic_dataset):
     assert -1 <= to_unit_range(x).min() and to_unit_range(x).max() <= 1
 
 
+@pytest.mark.slow
 def test_training_lowers_rec_and_au_losses(synthetic_dataset, aue_checkpoint, tmp_path):
     run_training("gath", [f"data.root={synthetic_dataset}", f"run_dir={tmp_path}", f"aue_checkpoint={aue_checkpoint}",
                           "train.steps=200", "train.log_every=1", "train.checkpoint_every=1000", "train.lr=1e-3",
@@ -108,6 +109,7 @@ def test_training_lowers_rec_and_au_losses(synthetic_dataset, aue_checkpoint, tm
                if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_resume_reproduces_the_next_step_exactly(synthetic_dataset, aue_checkpoint, tmp_path):
     common = [f"data.root={synthetic_dataset}", f"aue_checkpoint={aue_checkpoint}", "train.log_every=1", *TINY]
     run_training("gath", [*common, f"run_dir={tmp_path / 'a'}", "train.steps=4"])
@@ -121,6 +123,7 @@ def test_resume_reproduces_the_next_step_exactly(synthetic_dataset, aue_checkpoi
     assert all(torch.equal(wa["state_dict"][k], wb["state_dict"][k]) for k in wa["state_dict"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,has_d,has_c", [("gath", True, True), ("gath_c", True, False), ("gath_dc", False, False)])
 def test_variants_and_overrides_reach_the_models(synthetic_dataset, aue_checkpoint, tmp_path, variant, has_d, has_c):
     cfg = load_config("train_gath", [f"experiment={variant}", "model.generator.channels=12"])
@@ -140,6 +143,7 @@ def test_lite_experiment_selects_the_lite_generator():
     assert cfg.model.generator.channels == 32 and cfg.model.generator.n_res_blocks == 3
 
 
+@pytest.mark.slow
 def test_corrupt_missing_and_mismatched_checkpoints_are_clear_errors(aue_checkpoint, tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load(tmp_path / "nope.pt")
@@ -156,6 +160,7 @@ def test_corrupt_missing_and_mismatched_checkpoints_are_clear_errors(aue_checkpo
         load(truncated)
 
 
+@pytest.mark.slow
 def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
     r = subprocess.run([sys.executable, "-m", "talkinghead.cli", "train", "gath", f"data.root={synthetic_dataset}",
                         f"run_dir={tmp_path}", f"aue_checkpoint={tmp_path / 'missing.pt'}", "device=cpu"],
@@ -180,6 +185,7 @@ def test_torchrun_ddp_on_cpu(synthetic_dataset, aue_checkpoint, tmp_path):
     assert (tmp_path / "generator.pt").is_file()
 
 
+@pytest.mark.slow
 def test_au_output_term_and_fine_tuning_from_generator_weights(synthetic_dataset, aue_checkpoint, tmp_path):
     common = [f"data.root={synthetic_dataset}", f"aue_checkpoint={aue_checkpoint}", "train.log_every=1", *TINY]
     run_training("gath", [*common, f"run_dir={tmp_path / 'a'}", "train.steps=2", "loss.au_out=5"])

@@ -151,6 +151,7 @@ class TeeSource:
         self.source.close()
 
 
+@pytest.mark.slow
 def test_mouth_moves_more_during_speech_than_silence(virtual_mic, shared_data, tmp_path, one_torch_thread):
     wav = tmp_path / "speech.wav"
     speech_with_pauses(wav)
@@ -197,6 +198,7 @@ def test_mouth_moves_more_during_speech_than_silence(virtual_mic, shared_data, t
     assert motion[speaking].mean() > 2 * motion[silent].mean(), (motion[speaking].mean(), motion[silent].mean())
 
 
+@pytest.mark.slow
 def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virtual_mic, shared_data, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -252,6 +254,7 @@ def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virt
     assert (p.video_codec, p.audio_codec) == ("h264", "aac") and p.video_seconds > 2
 
 
+@pytest.mark.slow
 def test_window_opens_under_xvfb(virtual_mic, shared_data):
     if shutil.which("xvfb-run") is None:
         pytest.skip("no xvfb-run (Debian: apt-get install xvfb xauth)")
@@ -269,6 +272,7 @@ def test_unknown_input_device_is_a_clear_error(virtual_mic, shared_data, capsys)
     assert len(err.splitlines()) == 1 and "999" in err and "--list-devices" in err
 
 
+@pytest.mark.slow
 def test_lost_device_is_an_error_not_a_hang_and_recording_is_kept(virtual_mic, shared_data, tmp_path):
     """Kills the PulseAudio daemon mid-session (so: last test of the module)."""
     record = tmp_path / "lost.mp4"

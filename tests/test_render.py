@@ -73,6 +73,7 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
     assert p.frames == 50  # 2 s of capture at the default 25 fps
 
 
+@pytest.mark.slow
 def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, capsys):
     driver = next((shared_data / "video" / "grid" / "s1" / "video").glob("*.mp4"))
     out = tmp_path / "reenact.mp4"
@@ -223,6 +224,7 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
     """SIGTERM while frames are being encoded: the partial video is deleted."""
     import signal
@@ -249,6 +251,7 @@ def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
 
 # --- needs trained weights --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, capsys):
     weights = shipped_trained_weights("lip motion needs a trained model")
     speech, sr = sf.read(shared_data / "speech" / "musetalk_eng.wav", dtype="float32")  # 16 kHz mono
