@@ -4,11 +4,8 @@ graceful stop on SIGINT/SIGTERM, and TensorBoard logging on the main rank only."
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -85,72 +82,8 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
-class StopFlag:
-    """Turns SIGINT/SIGTERM into a flag the loop checks after each step, so the run saves
-    a checkpoint and exits instead of dying mid-write. Handlers are restored on exit."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._old: dict[int, object] = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:  # noqa: ANN001
-        self.stop = True
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
-class RunLog:
-    """Scalars to TensorBoard (run_dir/tb) and to run_dir/metrics.jsonl (one JSON object per
-    logged step, appended across resumes), images to TensorBoard. Silent off the main rank."""
-
-    def __init__(self, runtime: Runtime, run_dir: Path) -> None:
-        self.active = runtime.is_main
-        if self.active:
-            from torch.utils.tensorboard import SummaryWriter
-
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.tb = SummaryWriter(str(run_dir / "tb"))
-            self.jsonl = open(run_dir / "metrics.jsonl", "a")
-
-    def scalars(self, step: int, values: dict[str, float]) -> None:
-        if self.active:
-            for k, v in values.items():
-                self.tb.add_scalar(k, v, step)
-            self.jsonl.write(json.dumps({"step": step, **values}) + "\n")
-            self.jsonl.flush()
-
-    def image(self, tag: str, image: torch.Tensor, step: int) -> None:
-        if self.active:
-            self.tb.add_image(tag, image, step)
-
-    def close(self) -> None:
-        if self.active:
-            self.tb.close()
-            self.jsonl.close()
-
-
 def image_grid(*columns: torch.Tensor, n: int = 8) -> torch.Tensor:
     """(3, n*H, k*W) in [0, 1]: one row per sample, columns side by side (e.g. source |
     target | synthesis), for TensorBoard."""
     rows = torch.cat([c[:n].float() for c in columns], dim=-1)
     return rows.add(1).div(2).clamp(0, 1).permute(1, 0, 2, 3).reshape(3, -1, rows.shape[-1])
-
-
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -10,14 +10,13 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from actionunits.progress import progress_bar
 
+from actionunits.training import TrainLoop, rng_state, set_rng_state
 from gath.checkpoint import export_weights, load_model, restore_training_state, save_training_state
 from gath.data import Augment, Batcher, load_source_set, load_target_set, mix_target_into_source, to_unit_range
 from gath.losses import LossWeights, d_objective, g_objective
 from gath.models import AUEstimator, DiscriminatorClassifier, Generator
-from gath.runtime import (RunLog, Runtime, StopFlag, image_grid, rng_state, set_rng_state, setup_runtime, shutdown,
-                          unwrap)
+from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
 
 KIND = "gath_training"
 
@@ -151,38 +150,27 @@ def train_gath(cfg: DictConfig) -> Path:
     meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant,
             "exclude_speakers": held_out}
 
-    def save() -> None:
+    def save(step: int) -> None:
         if rt.is_main:
             save_training_state(ckpt_path, KIND, step, {k: unwrap(m) for k, m in modules.items()}, optimizers,
                                 generators, rng_state(), OmegaConf.to_container(cfg), meta)
 
-    log = RunLog(rt, run_dir)
-    bar = progress_bar(cfg.train.steps, cfg.variant, "step", disable=not rt.is_main, initial=step)
-    with StopFlag() as stop:
-        while step < cfg.train.steps and not stop.stop:
+    with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:
+        for step in loop:
             x_src, labels = sources.sample(per_rank)
             y_tgt, e_tgt = targets.sample(per_rank)
             x_src, _ = aug_src(to_unit_range(x_src), sources.gen)
             y_tgt, e_tgt = aug_tgt(to_unit_range(y_tgt), targets.gen, e_tgt)
             x_src, y_tgt = rt.to_input(x_src), rt.to_input(y_tgt)
             x_fake, logs = train_step(nets, opt_g, opt_d, x_src, labels, y_tgt, e_tgt, w, rt)
-            step += 1
-            bar.update(1)
             if step % cfg.train.log_every == 0 or step == cfg.train.steps:
                 values = {k: v.item() for k, v in logs.items()}
-                bar.set_postfix({k.split("/")[1]: f"{v:.3f}" for k, v in values.items() if k != "d/total"})
-                log.scalars(step, values)
+                loop.log(step, values, {k: v for k, v in values.items() if k != "d/total"})
             if rt.is_main and step % cfg.train.image_every == 0:
-                log.image("source|target|synthesis", image_grid(x_src, y_tgt, x_fake.detach()), step)
-            if step % cfg.train.checkpoint_every == 0:
-                save()
-    bar.close()
-    save()
+                loop.log_to.image("source|target|synthesis", image_grid(x_src, y_tgt, x_fake.detach()), step)
     out = run_dir / "generator.pt"
     if rt.is_main:
-        export_weights(out, "generator", unwrap(nets.generator), g_config, meta | {"steps": step})
-        log.close()
-        print(f"{cfg.variant}: {step} steps; checkpoint {ckpt_path}, generator weights {out}"
-              + ("" if step >= cfg.train.steps else " (stopped early: resume=true continues)"))
+        export_weights(out, "generator", unwrap(nets.generator), g_config, meta | {"steps": loop.step})
+        print(f"{cfg.variant}: {loop.step} steps; checkpoint {ckpt_path}, generator weights {out}{loop.done_words()}")
     shutdown(rt)
     return out

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from actionunits.progress import progress_bar
+from actionunits.training import TrainLoop, rng_state, set_rng_state
 
 from gath.checkpoint import export_weights, restore_training_state, save_training_state
 from gath.data import Augment, Batcher, TargetSet, load_target_set, split_by_speaker, to_unit_range
 from gath.losses import aue_loss
 from gath.models import AUEstimator
-from gath.runtime import RunLog, Runtime, StopFlag, rng_state, set_rng_state, setup_runtime, shutdown, unwrap
+from gath.runtime import Runtime, setup_runtime, shutdown, unwrap
 
 KIND = "aue_training"
 
@@ -68,38 +68,27 @@ def train_aue(cfg: DictConfig) -> Path:
     meta = {"au_names": list(train_set.au_names), "crop_size": crop, "val_speakers": val_set.present_speakers()}
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
 
-    def save() -> None:
+    def save(step: int) -> None:
         if rt.is_main:
             save_training_state(ckpt_path, KIND, step, {"aue": unwrap(net)}, {"opt": opt}, {"batches": batches.gen},
                                 rng_state(), OmegaConf.to_container(cfg), meta)
 
-    log = RunLog(rt, run_dir)
-    bar = progress_bar(cfg.train.steps, "aue", "step", disable=not rt.is_main, initial=step)
-    val_rmse = float("nan")
-    with StopFlag() as stop:
-        while step < cfg.train.steps and not stop.stop:
+    with TrainLoop(run_dir, cfg.train.steps, step, "aue", cfg.train.checkpoint_every, save, rt.is_main) as loop:
+        for step in loop:
             x, aus = batches.sample(per_rank)
             x, aus = aug(to_unit_range(x), batches.gen, aus)
             loss = aue_step(net, opt, rt.to_input(x), aus, rt)
-            step += 1
-            bar.update(1)
             if step % cfg.train.log_every == 0:
-                log.scalars(step, {"aue/train_mse": loss.item()})
+                loop.log(step, {"aue/train_mse": loss.item()})
             if (step % cfg.train.eval_every == 0 or step == cfg.train.steps) and rt.is_main:
                 val_rmse, _ = evaluate_rmse(unwrap(net), val_set, rt)
-                bar.set_postfix(train_mse=f"{loss.item():.4f}", val_rmse=f"{val_rmse:.4f}")
-                log.scalars(step, {"aue/val_rmse": val_rmse})
-            if step % cfg.train.checkpoint_every == 0:
-                save()
-    bar.close()
-    save()
+                loop.log(step, {"aue/val_rmse": val_rmse}, {"train_mse": loss.item(), "val_rmse": val_rmse})
     out = run_dir / "au_estimator.pt"
     if rt.is_main:
         val_rmse, per_au = evaluate_rmse(unwrap(net), val_set, rt)
         export_weights(out, "au_estimator", unwrap(net), config,
-                       meta | {"steps": step, "val_rmse": val_rmse, "val_rmse_per_au": per_au.tolist()})
-        log.close()
-        print(f"aue: {step} steps; validation RMSE {val_rmse:.4f} on held-out speakers {', '.join(meta['val_speakers'])}; "
-              f"weights {out}" + ("" if step >= cfg.train.steps else " (stopped early: resume=true continues)"))
+                       meta | {"steps": loop.step, "val_rmse": val_rmse, "val_rmse_per_au": per_au.tolist()})
+        print(f"aue: {loop.step} steps; validation RMSE {val_rmse:.4f} on held-out speakers "
+              f"{', '.join(meta['val_speakers'])}; weights {out}{loop.done_words()}")
     shutdown(rt)
     return out

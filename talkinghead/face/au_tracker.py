@@ -93,35 +93,30 @@ MEASURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "cheek_r": lambda p: _y(p, 50) - _mean_y(p, (145, 153, 144)),
 }
 
+
+def _sides(au: str, measure: str, direction: int) -> dict[str, tuple[str, int]]:
+    """{auLeft: (measure_l, direction), auRight: (measure_r, direction)}."""
+    return {f"{au}Left": (f"{measure}_l", direction), f"{au}Right": (f"{measure}_r", direction)}
+
+
 # AU name -> (measure, direction): +1 when the AU grows with the measure, -1 when it shrinks.
 AU_MEASURES: dict[str, tuple[str, int]] = {
     "jawOpen": ("jaw_drop", +1),
     "mouthClose": ("jaw_lips_sealed", +1),
     "mouthPucker": ("mouth_width", -1),
     "mouthFunnel": ("mouth_round", +1),
-    "mouthSmileLeft": ("corner_height_l", +1),
-    "mouthSmileRight": ("corner_height_r", +1),
-    "mouthFrownLeft": ("corner_height_l", -1),
-    "mouthFrownRight": ("corner_height_r", -1),
-    "mouthStretchLeft": ("corner_out_l", +1),
-    "mouthStretchRight": ("corner_out_r", +1),
-    "mouthPressLeft": ("lip_thickness_l", -1),
-    "mouthPressRight": ("lip_thickness_r", -1),
-    "mouthUpperUpLeft": ("upper_lip_l", -1),
-    "mouthUpperUpRight": ("upper_lip_r", -1),
-    "mouthLowerDownLeft": ("lower_lip_l", -1),
-    "mouthLowerDownRight": ("lower_lip_r", -1),
+    **_sides("mouthSmile", "corner_height", +1),
+    **_sides("mouthFrown", "corner_height", -1),
+    **_sides("mouthStretch", "corner_out", +1),
+    **_sides("mouthPress", "lip_thickness", -1),
+    **_sides("mouthUpperUp", "upper_lip", -1),
+    **_sides("mouthLowerDown", "lower_lip", -1),
     "browInnerUp": ("brow_inner", +1),
-    "browOuterUpLeft": ("brow_outer_l", +1),
-    "browOuterUpRight": ("brow_outer_r", +1),
-    "browDownLeft": ("brow_inner_l", -1),
-    "browDownRight": ("brow_inner_r", -1),
-    "eyeBlinkLeft": ("eye_open_l", -1),
-    "eyeBlinkRight": ("eye_open_r", -1),
-    "eyeWideLeft": ("eye_open_l", +1),
-    "eyeWideRight": ("eye_open_r", +1),
-    "cheekSquintLeft": ("cheek_l", -1),
-    "cheekSquintRight": ("cheek_r", -1),
+    **_sides("browOuterUp", "brow_outer", +1),
+    **_sides("browDown", "brow_inner", -1),
+    **_sides("eyeBlink", "eye_open", -1),
+    **_sides("eyeWide", "eye_open", +1),
+    **_sides("cheekSquint", "cheek", -1),
 }
 
 # Per-clip neutral: the percentile of a clip's measure taken as its rest value. Mouth
