@@ -59,3 +59,25 @@ def test_progress_is_plain_lines_when_not_a_terminal(capsys):
     off.update(10)
     off.close()
     assert capsys.readouterr().err == ""
+
+
+def test_train_loop_checkpoints_on_schedule_on_stop_and_logs(tmp_path):
+    """The shared trainer skeleton: a checkpoint every N steps, one when Ctrl+C arrives
+    (the loop ends after the current step), metrics.jsonl for every logged step."""
+    import json
+    import os
+    import signal
+
+    from actionunits.training import TrainLoop
+
+    saved = []
+    with TrainLoop(tmp_path, steps=100, start=3, name="t", checkpoint_every=5, save=saved.append) as loop:
+        for step in loop:
+            loop.log(step, {"x/loss": 1.0 / step})
+            if step == 12:
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl+C does
+    assert saved == [5, 10, 12] and loop.step == 12 and not loop.finished
+    assert "resume=true" in loop.done_words()
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(4, 13)) and rows[-1]["x/loss"] == 1.0 / 12
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
