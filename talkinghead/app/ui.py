@@ -100,11 +100,11 @@ def _render_tab(workroot) -> None:
         controls = h.RenderControls(expressiveness, emotion, strength, bool(blinks), float(fps), renderer)
         workdir = h.new_workdir(workroot)
         progress(0, desc="loading the models and the photo")
-        return h.render_video(photo, speech, controls, workdir)
+        return tuple(map(str, h.render_video(photo, speech, controls, workdir)))
 
     go.click(render, [photo, speech, expressiveness, emotion, strength, blinks, fps, renderer], [video, aus],
              api_name="render", concurrency_limit=1, concurrency_id="render").success(
-        lambda path: (h.plot_aus(path), path), aus, [plot, csv], api_visibility="private")
+        lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
 
 
 def _edit_tab(workroot) -> None:
@@ -116,12 +116,12 @@ def _edit_tab(workroot) -> None:
                               info="photo: its own AUs; neutral face: all 0; an emotion: added to the photo's")
             text = gr.Textbox(label="AU values", placeholder="jawOpen=0.6,mouthSmileLeft=0.8 (Enter applies; "
                               "the rest keep the photo's values)", elem_id="edit-aus")
-        result = gr.Image(label="Edited", type="filepath", interactive=False, height=480,
-                          elem_id="edit-result")
+        result = gr.Image(label="Edited", type="filepath", interactive=False,
+                          height=h.PREVIEW_HEIGHT, elem_id="edit-result")
     sliders = []
     with gr.Row():
         for region in REGIONS:
-            with gr.Column(min_width=200), gr.Accordion(region, open=region in ("jaw", "mouth")):
+            with gr.Column(min_width=200), gr.Accordion(region):
                 sliders += [gr.Slider(0, 1, value=0, step=h.SLIDER_STEP, label=name, elem_id=f"au-{name}")
                             for name in AU_NAMES if _region(name) == region]
     sliders.sort(key=lambda s: AU_NAMES.index(s.label))
@@ -132,7 +132,7 @@ def _edit_tab(workroot) -> None:
 
     def shown(s: h.EditSetup, aus: np.ndarray) -> tuple:
         """Outputs: setup, the image, the --au text, then every slider."""
-        return s, h.edit_image(s, aus), *values(s, aus)
+        return s, str(s.render(aus)), *values(s, aus)
 
     @user_errors
     def load(photo, s):
@@ -148,8 +148,14 @@ def _edit_tab(workroot) -> None:
 
     @user_errors
     def move(s, *values):
+        """While a slider moves: a quick preview."""
         s = loaded(s)
-        return h.edit_image(s, h.slider_aus(s, values)), h.changed_text(s, values)
+        return str(s.render(h.slider_aus(s, values), preview=True)), h.changed_text(s, values)
+
+    @user_errors
+    def release(s, *values):
+        """A slider let go: the lossless image."""
+        return str(loaded(s).render(h.slider_aus(s, values)))
 
     @user_errors
     def apply_preset(s, name):
@@ -158,12 +164,14 @@ def _edit_tab(workroot) -> None:
     @user_errors
     def edit(photo, aus, s=None):
         s = h.edit_setup(photo, s, workroot)
-        return h.edit_image(s, h.edit_with_text(s, aus)), s
+        return str(s.render(h.edit_with_text(s, aus))), s
 
     every = [setup, result, text, *sliders]
-    fast = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=2, api_visibility="private")
+    fast = dict(show_progress="hidden", trigger_mode="always_last", queue=False, api_visibility="private")
     photo.change(load, [photo, setup], every, api_visibility="private")
     gr.on([s.input for s in sliders], move, [setup, *sliders], [result, text], **fast)
+    gr.on([s.release for s in sliders], release, [setup, *sliders], result, show_progress="hidden",
+          trigger_mode="always_last", api_visibility="private")
     preset.input(apply_preset, [setup, preset], every, **fast)
     text.submit(edit, [photo, text, setup], [result, setup], api_name="edit").success(
         lambda s, aus: values(s, h.edit_with_text(s, aus)), [setup, text], [text, *sliders],
@@ -222,7 +230,7 @@ def _track_tab(workroot) -> None:
     @user_errors
     def track(video, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="tracking the face in every frame")
-        return h.track_csv(video, h.new_workdir(workroot))
+        return str(h.track_csv(video, h.new_workdir(workroot)))
 
     go.click(track, video, csv, api_name="track", concurrency_limit=1, concurrency_id="render").success(
-        h.plot_aus, csv, plot, api_visibility="private")
+        lambda path: str(h.plot_aus(path)), csv, plot, api_visibility="private")
