@@ -183,10 +183,13 @@ def test_api_errors_are_the_cli_messages(app, shared_data, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    blank = tmp_path / "blank.png"
+    blank, fake = tmp_path / "blank.png", tmp_path / "fake.png"
     cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    fake.write_text("not an image")
     client = app.client(tmp_path)
     cases = [((blank, shared_data / SPEECH), "/render", "no face found in the image"),
+             ((fake, ""), "/edit", "cannot read image fake.png: not a valid image file"),
+             ((shared_data / PHOTO, shared_data / PHOTO), "/render", "the speech must be a wav"),
              ((shared_data / PHOTO, "noSuchAU=1"), "/edit", "unknown AU 'noSuchAU'"),
              ((shared_data / PHOTO,), "/track", "the video must be a mp4")]
     for args, api, words in cases:

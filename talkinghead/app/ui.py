@@ -42,11 +42,31 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+class PhotoInput(gr.Image):
+    """gr.Image whose unreadable uploads fail with the project's one-line message, where
+    gradio's own check (PIL) would show a bare "Error"."""
+
+    is_template = True  # the page draws it as an Image
+
+    def preprocess(self, payload):
+        from talkinghead.io.image import read_image
+
+        try:
+            return super().preprocess(payload)
+        except Exception:  # noqa: BLE001 - PIL cannot open it: let the project's reader say why, or read it
+            try:
+                read_image(payload.path)
+            except UserError as e:
+                raise gr.Error(str(e).replace(str(payload.path), payload.orig_name or "the photo"),
+                               print_exception=False) from None
+            return payload.path
+
+
 def photo_input(elem_id: str) -> gr.Image:
     """A photo from a file or the webcam, passed on as the uploaded file (image_mode None:
     gradio neither converts nor re-saves it; the project's reader handles EXIF and alpha)."""
-    return gr.Image(label="Photo", sources=["upload", "webcam"], type="filepath", image_mode=None, height=320,
-                    elem_id=elem_id)
+    return PhotoInput(label="Photo", sources=["upload", "webcam"], type="filepath", image_mode=None, height=320,
+                      elem_id=elem_id)
 
 
 def _region(name: str) -> str:
