@@ -110,8 +110,11 @@ class Chromium:
             raise RuntimeError(f"no element {selector}")
         self.call("DOM.setFileInputFiles", nodeId=node, files=[str(p) for p in paths])
 
-    def screenshot(self, path: Path) -> Path:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, path: Path, max_height: int = 1600) -> Path:
+        """The page from its top, below the fold too, down to `max_height` CSS pixels."""
+        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}
+        data = self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
         path.write_bytes(base64.b64decode(data))
         return path
 

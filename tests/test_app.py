@@ -262,7 +262,9 @@ def show_tab(page: Chromium, name: str) -> None:
 
 
 def screenshot(page: Chromium, name: str, tmp_path: Path) -> np.ndarray:
-    """The page as a picture; a copy goes to $TALKINGHEAD_APP_SCREENSHOTS when set."""
+    """The page as a picture, once its images are shown; a copy goes to
+    $TALKINGHEAD_APP_SCREENSHOTS when set."""
+    page.wait_for("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", 20)
     image = cv2.imread(str(page.screenshot(tmp_path / f"app_{name}.png")))
     assert image is not None and image.std() > 20  # content, not a blank or single-colour page
     if os.environ.get("TALKINGHEAD_APP_SCREENSHOTS"):

@@ -141,14 +141,14 @@ def _edit_tab(workroot) -> None:
     sliders = []
     with gr.Row():
         for region in REGIONS:
-            with gr.Column(min_width=200), gr.Accordion(region):
+            with gr.Column(min_width=160), gr.Accordion(region):
                 sliders += [gr.Slider(0, 1, value=0, step=h.SLIDER_STEP, label=name, elem_id=f"au-{name}")
                             for name in AU_NAMES if _region(name) == region]
     sliders.sort(key=lambda s: AU_NAMES.index(s.label))
 
     def values(s: h.EditSetup, aus: np.ndarray) -> tuple:
-        """The --au text, then every slider."""
-        return h.changed_text(s, aus), *(float(v) for v in aus)
+        """The --au text, then every slider (at its step: `slider_aus` maps them back)."""
+        return h.changed_text(s, aus), *(round(float(v), 2) for v in aus)
 
     def shown(s: h.EditSetup, aus: np.ndarray) -> tuple:
         """Outputs: setup, the image, the --au text, then every slider."""
