@@ -389,3 +389,6 @@ def test_stopping_removes_temp_files_and_nothing_left_the_machine(app):
     assert "Traceback" not in out, out
     assert list(app.tmp.iterdir()) == []
     assert app.net_log.read_text() == ""
+    import talkinghead.app
+
+    assert list(Path(talkinghead.app.__file__).parent.glob("*.pyi")) == []  # gradio wrote no stubs into the package

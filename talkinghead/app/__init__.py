@@ -48,6 +48,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
             app.launch(server_name=host, server_port=port, theme=THEME, ssr_mode=False, max_file_size=MAX_UPLOAD,
                        footer_links=["api"], show_error=False)
         except OSError as e:
-            raise UserError(f"cannot serve on {host}:{port}: {str(e).splitlines()[0]}") from None
+            reason = str(e).split(". ")[0]  # gradio goes on about its own parameters
+            raise UserError(f"cannot serve on {host}:{port}: {reason} (choose another with --port)") from None
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -40,7 +40,7 @@ UPLOADS: dict[str, tuple[tuple[str, ...], int]] = {
 EDIT_MAX_HEIGHT = 720  # edits work on the photo scaled down to this, as render does
 PREVIEW_HEIGHT = 480  # slider previews: the height the page shows the edit at
 SLIDER_STEP = 0.01
-JOB_KEEP_S = 3600.0  # a request's outputs stay downloadable this long
+KEEP_S = 6 * 3600.0  # a request's outputs stay downloadable this long (longer than any render takes)
 PRESETS = ("photo", "neutral face", *(e for e in EMOTIONS if e != "neutral"))
 
 
@@ -60,7 +60,7 @@ def check_upload(path: str | os.PathLike | None, kind: str) -> Path:
     return path
 
 
-def new_workdir(root: str | os.PathLike, keep_s: float = JOB_KEEP_S) -> Path:
+def new_workdir(root: str | os.PathLike, keep_s: float = KEEP_S) -> Path:
     """A fresh folder under the app's temp root for one request's outputs. Folders of
     requests older than `keep_s` go first, so a server that runs for days does not fill
     the disk (the whole root goes when the app stops)."""
@@ -166,6 +166,7 @@ class EditSetup:
         path, params = (self.image.with_suffix(".jpg"), [cv2.IMWRITE_JPEG_QUALITY, 95]) if preview else \
             (self.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         with self.lock:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a session idle for KEEP_S lost its folder
             frame = (self.preview if preview else self.animator).frames(np.asarray(aus, np.float32)[None])[0]
             ok, data = cv2.imencode(path.suffix, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
             with atomic_output(path) as tmp:

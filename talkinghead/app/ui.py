@@ -42,17 +42,21 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-class PhotoInput(gr.Image):
-    """gr.Image whose unreadable uploads fail with the project's one-line message, where
-    gradio's own check (PIL) would show a bare "Error"."""
+def photo_input(elem_id: str) -> gr.Image:
+    """A photo from a file or the webcam, passed on as the uploaded file (image_mode None:
+    gradio neither converts nor re-saves it; the project's reader handles EXIF and alpha).
+    An upload that gradio's own check (PIL) cannot open fails with the project's one-line
+    message instead of a bare "Error" (wrapped on the instance: a gr.Image subclass would
+    make gradio write a .pyi stub beside this module)."""
+    image = gr.Image(label="Photo", sources=["upload", "webcam"], type="filepath", image_mode=None, height=320,
+                     elem_id=elem_id)
+    gradio_preprocess = image.preprocess
 
-    is_template = True  # the page draws it as an Image
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         from talkinghead.io.image import read_image
 
         try:
-            return super().preprocess(payload)
+            return gradio_preprocess(payload)
         except Exception:  # noqa: BLE001 - PIL cannot open it: let the project's reader say why, or read it
             try:
                 read_image(payload.path)
@@ -61,12 +65,8 @@ class PhotoInput(gr.Image):
                                print_exception=False) from None
             return payload.path
 
-
-def photo_input(elem_id: str) -> gr.Image:
-    """A photo from a file or the webcam, passed on as the uploaded file (image_mode None:
-    gradio neither converts nor re-saves it; the project's reader handles EXIF and alpha)."""
-    return PhotoInput(label="Photo", sources=["upload", "webcam"], type="filepath", image_mode=None, height=320,
-                      elem_id=elem_id)
+    image.preprocess = preprocess
+    return image
 
 
 def _region(name: str) -> str:
@@ -75,7 +75,7 @@ def _region(name: str) -> str:
 
 def build(workroot: Path) -> gr.Blocks:
     """The app; request outputs go to fresh folders under `workroot` (the caller removes it)."""
-    with gr.Blocks(title="talkinghead", analytics_enabled=False, delete_cache=(600, 3600)) as app:
+    with gr.Blocks(title="talkinghead", analytics_enabled=False, delete_cache=(600, int(h.KEEP_S))) as app:
         gr.Markdown("# talkinghead\nA still portrait + speech -> a lip-synced talking video. Everything runs "
                     "on this machine.")
         with gr.Tabs():
@@ -90,7 +90,7 @@ def build(workroot: Path) -> gr.Blocks:
     return app
 
 
-def _render_tab(workroot) -> None:
+def _render_tab(workroot: Path) -> None:
     with gr.Row():
         with gr.Column():
             photo = photo_input("render-photo")
@@ -127,7 +127,7 @@ def _render_tab(workroot) -> None:
         lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
 
 
-def _edit_tab(workroot) -> None:
+def _edit_tab(workroot: Path) -> None:
     setup = gr.State()
     with gr.Row():
         with gr.Column():
@@ -146,13 +146,13 @@ def _edit_tab(workroot) -> None:
                             for name in AU_NAMES if _region(name) == region]
     sliders.sort(key=lambda s: AU_NAMES.index(s.label))
 
-    def values(s: h.EditSetup, aus: np.ndarray) -> tuple:
+    def slider_outputs(s: h.EditSetup, aus: np.ndarray) -> tuple:
         """The --au text, then every slider (at its step: `slider_aus` maps them back)."""
         return h.changed_text(s, aus), *(round(float(v), 2) for v in aus)
 
     def shown(s: h.EditSetup, aus: np.ndarray) -> tuple:
         """Outputs: setup, the image, the --au text, then every slider."""
-        return s, str(s.render(aus)), *values(s, aus)
+        return s, str(s.render(aus)), *slider_outputs(s, aus)
 
     @user_errors
     def load(photo, s):
@@ -194,7 +194,7 @@ def _edit_tab(workroot) -> None:
           trigger_mode="always_last", api_visibility="private")
     preset.input(apply_preset, [setup, preset], every, **fast)
     text.submit(edit, [photo, text, setup], [result, setup], api_name="edit").success(
-        lambda s, aus: values(s, h.edit_with_text(s, aus)), [setup, text], [text, *sliders],
+        lambda s, aus: slider_outputs(s, h.edit_with_text(s, aus)), [setup, text], [text, *sliders],
         api_visibility="private")
 
 
@@ -238,7 +238,7 @@ def _live_tab() -> None:
                show_progress="hidden", concurrency_limit=None, api_visibility="private")
 
 
-def _track_tab(workroot) -> None:
+def _track_tab(workroot: Path) -> None:
     with gr.Row():
         with gr.Column():
             video = gr.Video(label="Video with a face", sources=["upload"], elem_id="track-video")
