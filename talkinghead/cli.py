@@ -209,6 +209,13 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _app(args: argparse.Namespace) -> int:
+    from talkinghead.app import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -364,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--population-neutral", action="store_true",
                     help="measure AUs from the population's neutral face, not the clip's own rest face")
     tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
+
+    ap = _command(sub, "app", _app, help="the browser app: render, edit, live and track in a local web page",
+                  description="Start a local Gradio app (offline) with Render, Edit, Live and Track tabs and "
+                              "the /render, /edit and /track API (docs/app.md). Ctrl+C stops it.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
 
     ev = _command(sub, "eval", _eval, help="the paper's evaluation on held-out speakers and unseen faces",
                         description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "

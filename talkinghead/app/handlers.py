@@ -1,0 +1,285 @@
+"""The work behind the browser app, as plain functions of file paths and numbers.
+
+Each one calls the project's own code (render, edit's AU logic, track, the live engine)
+and fails with the CLI's one-line UserError messages; `talkinghead.app.ui` turns those
+into in-page errors. Nothing here imports gradio, so tests and other front ends can call
+these directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from actionunits import AUSeries
+from actionunits.atomic import atomic_output
+from audio2au.features import FFMPEG_SUFFIXES, SAMPLE_RATE, SOUNDFILE_SUFFIXES
+from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides
+from talkinghead.edit import edited_aus
+from talkinghead.errors import UserError
+from talkinghead.io.image import IMAGE_SUFFIXES
+from talkinghead.portrait import Portrait
+
+# What each upload may be: (extensions, most megabytes). The readers behind them check the
+# content itself (an unreadable photo, silent audio, a video without a face).
+UPLOADS: dict[str, tuple[tuple[str, ...], int]] = {
+    "photo": (IMAGE_SUFFIXES, 30),
+    "speech": (SOUNDFILE_SUFFIXES + FFMPEG_SUFFIXES, 100),
+    "video": ((".mp4", ".mov", ".mkv", ".webm", ".avi"), 300),
+}
+EDIT_MAX_HEIGHT = 720  # edits work on the photo scaled down to this, as render does
+PREVIEW_HEIGHT = 480  # slider previews: the height the page shows the edit at
+SLIDER_STEP = 0.01
+KEEP_S = 6 * 3600.0  # a request's outputs stay downloadable this long (longer than any render takes)
+PRESETS = ("photo", "neutral face", *(e for e in EMOTIONS if e != "neutral"))
+
+
+def check_upload(path: str | os.PathLike | None, kind: str) -> Path:
+    """The uploaded file's path, or a UserError when it is missing, of the wrong type or too big."""
+    suffixes, max_mb = UPLOADS[kind]
+    if path is None or str(path) == "":
+        raise UserError(f"no {kind} given")
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"the {kind} must be a {', '.join(s.lstrip('.') for s in suffixes)} file, "
+                        f"got {path.suffix or 'a file without extension'}")
+    if not path.is_file():
+        raise UserError(f"{kind} not found: {path.name}")
+    if path.stat().st_size > max_mb * 1_000_000:
+        raise UserError(f"the {kind} is {path.stat().st_size / 1e6:.0f} MB; at most {max_mb} MB")
+    return path
+
+
+def new_workdir(root: str | os.PathLike, keep_s: float = KEEP_S) -> Path:
+    """A fresh folder under the app's temp root for one request's outputs. Folders of
+    requests older than `keep_s` go first, so a server that runs for days does not fill
+    the disk (the whole root goes when the app stops)."""
+    for old in Path(root).glob("job-*"):
+        if time.time() - old.stat().st_mtime > keep_s:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="job-", dir=root))
+
+
+# ---------------------------------------------------------------------------- render
+
+
+@dataclass
+class RenderControls:
+    """The Render tab's controls, with the CLI's defaults."""
+
+    expressiveness: float = 1.0
+    emotion: str = "neutral"
+    strength: float = 1.0
+    blinks: bool = True
+    fps: float = 25.0
+    renderer: str = "warp"
+
+    def post(self) -> PostOptions:
+        if self.expressiveness < 0:
+            raise UserError(f"--expressiveness must be >= 0, got {self.expressiveness}")
+        try:
+            emotion = parse_emotion(f"{self.emotion}={self.strength}")
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        return PostOptions(expressiveness=self.expressiveness, emotion=emotion, blinks=self.blinks)
+
+
+def render_video(photo: str | os.PathLike | None, speech: str | os.PathLike | None, controls: RenderControls,
+                 workdir: Path) -> tuple[Path, Path]:
+    """Photo + speech -> (talking video, the CSV of the AUs that drove it), in `workdir`."""
+    from talkinghead.checkpoints import ModelOptions
+    from talkinghead.render import RenderOptions, render
+
+    photo, speech = check_upload(photo, "photo"), check_upload(speech, "speech")
+    video, csv = workdir / f"{photo.stem}_talking.mp4", workdir / f"{photo.stem}_aus.csv"
+    options = RenderOptions(model=ModelOptions(controls.renderer), post=controls.post(), fps=controls.fps, save_aus=csv)
+    render(photo, speech, video, options)
+    return video, csv
+
+
+def plot_aus(csv: str | os.PathLike) -> Path:
+    """The AU series plot (PNG beside the CSV) of a render or a track."""
+    from talkinghead.track import plot_series
+
+    csv = Path(csv)
+    png = csv.with_suffix(".png")
+    plot_series(AUSeries.read_csv(csv), png, title=csv.name)
+    return png
+
+
+def track_csv(video: str | os.PathLike | None, workdir: Path) -> Path:
+    """A video's AU series as CSV (talkinghead track), in `workdir`."""
+    from talkinghead.track import track
+
+    video = check_upload(video, "video")
+    csv = workdir / f"{video.stem}_aus.csv"
+    track(video, csv)
+    return csv
+
+
+# ---------------------------------------------------------------------------- edit
+
+
+@functools.lru_cache(maxsize=1)
+def warp_factory():
+    """The warp renderer's weights, loaded once per process."""
+    from talkinghead.checkpoints import AnimatorFactory, ModelOptions
+
+    return AnimatorFactory(ModelOptions("warp"))
+
+
+def file_key(path: str | os.PathLike) -> str:
+    """What identifies a photo across uploads: its bytes' hash."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass
+class EditSetup:
+    """One photo set up for editing (Portrait + WarpAnimator), kept per browser session so
+    a slider move only renders a frame. Edits are written as `<stem>_edited.png`, previews
+    while a slider moves as `.jpg` beside it."""
+
+    key: str
+    animator: object
+    preview: object  # the same at most PREVIEW_HEIGHT tall: what the page shows, at half the cost
+    image: Path
+    lock: threading.Lock = field(default_factory=threading.Lock)  # a preview and a final image may overlap
+
+    @property
+    def portrait(self) -> Portrait:
+        return self.animator.portrait
+
+    def render(self, aus: Sequence[float], preview: bool = False) -> Path:
+        """The photo with these AU values, written atomically. A preview (while a slider moves:
+        ~150 ms for everything) is a JPEG at display size; the final image is a PNG at the
+        setup's full size, with fast compression (15 ms for 700 x 700 pixels, PIL's default
+        takes 60)."""
+        path, params = (self.image.with_suffix(".jpg"), [cv2.IMWRITE_JPEG_QUALITY, 95]) if preview else \
+            (self.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        with self.lock:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a session idle for KEEP_S lost its folder
+            frame = (self.preview if preview else self.animator).frames(np.asarray(aus, np.float32)[None])[0]
+            ok, data = cv2.imencode(path.suffix, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+            with atomic_output(path) as tmp:
+                tmp.write_bytes(data.tobytes())
+        return path
+
+
+def edit_setup(photo: str | os.PathLike | None, cached: EditSetup | None, workroot: str | os.PathLike) -> EditSetup:
+    """`cached` when it is the same photo, else the photo's setup."""
+    path = check_upload(photo, "photo")
+    key = file_key(path)
+    if cached is not None and cached.key == key:
+        return cached
+    factory = warp_factory()
+    portrait = Portrait.open(path, max_height=EDIT_MAX_HEIGHT, even_size=False, names=factory.au_names)
+    animator = factory.build(portrait)
+    small = scaled(portrait, PREVIEW_HEIGHT)
+    preview = animator if small is portrait else factory.build(small)
+    return EditSetup(key, animator, preview, new_workdir(workroot) / f"{path.stem}_edited.png")
+
+
+def scaled(portrait: Portrait, max_height: int) -> Portrait:
+    """The portrait at most `max_height` tall (landmarks scaled with it; the same when smaller)."""
+    h, w = portrait.image.shape[:2]
+    if h <= max_height:
+        return portrait
+    s = max_height / h
+    image = cv2.resize(portrait.image, (max(1, round(w * s)), max_height), interpolation=cv2.INTER_AREA)
+    return Portrait(image, portrait.landmarks * np.float32(s), portrait.aus, portrait.names)
+
+
+def slider_aus(setup: EditSetup, values: Sequence[float]) -> np.ndarray:
+    """Slider values -> AU vector. A slider shows the photo's value rounded to its step, so a
+    value within half a step of the photo's own is taken as the photo's own: untouched
+    sliders give the photo back exactly."""
+    values = np.clip(np.asarray(values, np.float32), 0, 1)
+    own = setup.portrait.aus
+    return np.where(np.abs(values - own) <= SLIDER_STEP / 2 + 1e-6, own, values)
+
+
+def preset_aus(setup: EditSetup, preset: str) -> np.ndarray:
+    """A preset's AU vector: the photo's own, the neutral face (all 0), or the photo's plus
+    an emotion's offsets (as `edit --emotion`)."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    emotion = {} if preset in ("photo", "neutral face") else {preset: 1.0}
+    return edited_aus(setup.portrait, PostOptions(emotion=emotion, neutral=preset == "neutral face"))
+
+
+def edit_with_text(setup: EditSetup, assignments: str) -> np.ndarray:
+    """`edit --au` in the app: 'jawOpen=0.6,mouthSmileLeft=0.8' sets those AUs, the rest keep
+    the photo's values; returns the AU vector."""
+    try:
+        overrides = parse_overrides([assignments or ""])
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return edited_aus(setup.portrait, PostOptions(overrides=overrides))
+
+
+def changed_text(setup: EditSetup, aus: Sequence[float]) -> str:
+    """The AUs that differ from the photo's, as `--au` text (to reuse with the CLI)."""
+    aus = slider_aus(setup, aus)
+    return ",".join(f"{n}={v:.2f}" for n, v, own in zip(setup.portrait.names, aus, setup.portrait.aus) if v != own)
+
+
+# ---------------------------------------------------------------------------- live
+
+
+class LiveSession:
+    """One browser microphone stream: its chunks -> the live engine (streaming audio2au,
+    StreamPost, the warp renderer) -> the newest frame. Set up once per photo; `restart`
+    begins a new utterance when recording starts again."""
+
+    def __init__(self, photo: str | os.PathLike | None, fps: float = 25.0) -> None:
+        from talkinghead.live.session import LiveOptions, load_engine
+
+        path = check_upload(photo, "photo")
+        self.key = file_key(path)
+        self.engine, _ = load_engine(str(path), LiveOptions(fps=fps, window=False, post=PostOptions(smooth_s=0.04)))
+        self.restart()
+
+    def restart(self) -> None:
+        from talkinghead.live.engine import LiveEngine, LiveStats
+
+        e = self.engine
+        self.engine = LiveEngine(e.animator, e.stream.model, e.fps, e.post.options, e.post.base)
+        self.stats = LiveStats()
+        self._resampler, self._rate = None, None
+
+    def push(self, rate: int, samples: np.ndarray) -> np.ndarray | None:
+        """One chunk as the browser sends it (int16 or float, mono or (n, channels)) -> the
+        newest frame, or None when no new AU frame is ready yet."""
+        from talkinghead.live.audio_input import Chunk
+
+        x = np.asarray(samples)
+        x = x.astype(np.float32) / 32768.0 if x.dtype.kind == "i" else x.astype(np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=1)
+        if rate != SAMPLE_RATE:
+            if self._rate != rate:
+                import soxr
+
+                self._resampler, self._rate = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32"), rate
+            x = self._resampler.resample_chunk(x)
+        self.engine.feed(Chunk(x, time.monotonic()))
+        frame = self.engine.next_frame()
+        if frame is None:
+            return None
+        shown = time.monotonic()
+        self.stats.add(shown, shown - frame.captured)
+        return frame.image
+
+    def status(self) -> str:
+        return f"{self.stats.overlay()} (on the server, chunking included) | {self.engine.rendered} frames shown"

@@ -1,0 +1,256 @@
+"""The Gradio Blocks of the browser app: Render, Edit, Live and Track tabs, and the stable
+API names `/render`, `/edit` and `/track` (docs/app.md).
+
+The layout and event wiring live here; the work is in `talkinghead.app.handlers`. A
+UserError becomes gr.Error with the same one-line message the CLI prints; anything else
+shows gradio's bare "Error" (the traceback stays in the server's log).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from actionunits import AU_NAMES
+from talkinghead.app import handlers as h
+from talkinghead.aupost import EMOTIONS
+from talkinghead.checkpoints import GENERATORS
+from talkinghead.errors import UserError
+
+# System fonts only: the page needs no font file from anywhere.
+THEME = gr.themes.Default(font=["system-ui", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"])
+REGIONS = {"jaw": "jaw", "mouth": "mouth", "brows": "brow", "eyes": "eye", "cheeks": "cheek"}
+LIVE_CHUNK_S = 0.1  # the microphone reaches the server in chunks this long
+LIVE_LIMIT_S = 600  # one live stream at most this long
+
+
+def user_errors(fn: Callable) -> Callable:
+    """UserError -> gr.Error (one line in the page, no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+
+    return wrapper
+
+
+def photo_input(elem_id: str) -> gr.Image:
+    """A photo from a file or the webcam, passed on as the uploaded file (image_mode None:
+    gradio neither converts nor re-saves it; the project's reader handles EXIF and alpha).
+    An upload that gradio's own check (PIL) cannot open fails with the project's one-line
+    message instead of a bare "Error" (wrapped on the instance: a gr.Image subclass would
+    make gradio write a .pyi stub beside this module)."""
+    image = gr.Image(label="Photo", sources=["upload", "webcam"], type="filepath", image_mode=None, height=320,
+                     elem_id=elem_id)
+    gradio_preprocess = image.preprocess
+
+    def preprocess(payload):
+        from talkinghead.io.image import read_image
+
+        try:
+            return gradio_preprocess(payload)
+        except Exception:  # noqa: BLE001 - PIL cannot open it: let the project's reader say why, or read it
+            try:
+                read_image(payload.path)
+            except UserError as e:
+                raise gr.Error(str(e).replace(str(payload.path), payload.orig_name or "the photo"),
+                               print_exception=False) from None
+            return payload.path
+
+    image.preprocess = preprocess
+    return image
+
+
+def _region(name: str) -> str:
+    return next(region for region, prefix in REGIONS.items() if name.startswith(prefix))
+
+
+def build(workroot: Path) -> gr.Blocks:
+    """The app; request outputs go to fresh folders under `workroot` (the caller removes it)."""
+    with gr.Blocks(title="talkinghead", analytics_enabled=False, delete_cache=(600, int(h.KEEP_S))) as app:
+        gr.Markdown("# talkinghead\nA still portrait + speech -> a lip-synced talking video. Everything runs "
+                    "on this machine.")
+        with gr.Tabs():
+            with gr.Tab("Render", id="render"):
+                _render_tab(workroot)
+            with gr.Tab("Edit", id="edit"):
+                _edit_tab(workroot)
+            with gr.Tab("Live", id="live"):
+                _live_tab()
+            with gr.Tab("Track", id="track"):
+                _track_tab(workroot)
+    return app
+
+
+def _render_tab(workroot: Path) -> None:
+    with gr.Row():
+        with gr.Column():
+            photo = photo_input("render-photo")
+            speech = gr.Audio(label="Speech", sources=["upload", "microphone"], type="filepath",
+                              elem_id="render-speech")
+            with gr.Row():
+                expressiveness = gr.Slider(0, 2, value=1.0, step=0.05, label="Expressiveness",
+                                           elem_id="render-expressiveness")
+                fps = gr.Slider(10, 60, value=25, step=1, label="fps", elem_id="render-fps")
+            with gr.Row():
+                emotion = gr.Dropdown(list(EMOTIONS), value="neutral", label="Emotion", elem_id="render-emotion")
+                strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Emotion strength")
+            with gr.Row():
+                blinks = gr.Checkbox(value=True, label="Blinks", elem_id="render-blinks")
+                renderer = gr.Radio(list(GENERATORS), value="warp", label="Renderer", elem_id="render-renderer",
+                                    info="warp: the photo's own pixels (sharp); gath: the GATH generator")
+            go = gr.Button("Render", variant="primary", elem_id="render-button")
+        with gr.Column():
+            video = gr.Video(label="Video", buttons=["download"], elem_id="render-video")
+            plot = gr.Image(label="AU series", type="filepath", interactive=False, elem_id="render-plot")
+            csv = gr.File(label="AU CSV", elem_id="render-csv")
+    aus = gr.State()
+
+    @user_errors
+    def render(photo, speech, expressiveness=1.0, emotion="neutral", strength=1.0, blinks=True, fps=25.0,
+               renderer="warp", progress=gr.Progress(track_tqdm=True)):
+        controls = h.RenderControls(expressiveness, emotion, strength, bool(blinks), float(fps), renderer)
+        workdir = h.new_workdir(workroot)
+        progress(0, desc="loading the models and the photo")
+        return tuple(map(str, h.render_video(photo, speech, controls, workdir)))
+
+    go.click(render, [photo, speech, expressiveness, emotion, strength, blinks, fps, renderer], [video, aus],
+             api_name="render", concurrency_limit=1, concurrency_id="render").success(
+        lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
+
+
+def _edit_tab(workroot: Path) -> None:
+    setup = gr.State()
+    with gr.Row():
+        with gr.Column():
+            photo = photo_input("edit-photo")
+            preset = gr.Radio(list(h.PRESETS), value="photo", label="Preset", elem_id="edit-preset",
+                              info="photo: its own AUs; neutral face: all 0; an emotion: added to the photo's")
+            text = gr.Textbox(label="AU values", placeholder="jawOpen=0.6,mouthSmileLeft=0.8 (Enter applies; "
+                              "the rest keep the photo's values)", elem_id="edit-aus")
+        result = gr.Image(label="Edited", type="filepath", interactive=False,
+                          height=h.PREVIEW_HEIGHT, elem_id="edit-result")
+    sliders = []
+    with gr.Row():
+        for region in REGIONS:
+            with gr.Column(min_width=160), gr.Accordion(region):
+                sliders += [gr.Slider(0, 1, value=0, step=h.SLIDER_STEP, label=name, elem_id=f"au-{name}")
+                            for name in AU_NAMES if _region(name) == region]
+    sliders.sort(key=lambda s: AU_NAMES.index(s.label))
+
+    def slider_outputs(s: h.EditSetup, aus: np.ndarray) -> tuple:
+        """The --au text, then every slider (at its step: `slider_aus` maps them back)."""
+        return h.changed_text(s, aus), *(round(float(v), 2) for v in aus)
+
+    def shown(s: h.EditSetup, aus: np.ndarray) -> tuple:
+        """Outputs: setup, the image, the --au text, then every slider."""
+        return s, str(s.render(aus)), *slider_outputs(s, aus)
+
+    @user_errors
+    def load(photo, s):
+        if photo is None:
+            return None, None, "", *(0.0 for _ in sliders)
+        s = h.edit_setup(photo, s, workroot)
+        return shown(s, s.portrait.aus)
+
+    def loaded(s: h.EditSetup | None) -> h.EditSetup:
+        if s is None:
+            raise gr.Error("give a photo first", print_exception=False)
+        return s
+
+    @user_errors
+    def move(s, *values):
+        """While a slider moves: a quick preview."""
+        s = loaded(s)
+        return str(s.render(h.slider_aus(s, values), preview=True)), h.changed_text(s, values)
+
+    @user_errors
+    def release(s, *values):
+        """A slider let go: the lossless image."""
+        return str(loaded(s).render(h.slider_aus(s, values)))
+
+    @user_errors
+    def apply_preset(s, name):
+        return shown(loaded(s), h.preset_aus(s, name))
+
+    @user_errors
+    def edit(photo, aus, s=None):
+        s = h.edit_setup(photo, s, workroot)
+        return str(s.render(h.edit_with_text(s, aus))), s
+
+    every = [setup, result, text, *sliders]
+    fast = dict(show_progress="hidden", trigger_mode="always_last", queue=False, api_visibility="private")
+    photo.change(load, [photo, setup], every, api_visibility="private")
+    gr.on([s.input for s in sliders], move, [setup, *sliders], [result, text], **fast)
+    gr.on([s.release for s in sliders], release, [setup, *sliders], result, show_progress="hidden",
+          trigger_mode="always_last", api_visibility="private")
+    preset.input(apply_preset, [setup, preset], every, **fast)
+    text.submit(edit, [photo, text, setup], [result, setup], api_name="edit").success(
+        lambda s, aus: slider_outputs(s, h.edit_with_text(s, aus)), [setup, text], [text, *sliders],
+        api_visibility="private")
+
+
+def _live_tab() -> None:
+    gr.Markdown("Talk into the microphone: the portrait speaks with you, frame by frame, as your speech arrives "
+                f"(sent in {1000 * LIVE_CHUNK_S:.0f} ms chunks). The line under the picture shows frames per second "
+                "and the audio-to-frame latency.")
+    session = gr.State()
+    with gr.Row():
+        with gr.Column():
+            photo = photo_input("live-photo")
+            mic = gr.Audio(label="Microphone", sources=["microphone"], streaming=True, type="numpy",
+                           elem_id="live-mic")
+        with gr.Column():
+            frame = gr.Image(label="Live portrait", format="jpeg", interactive=False, height=400,
+                             elem_id="live-frame")
+            status = gr.Textbox(label="Live status", interactive=False, elem_id="live-status")
+
+    @user_errors
+    def prepare(photo, s):
+        if photo is None:
+            return None, None, ""
+        s = s if s is not None and s.key == h.file_key(photo) else h.LiveSession(photo)
+        return s, s.engine.photo, "ready: press Record and talk"
+
+    def restart(s):
+        if s is not None:
+            s.restart()
+        return s
+
+    @user_errors
+    def step(chunk, s):
+        if s is None:
+            raise UserError("give a photo first")
+        image = s.push(*chunk) if chunk is not None else None
+        return (gr.skip() if image is None else image), s.status(), s
+
+    photo.change(prepare, [photo, session], [session, frame, status], api_visibility="private")
+    mic.start_recording(restart, session, session, api_visibility="private")
+    mic.stream(step, [mic, session], [frame, status, session], stream_every=LIVE_CHUNK_S, time_limit=LIVE_LIMIT_S,
+               show_progress="hidden", concurrency_limit=None, api_visibility="private")
+
+
+def _track_tab(workroot: Path) -> None:
+    with gr.Row():
+        with gr.Column():
+            video = gr.Video(label="Video with a face", sources=["upload"], elem_id="track-video")
+            go = gr.Button("Track", variant="primary", elem_id="track-button")
+        with gr.Column():
+            plot = gr.Image(label="AU series", type="filepath", interactive=False, elem_id="track-plot")
+            csv = gr.File(label="AU CSV", elem_id="track-csv")
+
+    @user_errors
+    def track(video, progress=gr.Progress(track_tqdm=True)):
+        progress(0, desc="tracking the face in every frame")
+        return str(h.track_csv(video, h.new_workdir(workroot)))
+
+    go.click(track, video, csv, api_name="track", concurrency_limit=1, concurrency_id="render").success(
+        lambda path: str(h.plot_aus(path)), csv, plot, api_visibility="private")
