@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -13,8 +14,10 @@ import torch
 from actionunits import AUSeries
 from actionunits.prepared import clip_dir, matches_any, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
+from audio2au.mouth import lip_gap
 
 NO_SPEECH_RMS = 10 ** (-50 / 20)
+LANDMARKS_FILE = "landmarks.npy"  # (frames, 478, 3) face-mesh points in the video's pixels, NaN: no face
 
 
 @dataclass
@@ -25,13 +28,27 @@ class Clip:
     waveform: np.ndarray  # 16 kHz mono float32
     aus: np.ndarray  # (frames, AUs) float32 in [0, 1]
     valid: np.ndarray  # (frames,) bool: tracked (True) or interpolated
+    gap: np.ndarray | None = None  # (frames,) measured inner-lip gap (mouth.lip_gap), NaN: no face; None: no landmarks
+
+
+def read_lip_gap(clip_folder: Path, n_frames: int) -> np.ndarray | None:
+    """The clip's measured inner-lip gap per frame from its landmarks.npy (None when the
+    clip has none, or one of another length)."""
+    path = clip_folder / LANDMARKS_FILE
+    if not path.is_file():
+        return None
+    landmarks = np.load(path, mmap_mode="r")
+    if len(landmarks) != n_frames:
+        return None
+    return lip_gap(landmarks).astype(np.float32)
 
 
 def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = ()
                ) -> tuple[list[Clip], tuple[str, ...]]:
-    """Every clip with speech in a prepared dataset, in the dataset's AU order. Clips
-    without audio, with near-silent audio (RMS below -50 dBFS: silent footage with an
-    empty track), or whose clip or speaker name matches an `exclude` glob are skipped."""
+    """Every clip with speech in a prepared dataset, in the dataset's AU order, with its
+    measured lip gap where the dataset has landmarks. Clips without audio, with near-silent
+    audio (RMS below -50 dBFS: silent footage with an empty track), or whose clip or speaker
+    name matches an `exclude` glob are skipped."""
     names = read_info(root).au_names
     clips = []
     for rec in read_clips(root):
@@ -46,7 +63,8 @@ def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = (
         if len(wav) == 0 or float(np.sqrt(np.mean(wav**2))) < NO_SPEECH_RMS:
             continue
         valid = series.valid if series.valid is not None else np.ones(len(series), bool)
-        clips.append(Clip(rec.clip, rec.speaker, rec.fps, resample(wav.mean(axis=1), sr), series.values, valid))
+        clips.append(Clip(rec.clip, rec.speaker, rec.fps, resample(wav.mean(axis=1), sr), series.values, valid,
+                          read_lip_gap(d, len(series))))
     if not clips:
         raise ValueError(f"{root}: no target clips with audio (run `talkinghead prepare` on videos with speech)")
     return clips, names
@@ -81,7 +99,8 @@ def speed_perturb(clip: Clip, factor: float) -> Clip:
     src = np.minimum(np.arange(n) * factor, len(clip.aus) - 1)
     aus = np.stack([np.interp(src, np.arange(len(clip.aus)), a) for a in clip.aus.T], axis=1).astype(np.float32)
     valid = clip.valid[np.rint(src).astype(int)]
-    return Clip(f"{clip.name}@x{factor:g}", clip.speaker, clip.fps, wav, aus, valid)
+    gap = None if clip.gap is None else np.interp(src, np.arange(len(clip.gap)), clip.gap).astype(np.float32)
+    return Clip(f"{clip.name}@x{factor:g}", clip.speaker, clip.fps, wav, aus, valid, gap)
 
 
 class FeatureBank:
