@@ -4,7 +4,7 @@ that training samples fixed-length sequences from."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 from actionunits import AUSeries
 from actionunits.prepared import clip_dir, matches_any, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
-from audio2au.mouth import lip_gap
+from audio2au.mouth import frame_rms_db, lip_gap, speech_frames
 
 NO_SPEECH_RMS = 10 ** (-50 / 20)
 LANDMARKS_FILE = "landmarks.npy"  # (frames, 478, 3) face-mesh points in the video's pixels, NaN: no face
@@ -103,17 +103,67 @@ def speed_perturb(clip: Clip, factor: float) -> Clip:
     return Clip(f"{clip.name}@x{factor:g}", clip.speaker, clip.fps, wav, aus, valid, gap)
 
 
+def rest_relative(aus: np.ndarray, columns: list[int], percentile: float) -> np.ndarray:
+    """The AUs in `columns` minus their `percentile`-th value in the clip (the face at rest:
+    the most closed the mouth gets), clipped to [0, 1]: the renderer adds speech AUs to the
+    photo's own rest, so a label that reads a closed mouth as jawOpen 0.15 must become 0."""
+    out = aus.copy()
+    if columns and len(aus):
+        out[:, columns] = np.clip(aus[:, columns] - np.percentile(aus[:, columns], percentile, axis=0), 0.0, 1.0)
+    return out
+
+
+def silent_frames(waveform: np.ndarray, fps: float, n_frames: int, hangover: int) -> np.ndarray:
+    """(frames,) bool: more than `hangover` frames away from any speech frame (the lips part
+    a little before the voice starts and close a little after it stops)."""
+    speech = speech_frames(frame_rms_db(waveform, fps, n_frames)[:, 0])
+    near = np.convolve(speech.astype(float), np.ones(2 * hangover + 1), mode="same") > 0
+    return ~near
+
+
+def speech_targets(clip: Clip, names: tuple[str, ...], rest_aus: list[str] | tuple[str, ...] = (),
+                   rest_percentile: float = 5.0, silence_aus: list[str] | tuple[str, ...] = (),
+                   hangover: int = 2) -> Clip:
+    """The clip with the targets the renderer wants: `rest_aus` relative to the clip's rest,
+    and `silence_aus` at 0 in silence (people often pause with parted lips, but a rendered
+    face that hangs open whenever the voice stops looks wrong)."""
+    unknown = sorted((set(rest_aus) | set(silence_aus)) - set(names))
+    if unknown:
+        raise ValueError(f"target AUs not in the dataset: {unknown}")
+    aus = rest_relative(clip.aus, [names.index(n) for n in rest_aus], rest_percentile)
+    if silence_aus:
+        quiet = silent_frames(clip.waveform, clip.fps, len(aus), hangover)
+        aus[np.ix_(quiet, [names.index(n) for n in silence_aus])] = 0.0
+    return replace(clip, aus=aus)
+
+
+def gap_weights(clip: Clip, weight: float) -> np.ndarray:
+    """(frames,) loss weight 1 + weight * how open the measured lips are (0 at the clip's 5th
+    percentile of the gap, 1 at its 95th; 1 where it is unknown): the wide-open frames are
+    few, and a model that is rewarded equally everywhere learns to keep the mouth half shut."""
+    n = len(clip.aus)
+    if not weight or clip.gap is None or not np.isfinite(clip.gap).any():
+        return np.ones(n, np.float32)
+    lo, hi = np.nanpercentile(clip.gap, (5, 95))
+    openness = np.clip(np.nan_to_num((clip.gap - lo) / max(hi - lo, 1e-6), nan=0.0), 0.0, 1.0)
+    return (1.0 + weight * openness).astype(np.float32)
+
+
 class FeatureBank:
     """Features of whole clips computed once; `sample` cuts random aligned sequences.
 
     Input sequences are `lookahead` frames longer than their targets (the frames after a
-    clip's end see silence, as at inference)."""
+    clip's end see silence, as at inference). Frame weights are the clip's `valid` mask
+    (tracked frames) times the optional `frame_weights`."""
 
-    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0, speaker_balance: float = 0.0) -> None:
+    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0, speaker_balance: float = 0.0,
+                 frame_weights: list[np.ndarray] | None = None) -> None:
         self.clips, self.lookahead = clips, lookahead
         self.feats = [compute_features(c.waveform, c.fps, len(c.aus) + lookahead, cfg).half() for c in clips]
         self.targets = [torch.from_numpy(c.aus) for c in clips]
         self.valid = [torch.from_numpy(c.valid) for c in clips]
+        extra = frame_weights or [np.ones(len(c.aus), np.float32) for c in clips]
+        self.weights = [v.float() * torch.from_numpy(np.asarray(e, np.float32)) for v, e in zip(self.valid, extra)]
         self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
         # sample clips by length, times speaker_total ** -balance: 0 = every frame alike,
         # 1 = every speaker alike (one speaker with most of the data must not drown the rest)
@@ -131,9 +181,10 @@ class FeatureBank:
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features (B, seq_len + lookahead, window, dim), targets (B, seq_len, AUs),
-        mask (B, seq_len)); clips shorter than seq_len are padded with silence and mask 0."""
+        frame weights (B, seq_len)); clips shorter than seq_len are padded with silence and
+        weight 0."""
         idx = torch.multinomial(self._weights, batch_size, replacement=True, generator=generator)
-        xs, ys, ms = [], [], []
+        xs, ys, ws = [], [], []
         for i in idx.tolist():
             n = len(self.targets[i])
             s = int(torch.randint(0, max(1, n - seq_len + 1), (1,), generator=generator))
@@ -142,7 +193,7 @@ class FeatureBank:
             x[: t + self.lookahead] = self.feats[i][s : s + t + self.lookahead].float()
             y = torch.zeros(seq_len, self.targets[i].shape[1])
             y[:t] = self.targets[i][s : s + t]
-            m = torch.zeros(seq_len, dtype=torch.bool)
-            m[:t] = self.valid[i][s : s + t]
-            xs.append(x), ys.append(y), ms.append(m)
-        return torch.stack(xs), torch.stack(ys), torch.stack(ms)
+            w = torch.zeros(seq_len)
+            w[:t] = self.weights[i][s : s + t]
+            xs.append(x), ys.append(y), ws.append(w)
+        return torch.stack(xs), torch.stack(ys), torch.stack(ws)
