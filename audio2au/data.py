@@ -116,7 +116,7 @@ def rest_relative(aus: np.ndarray, columns: list[int], percentile: float) -> np.
 def silent_frames(waveform: np.ndarray, fps: float, n_frames: int, hangover: int) -> np.ndarray:
     """(frames,) bool: more than `hangover` frames away from any speech frame (the lips part
     a little before the voice starts and close a little after it stops)."""
-    speech = speech_frames(frame_rms_db(waveform, fps, n_frames)[:, 0])
+    speech = speech_frames(frame_rms_db(waveform, fps, n_frames)[:, 0], fps)
     near = np.convolve(speech.astype(float), np.ones(2 * hangover + 1), mode="same") > 0
     return ~near
 

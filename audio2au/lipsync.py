@@ -52,7 +52,7 @@ def clip_series(pred: np.ndarray, tracker: np.ndarray | None, names: tuple[str, 
     tracker's only when its labels are given), and its speech mask. Loudness is in dB
     relative to the clip's loud frames, so clips recorded at other gains pool fairly."""
     level = frame_rms_db(waveform, fps, len(pred))[:, 0]
-    speech = speech_frames(level)
+    speech = speech_frames(level, fps)
     jaw = names.index("jawOpen")
     series = {"model jawOpen": pred[:, jaw], "model lip gap": au_lip_gap(pred, names),
               "loudness": level - np.percentile(level, 95), "gated loudness": gated_loudness(level)}
@@ -134,7 +134,7 @@ def audio_levels(model: Audio2AU, waveform: np.ndarray, fps: float = 25.0) -> di
     """jawOpen percentiles (10, 50, 90) and the mean lip-opening AU in silence and in speech
     of one recording without video (e.g. a demo voice)."""
     pred = predict_aus(model, waveform, fps)
-    speech = speech_frames(frame_rms_db(waveform, fps, len(pred))[:, 0])
+    speech = speech_frames(frame_rms_db(waveform, fps, len(pred))[:, 0], fps)
     lips, jaw = lip_levels(pred, model.au_names)
     out = {}
     for label, mask in (("silence", ~speech), ("speech", speech)):

@@ -27,8 +27,16 @@ AU_GAP_WEIGHTS = {"mouthFunnel": 1.0, "jawOpen": 1.0, "mouthUpperUpLeft": 0.25, 
                   "mouthLowerDownLeft": 0.25, "mouthLowerDownRight": 0.25, "mouthClose": -1.0}
 
 RMS_WINDOW_MS = 40.0
-SPEECH_RANGE_DB = 30.0  # speech: within this many dB of the clip's loud frames
-LOUD_PERCENTILE = 95.0  # "the loud frames": this percentile of a clip's frame levels
+# Voice activity from the level alone (speech_frames). Speech: within SPEECH_RANGE_DB of the
+# clip's loud frames (95th percentile) and FLOOR_MARGIN_DB above its noise floor (5th
+# percentile), the latter never asking for more than MAX_MARGIN_DB below the loud frames (so
+# a noisy recording is not all pause); quieter runs shorter than MIN_PAUSE_S are speech (stop
+# closures). On GRID s1's word alignments: 84 % of frames right (silence found 74 %, speech
+# 94 %); the 30 dB rule alone finds 16 % of GRID's silence, whose noise floor is ~34 dB down.
+SPEECH_RANGE_DB = 30.0
+FLOOR_MARGIN_DB = 12.0
+MAX_MARGIN_DB = 20.0
+MIN_PAUSE_S = 0.16
 _FLOOR_DB = -100.0
 
 
@@ -73,20 +81,32 @@ def frame_rms_db(waveform: np.ndarray, fps: float, n_frames: int, window_ms: flo
     return 10 * np.log10(power + 10 ** (_FLOOR_DB / 10))
 
 
-def speech_threshold(level_db: np.ndarray, range_db: float = SPEECH_RANGE_DB) -> float:
-    """The level (dB) above which a frame counts as speech: `range_db` below the clip's loud
-    frames (its 95th percentile), so the rule adapts to each recording's gain."""
+def speech_threshold(level_db: np.ndarray) -> float:
+    """The level (dB) at and above which a frame counts as speech (see SPEECH_RANGE_DB): it
+    follows each recording's gain and noise floor."""
     level_db = np.asarray(level_db, dtype=np.float64)
-    return float(np.percentile(level_db, LOUD_PERCENTILE)) - range_db if len(level_db) else 0.0
+    if not len(level_db):
+        return 0.0
+    floor, loud = np.percentile(level_db, (5, 95))
+    return float(max(loud - SPEECH_RANGE_DB, min(floor + FLOOR_MARGIN_DB, loud - MAX_MARGIN_DB)))
 
 
-def speech_frames(level_db: np.ndarray, range_db: float = SPEECH_RANGE_DB) -> np.ndarray:
-    """(frames,) bool: an energy voice-activity detector (frames at or above speech_threshold)."""
-    return np.asarray(level_db) >= speech_threshold(level_db, range_db)
+def speech_frames(level_db: np.ndarray, fps: float) -> np.ndarray:
+    """(frames,) bool: a level-based voice-activity detector (speech_threshold, with pauses
+    shorter than MIN_PAUSE_S inside speech counted as speech)."""
+    speech = np.asarray(level_db) >= speech_threshold(level_db)
+    min_pause = int(round(MIN_PAUSE_S * fps))
+    edges = np.flatnonzero(np.diff(speech.astype(np.int8))) + 1  # first frame after each change
+    starts, stops = edges[~speech[edges]], edges[speech[edges]]  # of pauses, of speech after them
+    stops = stops[stops > starts[0]] if len(starts) else stops
+    for start, stop in zip(starts, stops):  # pauses with speech on both sides
+        if stop - start < min_pause:
+            speech[start:stop] = True
+    return speech
 
 
-def gated_loudness(level_db: np.ndarray, range_db: float = SPEECH_RANGE_DB) -> np.ndarray:
-    """The level above the speech threshold inside speech, 0 outside: loudness as a mouth
-    that shuts whenever the voice stops."""
+def gated_loudness(level_db: np.ndarray) -> np.ndarray:
+    """The level above the speech threshold, 0 below it: loudness as a mouth that shuts
+    whenever the voice stops."""
     level_db = np.asarray(level_db, dtype=np.float64)
-    return np.maximum(level_db - speech_threshold(level_db, range_db), 0.0)
+    return np.maximum(level_db - speech_threshold(level_db), 0.0)

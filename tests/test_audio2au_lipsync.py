@@ -77,11 +77,24 @@ def test_frame_level_and_voice_activity():
     assert np.allclose(level[35:65], tone_db, atol=0.2)
     assert level[:25].max() < -70
     assert frame_rms_db(np.zeros(100, np.float32), 25, 3)[:, 0] == pytest.approx([-100.0] * 3, abs=1e-6)
-    speech = speech_frames(level)
+    speech = speech_frames(level, 25)
     assert speech[31:70].all() and not speech[:29].any() and not speech[72:].any()
-    assert np.array_equal(speech_frames(frame_rms_db(wav * 20, 25, 100)[:, 0]), speech)  # any recording gain
+    assert np.array_equal(speech_frames(frame_rms_db(wav * 20, 25, 100)[:, 0], 25), speech)  # any recording gain
     gated = gated_loudness(level)
     assert np.all(gated[~speech] == 0) and np.all(gated[35:65] > 20)
+
+
+def test_voice_activity_finds_pauses_above_a_high_noise_floor_and_fills_short_ones():
+    """A studio noise floor 25 dB under the voice (the 30 dB rule alone calls it speech);
+    a 2-frame dip inside speech (a stop closure) stays speech, a 10-frame pause does not."""
+    rng = np.random.default_rng(1)
+    n, fps = 125, 25.0
+    amp = np.full(n, 0.3 * 10 ** (-25 / 20))
+    amp[20:50] = amp[52:70] = amp[80:110] = 0.3
+    wav = rng.normal(0, 1, int(n * SAMPLE_RATE / fps)) * np.repeat(amp, SAMPLE_RATE // int(fps))
+    speech = speech_frames(frame_rms_db(wav.astype(np.float32), fps, n)[:, 0], fps)
+    assert not speech[:18].any() and not speech[73:77].any() and not speech[113:].any()
+    assert speech[22:68].all() and speech[82:108].all()  # frames 50-51 filled
 
 
 def test_clip_series_and_speaker_scores():
