@@ -113,26 +113,32 @@ def rest_relative(aus: np.ndarray, columns: list[int], percentile: float) -> np.
     return out
 
 
-def silent_frames(waveform: np.ndarray, fps: float, n_frames: int, hangover: int) -> np.ndarray:
-    """(frames,) bool: more than `hangover` frames away from any speech frame (the lips part
-    a little before the voice starts and close a little after it stops)."""
+def silent_frames(waveform: np.ndarray, fps: float, n_frames: int, before: int, after: int) -> np.ndarray:
+    """(frames,) bool: not within `before` frames before a speech frame or `after` frames
+    after one (the lips part before the voice starts, often for an in-breath, and close a
+    little after it stops)."""
     speech = speech_frames(frame_rms_db(waveform, fps, n_frames)[:, 0], fps)
-    near = np.convolve(speech.astype(float), np.ones(2 * hangover + 1), mode="same") > 0
+    near = speech.copy()
+    for k in range(1, before + 1):
+        near[:-k] |= speech[k:]
+    for k in range(1, after + 1):
+        near[k:] |= speech[:-k]
     return ~near
 
 
 def speech_targets(clip: Clip, names: tuple[str, ...], rest_aus: list[str] | tuple[str, ...] = (),
                    rest_percentile: float = 5.0, silence_aus: list[str] | tuple[str, ...] = (),
-                   hangover: int = 2) -> Clip:
+                   hangover: tuple[int, int] = (2, 2)) -> Clip:
     """The clip with the targets the renderer wants: `rest_aus` relative to the clip's rest,
     and `silence_aus` at 0 in silence (people often pause with parted lips, but a rendered
-    face that hangs open whenever the voice stops looks wrong)."""
+    face that hangs open whenever the voice stops looks wrong); `hangover`: frames (before,
+    after) speech that still count as speech."""
     unknown = sorted((set(rest_aus) | set(silence_aus)) - set(names))
     if unknown:
         raise ValueError(f"target AUs not in the dataset: {unknown}")
     aus = rest_relative(clip.aus, [names.index(n) for n in rest_aus], rest_percentile)
     if silence_aus:
-        quiet = silent_frames(clip.waveform, clip.fps, len(aus), hangover)
+        quiet = silent_frames(clip.waveform, clip.fps, len(aus), *hangover)
         aus[np.ix_(quiet, [names.index(n) for n in silence_aus])] = 0.0
     return replace(clip, aus=aus)
 

@@ -6,6 +6,7 @@ Resume continues exactly: every step draws its batch and dropout from seeds deri
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from pathlib import Path
@@ -120,7 +121,7 @@ def train_audio2au(cfg: DictConfig) -> Path:
     split = _plain(cfg.split)
     clips, names = load_clips(cfg.data.root, split["exclude"])
     targets = {"rest_aus": list(tc.rest_aus), "rest_percentile": float(tc.rest_percentile),
-               "silence_aus": list(tc.lip_aus), "hangover": int(tc.silence_hangover)}
+               "silence_aus": list(tc.lip_aus), "hangover": [int(v) for v in tc.silence_hangover]}
     clips = [speech_targets(c, names, **targets) for c in clips]
     train_clips, val_clips = split_by_speaker(clips, split["val_speakers"], split["val_fraction"], int(cfg.seed))
     model_cfg = {"n_features": feats.dim, "window": feats.window, "n_aus": len(names), **_plain(cfg.model)}
@@ -144,6 +145,9 @@ def train_audio2au(cfg: DictConfig) -> Path:
     fps = float(np.median([c.fps for c in clips]))
     model = Audio2AU(net, feats, names, fps, {"model": model_cfg, "info": info})
     net.to(device)
+    # validated and exported: an exponential moving average of the weights when train.ema > 0
+    # (smoother than the last step's weights on unseen speakers), else the weights themselves
+    shown = Audio2AU(copy.deepcopy(net), feats, names, fps, model.meta) if tc.ema else model
     opt = torch.optim.AdamW(net.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +158,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
             raise ValueError(f"{ckpt_path} was trained with another model/feature config or AU names; "
                              "use another run_dir or resume=false")
         net.load_state_dict(ckpt["state_dict"])
+        if tc.ema:
+            shown.net.load_state_dict(ckpt.get("ema_state_dict", ckpt["state_dict"]))
         opt.load_state_dict(ckpt["optimizer"])
         step, best = int(ckpt["step"]), float(ckpt["best_val"])
         print(f"resumed {ckpt_path} at step {step}")
@@ -166,11 +172,12 @@ def train_audio2au(cfg: DictConfig) -> Path:
           f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}")
 
     def save(step: int) -> None:
-        atomic_save(checkpoint_dict(model, step=step, best_val=best, optimizer=opt.state_dict()), ckpt_path)
+        ema = {"ema_state_dict": checkpoint_dict(shown)["state_dict"]} if tc.ema else {}
+        atomic_save(checkpoint_dict(model, step=step, best_val=best, optimizer=opt.state_dict(), **ema), ckpt_path)
 
     def export(name: str, step: int) -> Path:
         model.meta["info"]["step"] = step
-        path = atomic_save(checkpoint_dict(model, half=True), run_dir / name)
+        path = atomic_save(checkpoint_dict(shown, half=True), run_dir / name)
         update_manifest(path)
         return path
 
@@ -199,6 +206,11 @@ def train_audio2au(cfg: DictConfig) -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), float(tc.grad_clip))
         opt.step()
+        if tc.ema:
+            with torch.no_grad():
+                for avg, now in zip(shown.net.state_dict().values(), net.state_dict().values()):
+                    if avg.is_floating_point():
+                        avg.lerp_(now, 1.0 - float(tc.ema))
         step += 1
         if step % int(tc.log_every) == 0 or step == int(tc.steps):
             writer.add_scalar("train/loss", loss.item(), step)
@@ -207,7 +219,7 @@ def train_audio2au(cfg: DictConfig) -> Path:
             print(f"step {step}  loss {loss.item():.5f}  " + "  ".join(f"{k} {v:.5f}" for k, v in parts.items())
                   + f"  {time.time() - started:.0f}s", flush=True)
         if step % int(tc.eval_every) == 0 or step == int(tc.steps):
-            metrics, preds = validate(net, val_bank, names, loss_args, device)
+            metrics, preds = validate(shown.net, val_bank, names, loss_args, device)
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, step)
             print("  validation " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)

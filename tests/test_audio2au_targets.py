@@ -44,9 +44,11 @@ def test_rest_relative_subtracts_each_columns_rest():
 
 def test_speech_targets_close_the_mouth_in_silence_only():
     clip = talk_then_pause()
-    quiet = silent_frames(clip.waveform, FPS, 100, hangover=2)
+    quiet = silent_frames(clip.waveform, FPS, 100, before=2, after=2)
     assert not quiet[18:63].any() and quiet[:17].all() and quiet[63:].all()
-    out = speech_targets(clip, NAMES, rest_aus=["jawOpen"], silence_aus=["jawOpen"], hangover=2)
+    early = silent_frames(clip.waveform, FPS, 100, before=6, after=0)
+    assert not early[14:61].any() and early[:13].all() and early[61:].all()
+    out = speech_targets(clip, NAMES, rest_aus=["jawOpen"], silence_aus=["jawOpen"], hangover=(2, 2))
     assert np.allclose(out.aus[25:55, 0], 0.4)  # 0.6 over the rest of 0.2
     assert np.all(out.aus[quiet, 0] == 0)  # the parted lips of the pause are closed
     assert np.allclose(out.aus[60:62, 0], 0.2)  # within the hang-over they stay as labelled
