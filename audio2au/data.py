@@ -170,6 +170,8 @@ class FeatureBank:
         self.valid = [torch.from_numpy(c.valid) for c in clips]
         extra = frame_weights or [np.ones(len(c.aus), np.float32) for c in clips]
         self.weights = [v.float() * torch.from_numpy(np.asarray(e, np.float32)) for v, e in zip(self.valid, extra)]
+        self.gaps = [torch.from_numpy(c.gap) if c.gap is not None else torch.full((len(c.aus),), float("nan"))
+                     for c in clips]
         self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
         # sample clips by length, times speaker_total ** -balance: 0 = every frame alike,
         # 1 = every speaker alike (one speaker with most of the data must not drown the rest)
@@ -185,12 +187,12 @@ class FeatureBank:
         return x.mean(0).float(), x.std(0).float()
 
     def sample(self, batch_size: int, seq_len: int, generator: torch.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features (B, seq_len + lookahead, window, dim), targets (B, seq_len, AUs),
-        frame weights (B, seq_len)); clips shorter than seq_len are padded with silence and
-        weight 0."""
+        frame weights (B, seq_len), measured lip gaps (B, seq_len), NaN where unknown);
+        clips shorter than seq_len are padded with silence and weight 0."""
         idx = torch.multinomial(self._weights, batch_size, replacement=True, generator=generator)
-        xs, ys, ws = [], [], []
+        xs, ys, ws, gs = [], [], [], []
         for i in idx.tolist():
             n = len(self.targets[i])
             s = int(torch.randint(0, max(1, n - seq_len + 1), (1,), generator=generator))
@@ -201,5 +203,7 @@ class FeatureBank:
             y[:t] = self.targets[i][s : s + t]
             w = torch.zeros(seq_len)
             w[:t] = self.weights[i][s : s + t]
-            xs.append(x), ys.append(y), ws.append(w)
-        return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+            g = torch.full((seq_len,), float("nan"))
+            g[:t] = self.gaps[i][s : s + t]
+            xs.append(x), ys.append(y), ws.append(w), gs.append(g)
+        return torch.stack(xs), torch.stack(ys), torch.stack(ws), torch.stack(gs)

@@ -40,6 +40,26 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, colum
     return (1 - 2 * cov / (vp + vt + (mp - mt) ** 2).clamp_min(1e-8)).mean()
 
 
+def gap_correlation_loss(pred_gap: torch.Tensor, gap: torch.Tensor, mask: torch.Tensor, min_frames: int = 10
+                         ) -> torch.Tensor:
+    """1 - Pearson r between the lip gap the predicted AUs ask for and the measured one, per
+    sequence (B, T), averaged over sequences with at least `min_frames` measured, weighted
+    frames where the lips move: it trains the mouth on the real mouth rather than on the
+    tracker's reading of it, and is blind to each face's scale and rest."""
+    ok = torch.isfinite(gap) & (mask > 0)
+    w = ok.to(pred_gap.dtype)
+    n = w.sum(1)
+    g = torch.where(ok, gap, torch.zeros_like(gap))
+    pc = pred_gap - (pred_gap * w).sum(1, keepdim=True) / n.clamp_min(1)[:, None]
+    gc = (g - (g * w).sum(1, keepdim=True) / n.clamp_min(1)[:, None]) * w
+    cov, vp, vg = (pc * gc * w).sum(1), (pc * pc * w).sum(1), (gc * gc).sum(1)
+    use = (n >= min_frames) & (vg > 1e-8)
+    if not use.any():
+        return pred_gap.sum() * 0.0
+    r = cov[use] / (vp[use] * vg[use]).clamp_min(1e-12).sqrt()
+    return (1 - r).mean()
+
+
 def audio2au_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, velocity_weight: float,
                   au_weights: torch.Tensor | None = None, ccc_weight: float = 0.0, ccc_columns: list[int] = ()
                   ) -> tuple[torch.Tensor, dict[str, float]]:

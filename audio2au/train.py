@@ -22,7 +22,8 @@ from audio2au.data import Clip, FeatureBank, gap_weights, load_clips, speech_tar
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
 from audio2au.features import FeatureConfig, eq_shift, gain_shift, noise_mix
 from audio2au.lipsync import clip_series, lip_levels, speaker_sync
-from audio2au.losses import audio2au_loss
+from audio2au.losses import audio2au_loss, gap_correlation_loss
+from audio2au.mouth import AU_GAP_WEIGHTS
 from audio2au.model import Audio2AU, Audio2AUNet
 
 PLOT_AUS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthStretchLeft")
@@ -134,6 +135,7 @@ def train_audio2au(cfg: DictConfig) -> Path:
     lips = [names.index(n) for n in tc.lip_aus]
     au_weights = torch.ones(len(names))
     au_weights[lips] = float(tc.lip_weight)
+    gap_vector = torch.tensor([AU_GAP_WEIGHTS.get(n, 0.0) for n in names]).to(device)
     loss_args = {"velocity_weight": float(tc.velocity_weight), "au_weights": au_weights,
                  "ccc_weight": float(tc.ccc_weight), "ccc_columns": lips}
     net.set_normalization(*bank.stats())
@@ -188,7 +190,7 @@ def train_audio2au(cfg: DictConfig) -> Path:
             group["lr"] = learning_rate(step, float(tc.lr), int(tc.warmup), int(tc.steps))
         gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + step)
         torch.manual_seed(int(cfg.seed) * 1_000_003 + step)  # dropout
-        x, y, m = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
+        x, y, m, gap = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
         if len(tc.noise_snr_db):
             lo, hi = (float(v) for v in tc.noise_snr_db)
             snr = lo + torch.rand(len(x), generator=gen) * (hi - lo)
@@ -202,6 +204,9 @@ def train_audio2au(cfg: DictConfig) -> Path:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             pred = net(x)
         loss, parts = audio2au_loss(pred.float(), y, m, **loss_args)
+        if tc.gap_corr_weight:
+            gap_loss = gap_correlation_loss(pred.float() @ gap_vector, gap.to(device), m)
+            loss, parts["gap_corr"] = loss + float(tc.gap_corr_weight) * gap_loss, gap_loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), float(tc.grad_clip))

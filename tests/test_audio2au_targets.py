@@ -9,7 +9,7 @@ import torch
 
 from audio2au.data import Clip, FeatureBank, gap_weights, rest_relative, silent_frames, speech_targets
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, noise_mix
-from audio2au.losses import audio2au_loss, ccc_loss, masked_mse
+from audio2au.losses import audio2au_loss, ccc_loss, gap_correlation_loss, masked_mse
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -71,9 +71,10 @@ def test_feature_bank_weights_are_valid_times_frame_weights():
     clip = talk_then_pause()
     clip.valid[:10] = False
     bank = FeatureBank([clip], FeatureConfig(), lookahead=1, frame_weights=[gap_weights(clip, 1.0)])
-    x, y, w = bank.sample(2, 100, torch.Generator().manual_seed(0))
+    x, y, w, gap = bank.sample(2, 100, torch.Generator().manual_seed(0))
     assert x.shape[:2] == (2, 101) and y.shape == (2, 100, 3)
     assert torch.all(w[:, :10] == 0) and w[0, 30] == pytest.approx(2.0) and w[0, 80] == pytest.approx(1.0)
+    assert torch.isnan(gap[0, 0]) and gap[0, 30] == pytest.approx(0.2)
 
 
 def test_noise_mix_fills_the_pauses_and_spares_loud_speech():
@@ -117,3 +118,19 @@ def test_ccc_loss_punishes_a_damped_prediction():
     loss, parts = audio2au_loss(damped, t, mask, 1.0, ccc_weight=2.0, ccc_columns=[0])
     assert parts["ccc"] > 0.3 and loss.item() == pytest.approx(parts["mse"] + parts["velocity"] + 2 * parts["ccc"],
                                                                 rel=1e-5)
+
+
+def test_gap_correlation_loss_follows_the_measured_mouth_at_any_scale():
+    gap = torch.sin(torch.linspace(0, 9, 60)).repeat(3, 1) * 0.1 + 0.1
+    gap[2] = float("nan")  # a sequence without a face is left out
+    mask = torch.ones(3, 60)
+    pred = gap.nan_to_num(0.0) * 5 + 0.3  # another scale and rest: still a perfect mouth
+    assert gap_correlation_loss(pred, gap, mask).item() == pytest.approx(0.0, abs=1e-5)
+    assert gap_correlation_loss(-pred, gap, mask).item() == pytest.approx(2.0, abs=1e-5)
+    mask[:, 30:] = 0
+    noisy = pred.clone()
+    noisy[:, 30:] = torch.rand(3, 30)  # errors where the weight is 0 do not count
+    assert gap_correlation_loss(noisy, gap, mask).item() == pytest.approx(0.0, abs=1e-5)
+    none = gap_correlation_loss(pred.requires_grad_(), torch.full_like(gap, float("nan")), mask)
+    none.backward()
+    assert none.item() == 0.0 and torch.all(pred.grad == 0)
