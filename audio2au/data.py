@@ -155,23 +155,33 @@ def gap_weights(clip: Clip, weight: float) -> np.ndarray:
     return (1.0 + weight * openness).astype(np.float32)
 
 
+def speech_gap(clip: Clip, hangover: tuple[int, int] = (2, 2)) -> np.ndarray | None:
+    """The clip's measured lip gap with its silent frames (silent_frames) set to NaN: what
+    the gap correlation loss follows, so that a mouth parted in a pause does not fight the
+    closed-in-silence targets."""
+    if clip.gap is None:
+        return None
+    return np.where(silent_frames(clip.waveform, clip.fps, len(clip.aus), *hangover), np.nan, clip.gap)
+
+
 class FeatureBank:
     """Features of whole clips computed once; `sample` cuts random aligned sequences.
 
     Input sequences are `lookahead` frames longer than their targets (the frames after a
     clip's end see silence, as at inference). Frame weights are the clip's `valid` mask
-    (tracked frames) times the optional `frame_weights`."""
+    (tracked frames) times the optional `frame_weights`; `gaps` replace the clips' measured
+    lip gaps in the samples."""
 
     def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0, speaker_balance: float = 0.0,
-                 frame_weights: list[np.ndarray] | None = None) -> None:
+                 frame_weights: list[np.ndarray] | None = None, gaps: list[np.ndarray | None] | None = None) -> None:
         self.clips, self.lookahead = clips, lookahead
         self.feats = [compute_features(c.waveform, c.fps, len(c.aus) + lookahead, cfg).half() for c in clips]
         self.targets = [torch.from_numpy(c.aus) for c in clips]
         self.valid = [torch.from_numpy(c.valid) for c in clips]
         extra = frame_weights or [np.ones(len(c.aus), np.float32) for c in clips]
         self.weights = [v.float() * torch.from_numpy(np.asarray(e, np.float32)) for v, e in zip(self.valid, extra)]
-        self.gaps = [torch.from_numpy(c.gap) if c.gap is not None else torch.full((len(c.aus),), float("nan"))
-                     for c in clips]
+        self.gaps = [torch.from_numpy(np.asarray(g, np.float32)) if g is not None
+                     else torch.full((len(c.aus),), float("nan")) for c, g in zip(clips, gaps or [c.gap for c in clips])]
         self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
         # sample clips by length, times speaker_total ** -balance: 0 = every frame alike,
         # 1 = every speaker alike (one speaker with most of the data must not drown the rest)

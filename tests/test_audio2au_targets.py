@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from audio2au.data import Clip, FeatureBank, gap_weights, rest_relative, silent_frames, speech_targets
+from audio2au.data import Clip, FeatureBank, gap_weights, rest_relative, silent_frames, speech_gap, speech_targets
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, noise_mix
 from audio2au.losses import audio2au_loss, ccc_loss, gap_correlation_loss, masked_mse
 
@@ -56,6 +56,17 @@ def test_speech_targets_close_the_mouth_in_silence_only():
     assert np.array_equal(speech_targets(clip, NAMES).aus, clip.aus)  # nothing asked, nothing changed
     with pytest.raises(ValueError, match="mouthFunnel"):
         speech_targets(clip, NAMES, silence_aus=["mouthFunnel"])
+
+
+def test_speech_gap_leaves_pauses_out():
+    clip = talk_then_pause()
+    gap = speech_gap(clip, (2, 2))
+    quiet = silent_frames(clip.waveform, FPS, 100, 2, 2)
+    assert np.isnan(gap[quiet]).all() and np.array_equal(gap[25:55], clip.gap[25:55])
+    bank = FeatureBank([clip], FeatureConfig(), gaps=[gap])
+    assert torch.isnan(bank.gaps[0][5]) and bank.gaps[0][30] == pytest.approx(0.2)
+    clip.gap = None
+    assert speech_gap(clip) is None
 
 
 def test_gap_weights_favour_open_lips():
