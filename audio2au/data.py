@@ -143,6 +143,15 @@ def speech_targets(clip: Clip, names: tuple[str, ...], rest_aus: list[str] | tup
     return replace(clip, aus=aus)
 
 
+def silence_weights(clip: Clip, weight: float, hangover: tuple[int, int] = (2, 2)) -> np.ndarray:
+    """(frames,) loss weight `weight` on silent frames, 1 elsewhere: silence is a small share
+    of the frames, and a mouth left ajar there is what a viewer notices first."""
+    if weight == 1.0:
+        return np.ones(len(clip.aus), np.float32)
+    quiet = silent_frames(clip.waveform, clip.fps, len(clip.aus), *hangover)
+    return np.where(quiet, weight, 1.0).astype(np.float32)
+
+
 def gap_weights(clip: Clip, weight: float) -> np.ndarray:
     """(frames,) loss weight 1 + weight * how open the measured lips are (0 at the clip's 5th
     percentile of the gap, 1 at its 95th; 1 where it is unknown): the wide-open frames are

@@ -18,8 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from actionunits.atomic import atomic_output
 from actionunits.checkpoint import atomic_save, resolve_device, update_manifest
 from audio2au.checkpoint import checkpoint_dict, read_checkpoint
-from audio2au.data import (Clip, FeatureBank, gap_weights, load_clips, speech_gap, speech_targets, speed_perturb,
-                           split_by_speaker)
+from audio2au.data import (Clip, FeatureBank, gap_weights, load_clips, silence_weights, speech_gap, speech_targets,
+                           speed_perturb, split_by_speaker)
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
 from audio2au.features import FeatureConfig, eq_shift, gain_shift, noise_mix
 from audio2au.lipsync import clip_series, lip_levels, speaker_sync
@@ -131,7 +131,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
     net = Audio2AUNet(**model_cfg)
     augmented = train_clips + [speed_perturb(c, float(f)) for c in train_clips for f in tc.speed_perturb]
     bank = FeatureBank(augmented, feats, net.lookahead, float(tc.speaker_balance),
-                       [gap_weights(c, float(tc.gap_weight)) for c in augmented],
+                       [gap_weights(c, float(tc.gap_weight)) * silence_weights(c, float(tc.silence_weight),
+                                                                                targets["hangover"]) for c in augmented],
                        [speech_gap(c, targets["hangover"]) if tc.gap_corr_speech_only else c.gap for c in augmented])
     val_bank = FeatureBank(val_clips, feats, net.lookahead)
     lips = [names.index(n) for n in tc.lip_aus]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from audio2au.data import Clip, FeatureBank, gap_weights, rest_relative, silent_frames, speech_gap, speech_targets
+from audio2au.data import (Clip, FeatureBank, gap_weights, rest_relative, silence_weights, silent_frames, speech_gap,
+                           speech_targets)
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, noise_mix
 from audio2au.losses import audio2au_loss, ccc_loss, gap_correlation_loss, masked_mse
 
@@ -67,6 +68,14 @@ def test_speech_gap_leaves_pauses_out():
     assert torch.isnan(bank.gaps[0][5]) and bank.gaps[0][30] == pytest.approx(0.2)
     clip.gap = None
     assert speech_gap(clip) is None
+
+
+def test_silence_weights_weigh_the_pauses():
+    clip = talk_then_pause()
+    w = silence_weights(clip, 5.0, (2, 2))
+    quiet = silent_frames(clip.waveform, FPS, 100, 2, 2)
+    assert np.all(w[quiet] == 5.0) and np.all(w[~quiet] == 1.0) and quiet.any() and (~quiet).any()
+    assert np.all(silence_weights(clip, 1.0) == 1.0)
 
 
 def test_gap_weights_favour_open_lips():

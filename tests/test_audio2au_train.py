@@ -109,8 +109,8 @@ def test_renderer_targets_and_loss_options_train(synthetic_dataset, tmp_path):
     lips = "[jawOpen,mouthFunnel]"
     assert _train(synthetic_dataset, tmp_path / "run", "train.steps=2", f"train.rest_aus={lips}",
                   f"train.lip_aus={lips}", "train.lip_weight=3.0", "train.gap_weight=2.0",
-                  "train.ccc_weight=0.5", "train.noise_snr_db=[5,30]", "train.gap_corr_weight=0.5",
+                  "train.ccc_weight=0.5", "train.noise_snr_db=[5,30]", "train.gap_corr_weight=0.5", "train.silence_weight=3",
                   "train.select=loss") == 0
     info = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["info"]
-    assert info["targets"]["rest_aus"] == ["jawOpen", "mouthFunnel"] and info["targets"]["hangover"] == [2, 2]
+    assert info["targets"]["rest_aus"] == ["jawOpen", "mouthFunnel"] and info["targets"]["hangover"] == [6, 2]
     assert _train(synthetic_dataset, tmp_path / "bad", "train.lip_aus=[jawOpn]") == 2  # a typo is an error
