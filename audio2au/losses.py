@@ -8,7 +8,7 @@ import torch
 
 def _weights(mask: torch.Tensor, au_weights: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     w = mask.unsqueeze(-1).to(like.dtype)
-    return w * au_weights.to(like.dtype) if au_weights is not None else w.expand_as(like)
+    return w * au_weights.to(like) if au_weights is not None else w.expand_as(like)
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

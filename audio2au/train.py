@@ -120,6 +120,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
     bf16 = tc.precision == "bf16" or (tc.precision == "auto" and device.type == "cuda")
     feats = FeatureConfig(**_plain(cfg.features))
 
+    if tc.select not in ("r_gap", "loss"):
+        raise ValueError(f"train.select must be r_gap or loss, got {tc.select!r}")
     split = _plain(cfg.split)
     clips, names = load_clips(cfg.data.root, split["exclude"])
     targets = {"rest_aus": list(tc.rest_aus), "rest_percentile": float(tc.rest_percentile),
