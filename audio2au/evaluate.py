@@ -15,12 +15,11 @@ import numpy as np
 
 from audio2au.checkpoint import load_audio2au
 from audio2au.data import Clip, load_clips
-from audio2au.features import SAMPLE_RATE, frame_centers
 from audio2au.model import Audio2AU, predict_aus
+from audio2au.mouth import frame_rms_db
 
 MOUTH_PREFIXES = ("jaw", "mouth")
 LOUDNESS_OFFSETS_MS = (-80, -40, -20, 0, 20, 40, 80)
-_RMS_WINDOW = 400  # 25 ms
 
 
 def mouth_names(names: tuple[str, ...]) -> list[str]:
@@ -37,15 +36,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def loudness_envelope(waveform: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
     """(frames, offsets) log RMS in dB of 25 ms windows around each frame's time."""
-    offsets = np.array(LOUDNESS_OFFSETS_MS) * SAMPLE_RATE // 1000
-    pad = int(np.abs(offsets).max()) + _RMS_WINDOW
-    centers = frame_centers(0, n_frames, fps)
-    wav = np.zeros(pad + max(len(waveform), int(centers[-1]) + 1) + pad, np.float32)
-    wav[pad : pad + len(waveform)] = waveform
-    starts = centers[:, None] + offsets[None, :] + pad - _RMS_WINDOW // 2
-    energy = np.concatenate([[0.0], np.cumsum(wav.astype(np.float64) ** 2)])
-    power = (energy[starts + _RMS_WINDOW] - energy[starts]) / _RMS_WINDOW
-    return 10 * np.log10(power + 1e-8)
+    return frame_rms_db(waveform, fps, n_frames, window_ms=25.0, offsets_ms=LOUDNESS_OFFSETS_MS)
 
 
 class LoudnessBaseline:

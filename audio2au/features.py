@@ -171,6 +171,20 @@ def eq_shift(features: torch.Tensor, curve_db: torch.Tensor, cfg: FeatureConfig)
     return features + (curve_db * (math.log(10) / 10))[:, None, None, :].to(features.dtype)
 
 
+def noise_mix(features: torch.Tensor, snr_db: torch.Tensor, tilt_db: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """The log-mel features of the same audio with stationary noise added (a room, a fan, a
+    street): per sequence, noise power `snr_db` below its loudest spectrum's mean band power,
+    tilted by `tilt_db` from the lowest to the highest band. Powers add, so this is exact
+    up to the noise's own frame-to-frame variance. (batch, ...) snr_db and tilt_db."""
+    if cfg.kind != "logmel":
+        raise ValueError("noise augmentation needs log-mel features (set train.noise_snr_db=[] for MFCC)")
+    power = features.double().exp()  # (B, T, window, bands); includes the log floor
+    ref = power.mean(-1).amax(dim=(1, 2))  # (B,)
+    shape_db = tilt_db.double()[:, None] * torch.linspace(-0.5, 0.5, features.shape[-1], dtype=torch.float64)
+    noise = ref[:, None] * 10 ** ((shape_db - snr_db.double()[:, None]) / 10)  # (B, bands)
+    return torch.log(power + noise[:, None, None, :]).to(features.dtype)
+
+
 def check_waveform(waveform: np.ndarray, source: str = "audio", allow_silent: bool = False) -> np.ndarray:
     """A 1-D finite float32 waveform, or a clear AudioError."""
     wav = np.asarray(waveform, dtype=np.float32)

@@ -27,7 +27,7 @@ def _train(root, run_dir, *extra: str) -> int:
     return main(["train", "audio2au", f"data.root={root}", f"run_dir={run_dir}", "train.steps=4", "train.batch_size=4",
                  "train.seq_len=20", "train.eval_every=2", "train.checkpoint_every=2", "train.log_every=1",
                  "train.threads=1", "train.warmup=2", "train.speed_perturb=[1.1]", "model.hidden=16",
-                 "model.conv_channels=8", "split.val_speakers=[spk03]", *extra])
+                 "model.conv_channels=8", "split.val_speakers=[spk03]", "train.ema=0.5", *extra])
 
 
 def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, monkeypatch, capsys):
@@ -62,6 +62,10 @@ def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, m
     assert resumed["step"] == 4
     for k, v in straight["state_dict"].items():
         assert torch.allclose(v, resumed["state_dict"][k], atol=1e-6), k
+        assert torch.allclose(straight["ema_state_dict"][k], resumed["ema_state_dict"][k], atol=1e-6), k
+    # the export is the moving average, not the last step's weights
+    assert torch.equal(exported["state_dict"]["head.weight"], straight["ema_state_dict"]["head.weight"].half())
+    assert not torch.equal(straight["ema_state_dict"]["head.weight"], straight["state_dict"]["head.weight"])
 
     # evaluation: the CLI-style entry point prints the table for the held-out speaker
     assert evaluate_main([str(run / "audio2au.pt"), "--data", str(synthetic_dataset)]) == 0
@@ -99,3 +103,14 @@ def test_loudness_baseline_tracks_synthetic_jaw(synthetic_dataset, tmp_path, cap
     results = evaluate(load_audio2au(tmp_path / "run" / "audio2au.pt"), test, train)
     assert np.isnan(results["mean"]["r"][jaw]) and results["loudness"]["r"][jaw] > 0.8
     assert results["loudness"]["rmse"][jaw] < results["mean"]["rmse"][jaw]
+
+
+def test_renderer_targets_and_loss_options_train(synthetic_dataset, tmp_path):
+    lips = "[jawOpen,mouthFunnel]"
+    assert _train(synthetic_dataset, tmp_path / "run", "train.steps=2", f"train.rest_aus={lips}",
+                  f"train.lip_aus={lips}", "train.lip_weight=3.0", "train.gap_weight=2.0",
+                  "train.ccc_weight=0.5", "train.noise_snr_db=[5,30]", "train.gap_corr_weight=0.5", "train.silence_weight=3",
+                  "train.select=loss") == 0
+    info = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["info"]
+    assert info["targets"]["rest_aus"] == ["jawOpen", "mouthFunnel"] and info["targets"]["hangover"] == [6, 2]
+    assert _train(synthetic_dataset, tmp_path / "bad", "train.lip_aus=[jawOpn]") == 2  # a typo is an error
