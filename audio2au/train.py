@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from actionunits.atomic import atomic_output
 from actionunits.checkpoint import atomic_save, resolve_device, update_manifest
+from actionunits.training import TrainLoop
 from audio2au.checkpoint import checkpoint_dict, read_checkpoint
 from audio2au.data import (Clip, FeatureBank, gap_weights, load_clips, silence_weights, speech_gap, speech_targets,
                            speed_perturb, split_by_speaker)
@@ -171,9 +171,6 @@ def train_audio2au(cfg: DictConfig) -> Path:
         step, best = int(ckpt["step"]), float(ckpt["best_val"])
         print(f"resumed {ckpt_path} at step {step}")
 
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(run_dir / "tb"))
     speakers = (len(info["train_speakers"]), len(info["val_speakers"]))
     print(f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers, x{1 + len(tc.speed_perturb)} with "
           f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}")
@@ -188,59 +185,51 @@ def train_audio2au(cfg: DictConfig) -> Path:
         update_manifest(path)
         return path
 
-    started = time.time()
-    while step < int(tc.steps):
-        net.train()
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, float(tc.lr), int(tc.warmup), int(tc.steps))
-        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + step)
-        torch.manual_seed(int(cfg.seed) * 1_000_003 + step)  # dropout
-        x, y, m, gap = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
-        if len(tc.noise_snr_db):
-            lo, hi = (float(v) for v in tc.noise_snr_db)
-            snr = lo + torch.rand(len(x), generator=gen) * (hi - lo)
-            snr[torch.rand(len(x), generator=gen) >= float(tc.noise_p)] = 300.0  # these stay clean
-            x = noise_mix(x, snr, (torch.rand(len(x), generator=gen) * 2 - 1) * 12.0, feats)
-        if tc.gain_db:
-            x = gain_shift(x, (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.gain_db), feats)
-        if tc.eq_db:
-            x = eq_shift(x, random_eq(len(x), feats.dim, float(tc.eq_db), gen), feats)
-        x, y, m = x.to(device), y.to(device), m.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            pred = net(x)
-        loss, parts = audio2au_loss(pred.float(), y, m, **loss_args)
-        if tc.gap_corr_weight:
-            gap_loss = gap_correlation_loss(pred.float() @ gap_vector, gap.to(device), m)
-            loss, parts["gap_corr"] = loss + float(tc.gap_corr_weight) * gap_loss, gap_loss.item()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), float(tc.grad_clip))
-        opt.step()
-        if tc.ema:
-            with torch.no_grad():
-                for avg, now in zip(shown.net.state_dict().values(), net.state_dict().values()):
-                    if avg.is_floating_point():
-                        avg.lerp_(now, 1.0 - float(tc.ema))
-        step += 1
-        if step % int(tc.log_every) == 0 or step == int(tc.steps):
-            writer.add_scalar("train/loss", loss.item(), step)
-            for k, v in parts.items():
-                writer.add_scalar(f"train/{k}", v, step)
-            print(f"step {step}  loss {loss.item():.5f}  " + "  ".join(f"{k} {v:.5f}" for k, v in parts.items())
-                  + f"  {time.time() - started:.0f}s", flush=True)
-        if step % int(tc.eval_every) == 0 or step == int(tc.steps):
-            metrics, preds = validate(shown.net, val_bank, names, loss_args, device)
-            for k, v in metrics.items():
-                writer.add_scalar(f"val/{k}", v, step)
-            print("  validation " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
-            plot_mouth(run_dir / "val_mouth.png", val_clips[0], preds[0], names, step)
-            score = -metrics["r_gap"] if tc.select == "r_gap" and "r_gap" in metrics else metrics["loss"]
-            if score < best:
-                best = score
-                export("audio2au_best.pt", step)
-        if step % int(tc.checkpoint_every) == 0 or step == int(tc.steps):
-            save(step)
-    writer.close()
-    out = export("audio2au.pt", step)
-    print(f"exported fp16 weights to {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    with TrainLoop(run_dir, int(tc.steps), step, "audio2au", int(tc.checkpoint_every), save) as loop:
+        for step in loop:
+            i = step - 1  # the step being taken: its batch, dropout and learning rate
+            net.train()
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(i, float(tc.lr), int(tc.warmup), int(tc.steps))
+            gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + i)
+            torch.manual_seed(int(cfg.seed) * 1_000_003 + i)  # dropout
+            x, y, m, gap = bank.sample(int(tc.batch_size), int(tc.seq_len), gen)
+            if len(tc.noise_snr_db):
+                lo, hi = (float(v) for v in tc.noise_snr_db)
+                snr = lo + torch.rand(len(x), generator=gen) * (hi - lo)
+                snr[torch.rand(len(x), generator=gen) >= float(tc.noise_p)] = 300.0  # these stay clean
+                x = noise_mix(x, snr, (torch.rand(len(x), generator=gen) * 2 - 1) * 12.0, feats)
+            if tc.gain_db:
+                x = gain_shift(x, (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.gain_db), feats)
+            if tc.eq_db:
+                x = eq_shift(x, random_eq(len(x), feats.dim, float(tc.eq_db), gen), feats)
+            x, y, m = x.to(device), y.to(device), m.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                pred = net(x)
+            loss, parts = audio2au_loss(pred.float(), y, m, **loss_args)
+            if tc.gap_corr_weight:
+                gap_loss = gap_correlation_loss(pred.float() @ gap_vector, gap.to(device), m)
+                loss, parts["gap_corr"] = loss + float(tc.gap_corr_weight) * gap_loss, gap_loss.item()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), float(tc.grad_clip))
+            opt.step()
+            if tc.ema:
+                with torch.no_grad():
+                    for avg, now in zip(shown.net.state_dict().values(), net.state_dict().values()):
+                        if avg.is_floating_point():
+                            avg.lerp_(now, 1.0 - float(tc.ema))
+            if step % int(tc.log_every) == 0 or step == int(tc.steps):
+                loop.log(step, {"train/loss": loss.item(), **{f"train/{k}": v for k, v in parts.items()}})
+            if step % int(tc.eval_every) == 0 or step == int(tc.steps):
+                metrics, preds = validate(shown.net, val_bank, names, loss_args, device)
+                loop.log(step, {f"val/{k}": v for k, v in metrics.items()})
+                plot_mouth(run_dir / "val_mouth.png", val_clips[0], preds[0], names, step)
+                score = -metrics["r_gap"] if tc.select == "r_gap" and "r_gap" in metrics else metrics["loss"]
+                if score < best:
+                    best = score
+                    export("audio2au_best.pt", step)
+    out = export("audio2au.pt", loop.step)
+    print(f"audio2au: {loop.step} steps; exported fp16 weights to {out} ({out.stat().st_size / 1e6:.2f} MB)"
+          f"{loop.done_words()}")
     return out

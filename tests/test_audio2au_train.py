@@ -3,6 +3,8 @@ exactly after an interruption; evaluation against the baselines prints a table."
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -56,8 +58,10 @@ def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, m
     monkeypatch.setattr(audio2au.train, "atomic_save", real_save)
     capsys.readouterr()
     assert _train(synthetic_dataset, tmp_path / "resumed", "resume=true") == 0
-    out = capsys.readouterr().out
-    assert "at step 2" in out and "step 3 " in out and "step 1 " not in out  # continued, not restarted
+    assert "at step 2" in capsys.readouterr().out
+    logged = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+              if "train/loss" in line]
+    assert logged == [1, 2, 3, 4], logged  # continued after step 2 (the log appends), not restarted
     resumed = read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
     assert resumed["step"] == 4
     for k, v in straight["state_dict"].items():
