@@ -40,11 +40,26 @@ def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.3 * env * np.sin(2 * np.pi * 150 * t) + 0.01 * rng.normal(size=len(t))).astype(np.float32)
 
 
+def _one_pass(model: Audio2AU, wav: np.ndarray, fps: float) -> np.ndarray:
+    """The model over the whole utterance's features at once (the offline reference)."""
+    from audio2au.features import frame_count
+
+    feats = compute_features(wav, fps, frame_count(len(wav), fps) + model.net.lookahead, model.features)
+    with torch.no_grad():
+        return model.net.eval()(feats[None])[0].numpy()
+
+
+def test_long_audio_is_predicted_in_chunks_with_the_same_frames():
+    model = _model()
+    wav = _speechlike(25.0, seed=3)[: 25 * SAMPLE_RATE - 301]  # crosses two 10 s chunk boundaries
+    assert np.allclose(predict_aus(model, wav, 25.0), _one_pass(model, wav, 25.0), atol=1e-5)
+
+
 @pytest.mark.parametrize("fps,lookahead", [(25, 2), (29.97, 3), (30, 0)])
 def test_streaming_equals_offline(fps, lookahead):
     model = _model(lookahead=lookahead)
     wav = _speechlike(3.0)[: 3 * SAMPLE_RATE - 77]
-    offline = predict_aus(model, wav, fps)
+    offline = _one_pass(model, wav, fps)
     stream, rng, chunks, i = AUStream(model, fps), np.random.default_rng(1), [], 0
     while i < len(wav):
         n = int(rng.integers(160, 641))  # 10-40 ms chunks
