@@ -39,6 +39,7 @@ NOT_RUN = {  # command prefix -> why the suite does not run it
     "talkinghead train audio2au data=prepared": "training on real data",
     "torchrun": "needs several GPUs: tests/test_gath_train.py runs torchrun with 2 CPU processes",
     "tensorboard": "a server that runs until stopped",
+    "talkinghead app": "a server that runs until stopped: tests/test_app.py starts it on a free port and uses it",
 }
 PLACEHOLDERS = {  # file name in the README -> shared data file
     "me.jpg": "portraits/video_retalking_1.png",
