@@ -7,7 +7,8 @@ Before driving GATH: model.check_au_names(gath_au_names) (a clear ValueError on 
 
 from audio2au.checkpoint import CheckpointError, load_audio2au
 from audio2au.features import SAMPLE_RATE, AudioError, FeatureConfig, load_audio
-from audio2au.model import Audio2AU, predict_aus
+from audio2au.model import Audio2AU
+from audio2au.predict import predict_aus
 from audio2au.stream import AUStream
 
 __all__ = ["SAMPLE_RATE", "AUStream", "Audio2AU", "AudioError", "CheckpointError", "FeatureConfig", "load_audio",

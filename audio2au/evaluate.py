@@ -15,7 +15,8 @@ import numpy as np
 
 from audio2au.checkpoint import load_audio2au
 from audio2au.data import Clip, load_clips
-from audio2au.model import Audio2AU, predict_aus
+from audio2au.model import Audio2AU
+from audio2au.predict import predict_aus
 from audio2au.mouth import frame_rms_db
 
 MOUTH_PREFIXES = ("jaw", "mouth")

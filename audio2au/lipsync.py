@@ -22,7 +22,8 @@ from audio2au.checkpoint import load_audio2au
 from audio2au.data import Clip, load_clips
 from audio2au.evaluate import mean_ignoring_nan, pearson
 from audio2au.features import load_audio
-from audio2au.model import Audio2AU, predict_aus
+from audio2au.model import Audio2AU
+from audio2au.predict import predict_aus
 from audio2au.mouth import LIP_OPENING_AUS, au_lip_gap, frame_rms_db, gated_loudness, speech_frames
 
 PREDICTORS = ("model jawOpen", "model lip gap", "loudness", "gated loudness", "tracker jawOpen", "tracker lip gap")

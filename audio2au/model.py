@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
-from audio2au.features import SAMPLE_RATE, FeatureConfig, check_waveform, compute_features, frame_count
+from audio2au.features import FeatureConfig
 
 
 class Audio2AUNet(nn.Module):
@@ -83,33 +82,3 @@ class Audio2AU:
             extra = [n for n in self.au_names if n not in expected]
             detail = f"missing {missing}, extra {extra}" if missing or extra else "same names in another order"
             raise ValueError(f"audio2au predicts {len(self.au_names)} AUs but {what} takes {len(expected)}: {detail}")
-
-
-@torch.inference_mode()
-def predict_aus(model: Audio2AU, waveform: np.ndarray, fps: float, n_frames: int | None = None) -> np.ndarray:
-    """(frames, AUs) float32 in [0, 1] for 16 kHz mono audio, one row per video frame at
-    `fps` (frame i at time i/fps; by default every frame inside the audio)."""
-    wav = check_waveform(waveform, allow_silent=True)
-    n = frame_count(len(wav), fps) if n_frames is None else int(n_frames)
-    if n <= 0:
-        raise ValueError(f"n_frames must be positive, got {n}")
-    if not model.net.lstm.bidirectional and n == frame_count(len(wav), fps):
-        return _predict_streaming(model, wav, fps)
-    device = model.net.feat_mean.device
-    feats = compute_features(wav, fps, n + model.net.lookahead, model.features).to(device)
-    return model.net.eval()(feats[None])[0].float().cpu().numpy()
-
-
-STREAM_CHUNK_S = 10.0
-
-
-def _predict_streaming(model: Audio2AU, wav: np.ndarray, fps: float) -> np.ndarray:
-    """A unidirectional model over long audio, 10 s at a time with its state carried: the
-    same frames as one pass (streaming equals offline), in memory that does not grow with
-    the audio's length."""
-    from audio2au.stream import AUStream
-
-    stream = AUStream(model, fps)
-    step = int(STREAM_CHUNK_S * SAMPLE_RATE)
-    parts = [stream.push(wav[i : i + step]) for i in range(0, len(wav), step)]
-    return np.concatenate([*parts, stream.flush()]).astype(np.float32)

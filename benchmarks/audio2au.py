@@ -24,7 +24,8 @@ import yaml  # noqa: E402
 from actionunits import AU_NAMES  # noqa: E402
 from audio2au.checkpoint import load_audio2au  # noqa: E402
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count  # noqa: E402
-from audio2au.model import Audio2AU, Audio2AUNet, predict_aus  # noqa: E402
+from audio2au.model import Audio2AU, Audio2AUNet  # noqa: E402
+from audio2au.predict import predict_aus  # noqa: E402
 from audio2au.stream import AUStream  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "audio2au"

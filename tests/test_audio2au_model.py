@@ -15,7 +15,8 @@ from actionunits.checkpoint import atomic_save
 from audio2au.checkpoint import CheckpointError, checkpoint_dict, load_audio2au
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, load_audio
 from audio2au.losses import audio2au_loss
-from audio2au.model import Audio2AU, Audio2AUNet, predict_aus
+from audio2au.model import Audio2AU, Audio2AUNet
+from audio2au.predict import predict_aus
 from audio2au.stream import AUStream
 
 CFG = FeatureConfig()

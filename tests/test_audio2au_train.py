@@ -13,7 +13,7 @@ import audio2au.train
 from audio2au.checkpoint import load_audio2au, read_checkpoint
 from audio2au.data import load_clips
 from audio2au.evaluate import LoudnessBaseline, evaluate, main as evaluate_main, pearson
-from audio2au.model import predict_aus
+from audio2au.predict import predict_aus
 from audio2au.stream import AUStream
 from talkinghead.cli import main
 
