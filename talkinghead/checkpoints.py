@@ -148,5 +148,5 @@ class AnimatorFactory:
         from talkinghead.portrait import GathAnimator, WarpAnimator
 
         if self.gath is not None:
-            return GathAnimator(self.gath, self.words, portrait, self.enhance, self.crop_height)
+            return GathAnimator(self.gath, portrait, self.enhance, self.crop_height)
         return WarpAnimator(portrait, self.motion, self.crop_height)

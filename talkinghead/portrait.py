@@ -139,7 +139,6 @@ class Animator(Protocol):
     """AU vectors (B, len(au_names)) in [0, 1] -> frames (B, H, W, 3) uint8 RGB."""
 
     au_names: tuple[str, ...]
-    description: str
 
     @property
     def size(self) -> tuple[int, int]: ...
@@ -172,8 +171,6 @@ class WarpAnimator(_FullFrames):
     Per frame: target landmarks = photo landmarks + motion(AU_target - AU_photo) in the
     photo's head pose; `plan` finds the backward warp map of the face region, `draw`
     samples the full-resolution photo with it and fills the parted lips."""
-
-    description = "warp renderer"
 
     def __init__(self, portrait: Portrait, motion, crop_height: int | None = None) -> None:
         from talkinghead.face.align import DEFAULT_CROP_SIZE, warp_region
@@ -231,11 +228,10 @@ class GathAnimator(_FullFrames):
     """A GATH generator on the aligned crop, pasted back (or the bare crop, scaled to
     `crop_height`), with the optional classical enhancement of the crop."""
 
-    def __init__(self, animator, description: str, portrait: Portrait, enhance=None,
-                 crop_height: int | None = None) -> None:
+    def __init__(self, animator, portrait: Portrait, enhance=None, crop_height: int | None = None) -> None:
         from talkinghead.face.align import Paster
 
-        self.animator, self.description, self.portrait = animator, description, portrait
+        self.animator, self.portrait = animator, portrait
         self.au_names = animator.au_names
         self.enhance = enhance if enhance is not None and enhance.any else None
         self.crop_height = crop_height

@@ -51,7 +51,6 @@ class MouthColours:
 
     lip: np.ndarray  # (3,) mean lip colour
     teeth: np.ndarray  # (3,)
-    grey: bool
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthColours:
@@ -75,7 +74,7 @@ class MouthColours:
         teeth = np.clip(0.8 * TOOTH_WHITE * exposure + 0.2 * skin, 0, 255)  # tinted like the photo
         if grey:
             lip, teeth = np.full(3, lip.mean()), np.full(3, teeth.mean())
-        return cls(lip, teeth, grey)
+        return cls(lip, teeth)
 
 
 class MouthFill:
