@@ -33,6 +33,7 @@ from actionunits.progress import progress_bar
 from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
                                   read_info, read_source, write_clips, write_info, write_source)
 from talkinghead.errors import UserError
+from talkinghead.io.image import write_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v"}
@@ -190,14 +191,6 @@ def _still_detector():
     return _detector, _tracker
 
 
-def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise OSError(f"cannot encode {path}")
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
-
-
 def plausible_face(landmarks: np.ndarray, tracker) -> str | None:
     """Why a detection is not a usable face (None when it is): too small, or its rigid
     geometry does not fit a human head (a false detection, a profile, an occlusion)."""
@@ -227,7 +220,7 @@ def prepare_still(task: StillTask, root: Path, crop_size: int) -> tuple[StillTas
         aligned = align_face(image, faces[0], crop_size)
         out = root / "source" / task.rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        _write_jpeg(out, aligned.crop)
+        write_image(out, aligned.crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         return task, None
     except UserError as e:
         return task, str(e)
@@ -253,8 +246,8 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
             def save_crop(index: int, rgb: np.ndarray, landmarks: np.ndarray | None) -> None:
                 points.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if landmarks is None else landmarks)
                 if landmarks is not None:
-                    _write_jpeg(frames_dir / frame_path(root, task.clip, index).name,
-                                align_face(rgb, landmarks, crop_size).crop)
+                    write_image(frames_dir / frame_path(root, task.clip, index).name,
+                                align_face(rgb, landmarks, crop_size).crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
 
             series = track_video(task.path, fps, neutral_from_clip=neutral_from_clip, tracker=AUTracker(),
                                  on_frame=save_crop)

@@ -23,12 +23,11 @@ import cv2
 import numpy as np
 
 from actionunits import AUSeries
-from actionunits.atomic import atomic_output
 from audio2au.features import FFMPEG_SUFFIXES, SAMPLE_RATE, SOUNDFILE_SUFFIXES
 from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides
 from talkinghead.edit import edited_aus
 from talkinghead.errors import UserError
-from talkinghead.io.image import IMAGE_SUFFIXES
+from talkinghead.io.image import IMAGE_SUFFIXES, write_image
 from talkinghead.portrait import Portrait
 
 # What each upload may be: (extensions, most megabytes). The readers behind them check the
@@ -170,9 +169,7 @@ class EditSetup:
         with self.lock:
             path.parent.mkdir(parents=True, exist_ok=True)  # a session idle for KEEP_S lost its folder
             frame = (self.preview if preview else self.animator).frames(np.asarray(aus, np.float32)[None])[0]
-            ok, data = cv2.imencode(path.suffix, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
-            with atomic_output(path) as tmp:
-                tmp.write_bytes(data.tobytes())
+            write_image(path, frame, params)
         return path
 
 

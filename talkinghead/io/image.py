@@ -142,11 +142,12 @@ def _check_size(path: Path, data: bytes) -> None:
         raise UserError(f"image {path} is too large ({w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP)")
 
 
-def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Encode an RGB image by `path`'s extension into a temp file beside it, then rename."""
+def write_image(path: Path, rgb: np.ndarray, params: list[int] | None = None) -> None:
+    """Encode an RGB image by `path`'s extension (with OpenCV's encoder `params`, e.g. JPEG
+    quality) into a temp file beside it, then rename."""
     from actionunits.atomic import atomic_output
 
-    ok, data = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(path.suffix.lower(), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params or [])
     if not ok:
         raise UserError(f"cannot encode an image as {path.suffix}")
     with atomic_output(path) as tmp:
