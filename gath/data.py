@@ -176,16 +176,53 @@ class Batcher:
     checkpoint) resumes every rank exactly."""
 
     def __init__(self, tensors: tuple[torch.Tensor, ...], device: torch.device, seed: int,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, weights: torch.Tensor | None = None) -> None:
         self.tensors = tuple(t.to(device) for t in tensors)
         self.n = len(tensors[0])
         self.gen = torch.Generator().manual_seed(seed)
         self.rank, self.world_size = rank, world_size
+        self.weights = weights  # per-item sampling weights (CPU), uniform when None
 
     def sample(self, batch_size: int) -> tuple[torch.Tensor, ...]:
-        idx = torch.randint(self.n, (batch_size * self.world_size,), generator=self.gen)
+        n = batch_size * self.world_size
+        idx = (torch.randint(self.n, (n,), generator=self.gen) if self.weights is None
+               else torch.multinomial(self.weights, n, replacement=True, generator=self.gen))
         idx = idx[self.rank * batch_size : (self.rank + 1) * batch_size].to(self.tensors[0].device)
         return tuple(t[idx] for t in self.tensors)
+
+
+@dataclass
+class PairSet:
+    """GATH-W self-reenactment pairs (written by talkinghead.pairs; its docstring gives the
+    arrays): uint8 crops and masks, the target AUs and each pair's speaker."""
+
+    warped: torch.Tensor
+    opening: torch.Tensor
+    target: torch.Tensor
+    mouth: torch.Tensor
+    aus: torch.Tensor
+    speaker: torch.Tensor
+    speakers: list[str]
+    au_names: tuple[str, ...]
+    tracker: str
+
+    def __len__(self) -> int:
+        return len(self.aus)
+
+    def speaker_weights(self) -> torch.Tensor:
+        """Sampling weight per pair so every speaker is drawn equally often."""
+        counts = torch.bincount(self.speaker, minlength=len(self.speakers)).float()
+        return 1.0 / counts[self.speaker]
+
+
+def load_pairs(path: str | Path) -> PairSet:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"GATH-W pairs not found: {path}")
+    with np.load(path) as d:
+        t = {k: torch.from_numpy(d[k]) for k in ("warped", "opening", "target", "mouth", "aus", "speaker")}
+        return PairSet(**t, speakers=[str(s) for s in d["speakers"]], au_names=tuple(str(n) for n in d["au_names"]),
+                       tracker=str(d["tracker"]))
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,7 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
 
 
 def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real: torch.Tensor | None,
-                labels: torch.Tensor, w: LossWeights) -> dict[str, torch.Tensor]:
+                labels: torch.Tensor, w: LossWeights | RefinerWeights) -> dict[str, torch.Tensor]:
     """Eq. 9, the D/C loss. Returns the total under "total" and each term."""
     terms = {"d_adv": lsgan_d_loss(score_real, score_fake)}
     total = w.adv * terms["d_adv"]
@@ -100,6 +100,60 @@ def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tens
     if w.au_out > 0 and au_pred is not None:
         terms["au_out"] = au_output_loss(au_pred, au_requested)
         total = total + w.au_out * terms["au_out"]
+    if w.use_discriminator and score_fake is not None:
+        terms["g_adv"] = lsgan_g_loss(score_fake)
+        total = total + w.adv * terms["g_adv"]
+    if w.use_classifier and logits_fake is not None:
+        terms["g_cls"] = cls_loss(logits_fake, labels)
+        total = total + w.cls * terms["g_cls"]
+    terms["total"] = total
+    return terms
+
+
+@dataclass(frozen=True)
+class RefinerWeights:
+    """GATH-W (issue 13): self-reenactment against the real target frame, so the main terms
+    are reconstruction (L1, heavier inside the mouth, plus L1 on image gradients for the
+    edges of teeth and lips, which plain L1 averages away), GANimation's attention terms
+    (L1 on 1 - A keeps the warp unless painting helps; TV on A paints in regions, not
+    speckles), and the paper's adversarial and identity terms on the result."""
+
+    mouth: float = 4.0
+    grad: float = 1.0
+    attention: float = 0.05
+    attention_tv: float = 0.1
+    adv: float = 0.05
+    cls: float = 0.0
+    use_discriminator: bool = True
+    use_classifier: bool = False
+
+
+def mouth_weight(opening: torch.Tensor, mouth: torch.Tensor, extra: float, grow: int = 2) -> torch.Tensor:
+    """Per-pixel loss weight (B, 1, H, W): 1, plus `extra` where the warp parted the lips or
+    the real mouth is open, grown by `grow` pixels to take in the lips' inner edge."""
+    region = F.max_pool2d(torch.maximum(opening, mouth), 2 * grow + 1, stride=1, padding=grow)
+    return 1.0 + extra * region
+
+
+def weighted_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L1 weighted per pixel, normalised by the weight (a mouth weighs more, not all pixels)."""
+    return ((x - y).abs() * weight).sum() / (weight.sum() * x.shape[1]).clamp_min(1e-6)
+
+
+def gradient_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted L1 between horizontal and vertical image differences of x and y."""
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    return weighted_l1(dx(x), dx(y), weight[..., :, 1:]) + weighted_l1(dy(x), dy(y), weight[..., 1:, :])
+
+
+def refiner_objective(out: torch.Tensor, target: torch.Tensor, attention: torch.Tensor, weight: torch.Tensor,
+                      score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
+                      w: RefinerWeights) -> dict[str, torch.Tensor]:
+    """The GATH-W generator loss; "total" and each term."""
+    terms = {"l1": weighted_l1(out, target, weight), "grad": gradient_l1(out, target, weight),
+             "attention": (1 - attention).abs().mean(), "attention_tv": tv_loss(attention)}
+    total = terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
     if w.use_discriminator and score_fake is not None:
         terms["g_adv"] = lsgan_g_loss(score_fake)
         total = total + w.adv * terms["g_adv"]

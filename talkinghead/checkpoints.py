@@ -2,6 +2,7 @@
 user's `--checkpoint DIR` in the same layout (+ manifest.json):
 
     motion.pt                 AU -> landmark motion (the warp renderer, the default)
+    refiner.pt                GATH-W mouth refiner on top of the warp (`--generator gath_w`)
     generator.pt / generator_lite.pt   GATH generator (`--generator gath`)
     audio2au.pt               speech -> AUs
 
@@ -24,7 +25,8 @@ MOTION_FILE = "motion.pt"
 GENERATOR_FILE = "generator.pt"
 LITE_GENERATOR_FILE = "generator_lite.pt"  # picked on CPU when present: the faster variant
 AUDIO2AU_FILE = "audio2au.pt"
-GENERATORS = ("warp", "gath")  # what --generator chooses between
+REFINER_FILE = "refiner.pt"
+GENERATORS = ("warp", "gath_w", "gath")  # what --generator chooses between
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -32,7 +34,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class ModelOptions:
     """Which renderer and weights, on which device (the CLI's model and device groups)."""
 
-    generator: str = "warp"  # warp (the default renderer) | gath
+    generator: str = "warp"  # warp (the default renderer) | gath_w (warp + learned mouth) | gath
     checkpoint: Path | None = None  # weights folder; None: the shipped weights
     device: str = "auto"  # where GATH and audio2au run; the warp runs on the CPU
     lite: bool = False  # gath: the lite generator also on CUDA (on CPU it is the default)
@@ -103,6 +105,19 @@ def load_gath(checkpoint: str | Path | None, device: str = "auto", prefer_lite: 
     return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else ""), meta | {"path": str(path)}
 
 
+def load_refiner(checkpoint: str | Path | None, device: str = "auto"):
+    """GATH-W's mouth refiner (talkinghead.refiner.MouthRefiner) from a weights folder."""
+    from talkinghead.refiner import load_refiner as load
+
+    d = weights_dir(checkpoint)
+    if not (d / REFINER_FILE).is_file():
+        raise _missing(d, REFINER_FILE, checkpoint)
+    try:
+        return load(d / REFINER_FILE, resolve_device(device))
+    except (CheckpointError, ValueError) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+
+
 def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device | str = "cpu"):
     """The audio2au model, refused when its AU vector is not the renderer's."""
     from audio2au import CheckpointError as Audio2AUCheckpointError
@@ -125,16 +140,20 @@ class AnimatorFactory:
 
     def __init__(self, model: ModelOptions, enhance=None, crop_height: int | None = None) -> None:
         model.check()
-        if model.generator == "warp" and enhance is not None and enhance.any:
+        if model.generator != "gath" and enhance is not None and enhance.any:
             raise UserError("--enhance post-processes GATH syntheses; use it with --generator gath")
         self.enhance, self.crop_height = enhance, crop_height
-        if model.generator == "warp":
+        self.refiner = None
+        if model.generator != "gath":
             from actionunits import AU_NAMES
 
             self.motion = load_motion(model.checkpoint)
             self.gath, self.words = None, "warp renderer"
             self.au_names: tuple[str, ...] = tuple(n for n in AU_NAMES if n in self.motion.au_names)
             self.device = torch.device("cpu")
+            if model.generator == "gath_w":
+                self.refiner = load_refiner(model.checkpoint, model.device)
+                self.words = f"warp renderer + GATH-W mouth ({self.refiner.steps} steps)"
         else:
             self.gath, self.words, _ = load_gath(model.checkpoint, model.device, True if model.lite else None)
             self.au_names = self.gath.au_names
@@ -149,4 +168,4 @@ class AnimatorFactory:
 
         if self.gath is not None:
             return GathAnimator(self.gath, portrait, self.enhance, self.crop_height)
-        return WarpAnimator(portrait, self.motion, self.crop_height)
+        return WarpAnimator(portrait, self.motion, self.crop_height, self.refiner)

@@ -23,12 +23,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--generator", default="warp", choices=["warp", "gath"],
-                   help="warp: move the photo's own pixels (default, sharp); gath: the GATH generator redraws the "
-                        "face crop")
-    g.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), generator.pt or "
-                                                       "generator_lite.pt (gath), audio2au.pt (default: the weights "
-                                                       "shipped in the package)")
+    g.add_argument("--generator", default="warp", choices=["warp", "gath_w", "gath"],
+                   help="warp: move the photo's own pixels (default, sharp); gath_w: the warp with GATH-W's learned "
+                        "mouth interior; gath: the GATH generator redraws the face crop")
+    g.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), refiner.pt (gath_w), "
+                                                       "generator.pt or generator_lite.pt (gath), audio2au.pt "
+                                                       "(default: the weights shipped in the package)")
     g.add_argument("--lite", action="store_true", help="gath: the lite generator also on CUDA (the default on CPU)")
     _add_device_options(p)
 

@@ -11,7 +11,8 @@ a photo the same way. Every animator splits its per-batch work in two halves, `p
 thread, where OpenCV releases the GIL):
 
 - `WarpAnimator` (the default): the photo's own pixels moved by the AU -> motion model,
-  plus a drawn mouth interior; AU_target = AU_photo gives the photo back exactly.
+  plus a drawn mouth interior, optionally refined by GATH-W (`talkinghead.refiner`);
+  AU_target = AU_photo gives the photo back exactly.
 - `GathAnimator`: the GATH generator redraws the aligned face crop, pasted back with a
   feathered edge (the paper's method; its weights are trained separately).
 """
@@ -170,16 +171,19 @@ class WarpAnimator(_FullFrames):
 
     Per frame: target landmarks = photo landmarks + motion(AU_target - AU_photo) in the
     photo's head pose; `plan` finds the backward warp map of the face region, `draw`
-    samples the full-resolution photo with it and fills the parted lips."""
+    samples the full-resolution photo with it and fills the parted lips (then lets the
+    GATH-W `refiner` repaint them, when given)."""
 
-    def __init__(self, portrait: Portrait, motion, crop_height: int | None = None) -> None:
+    def __init__(self, portrait: Portrait, motion, crop_height: int | None = None, refiner=None) -> None:
         from talkinghead.face.align import DEFAULT_CROP_SIZE, warp_region
         from talkinghead.face.au_tracker import Calibration, head_pose
         from talkinghead.face.mouth import MouthFill
         from talkinghead.face.warp import DenseWarp, WarpMesh
 
-        self.portrait, self.motion, self.crop_height = portrait, motion, crop_height
+        self.portrait, self.motion, self.crop_height, self.refiner = portrait, motion, crop_height, refiner
         self.au_names = portrait.names
+        if refiner is not None and tuple(refiner.au_names) != tuple(self.au_names):
+            raise UserError("the GATH-W refiner was trained on another AU vector than the portrait's")
         missing = [n for n in self.au_names if n not in self.motion.au_names]
         if missing:
             raise UserError(f"the motion model has no AUs {missing}")
@@ -200,25 +204,30 @@ class WarpAnimator(_FullFrames):
         delta[:, self._columns] = np.clip(aus, 0, 1) - self.portrait.aus
         return (self.motion.offsets(delta) @ self._to_photo)[..., :2]
 
-    def plan(self, aus: np.ndarray) -> list:
-        """Per frame: (backward map or None when nothing moves, target landmark positions)."""
+    def plan(self, aus: np.ndarray) -> tuple[list, np.ndarray]:
+        """Per frame: (backward map or None when nothing moves, target landmark positions),
+        and the AUs (for the refiner)."""
+        aus = np.asarray(aus, np.float32)
         out = []
-        for off in self.offsets(np.asarray(aus, np.float32)):
+        for off in self.offsets(aus):
             vertex = self.mesh.vertex_offsets(off)
             maps = self.warp.backward_map(vertex) if np.abs(vertex).max() > 1e-3 else None
             out.append((maps, self.portrait.landmarks[:, :2] + off))
-        return out
+        return out, aus
 
-    def draw(self, plan: list) -> np.ndarray:
+    def draw(self, plan: tuple[list, np.ndarray]) -> np.ndarray:
         photo = self.portrait.image
-        frames = np.empty((len(plan), *photo.shape), np.uint8)
-        for frame, (maps, points) in zip(frames, plan):
+        per_frame, aus = plan
+        frames = np.empty((len(per_frame), *photo.shape), np.uint8)
+        for frame, (maps, points) in zip(frames, per_frame):
             frame[:] = photo
             if maps is None:
                 continue
             frame[self.warp.roi] = cv2.remap(photo, maps[0], maps[1], cv2.INTER_CUBIC,
                                              borderMode=cv2.BORDER_REPLICATE)
             self.mouth.draw(frame, points)
+        if self.refiner is not None:
+            self.refiner(frames, [points if maps is not None else None for maps, points in per_frame], aus)
         if self.crop_height is not None:
             return np.stack([self._crop(f) for f in frames])
         return frames

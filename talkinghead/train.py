@@ -14,9 +14,16 @@ def run_training(model: str, overrides: list[str]) -> None:
     cfg = load_config(CONFIG_NAMES[model], overrides)
     if cfg.data.get("synthetic", False):
         ensure_synthetic_dataset(cfg.data.root, crop_size=cfg.data.crop_size)
-    if model == "gath":
+    refiner = model == "gath" and cfg.variant == "gath_w"
+    if refiner:
+        from talkinghead.pairs import ensure_pairs
+
+        ensure_pairs(cfg)
+    elif model == "gath":
         ensure_au_estimator(cfg, overrides)
-    if model == "gath":
+    if refiner:
+        from gath.train_refiner import train_gath_w as trainer
+    elif model == "gath":
         from gath.train import train_gath as trainer
     elif model == "motion":
         from talkinghead.face.motion_fit import train_motion as trainer

@@ -96,7 +96,7 @@ def test_mouth_fill_stays_inside_the_lips(shared_data, motion):
     portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
     aus = portrait.aus.copy()
     aus[JAW] = 0.8
-    (maps, points), = animator.plan(aus[None])
+    ((maps, points),), _ = animator.plan(aus[None])
     warped = portrait.image.copy()
     warped[animator.warp.roi] = cv2.remap(portrait.image, maps[0], maps[1], cv2.INTER_LINEAR)
     filled = warped.copy()

@@ -49,17 +49,19 @@ class Generator(nn.Module):
     (transposed convs as in the paper, or resize-convs) and a 7x7 tanh output conv.
 
     `encode` and `decode` are public so a render computes the photo's code once and only
-    decodes per frame.
+    decodes per frame. `in_channels` / `out_channels` let GATH-W (WarpRefiner) feed a mask
+    beside the image and read an attention channel beside the colour.
     """
 
-    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6, upsampling: str = "transposed") -> None:
+    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6, upsampling: str = "transposed",
+                 in_channels: int = 3, out_channels: int = 3) -> None:
         super().__init__()
         if upsampling not in ("transposed", "resize"):
             raise ValueError(f"upsampling must be 'transposed' or 'resize', got {upsampling!r}")
         c = channels
         self.n_aus = n_aus
         self.encoder = nn.Sequential(
-            conv_block(3, c, 7, 1),
+            conv_block(in_channels, c, 7, 1),
             conv_block(c, 2 * c, 4, 2),
             conv_block(2 * c, 4 * c, 4, 2),
             conv_block(4 * c, 4 * c, 3, 1),
@@ -67,10 +69,10 @@ class Generator(nn.Module):
         self.fuse = conv_block(4 * c + n_aus, 4 * c, 3, 1)
         self.bottleneck = nn.Sequential(*(ResidualBlock(4 * c) for _ in range(n_res_blocks)))
         self.upsample = nn.Sequential(*_up_block(4 * c, 2 * c, upsampling), *_up_block(2 * c, c, upsampling))
-        self.to_rgb = nn.Sequential(nn.Conv2d(c, 3, 7, 1, 3), nn.Tanh())
+        self.to_rgb = nn.Sequential(nn.Conv2d(c, out_channels, 7, 1, 3), nn.Tanh())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity code of source crops in [-1, 1], (B, 3, H, W) with H, W divisible by 4."""
+        """Identity code of source crops in [-1, 1], (B, in_channels, H, W), H and W divisible by 4."""
         if x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(f"crop size must be divisible by 4, got {tuple(x.shape[-2:])}")
         return self.encoder(x)
@@ -88,3 +90,27 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, aus: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x), aus)
+
+
+class WarpRefiner(nn.Module):
+    """GATH-W (issue 13): the GATH generator correcting a warped mouth crop instead of
+    redrawing a face. Input: the warped crop in [-1, 1] (B, 3, S, S), where the warp parted
+    the lips (B, 1, S, S) in [0, 1], and the target AUs. Output, GANimation style: a colour
+    image C and an attention mask A (1 = keep the warp), composed as A * warped + (1 - A) * C,
+    so the network paints only what the warp cannot show (teeth, tongue, the dark of the
+    mouth) and the rest keeps the photo's own pixels. A starts near 1: an untrained refiner
+    returns the warp."""
+
+    def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize") -> None:
+        super().__init__()
+        self.n_aus = n_aus
+        self.generator = Generator(n_aus, channels, n_res_blocks, upsampling, in_channels=4, out_channels=4)
+        with torch.no_grad():
+            self.generator.to_rgb[0].bias[3] = 2.0  # tanh(2) -> A = 0.98
+
+    def forward(self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(composite, colour, attention)."""
+        out = self.generator(torch.cat([warped, opening.to(warped.dtype)], dim=1), aus)
+        colour, attention = out[:, :3], (out[:, 3:] + 1) / 2
+        return attention * warped + (1 - attention) * colour, colour, attention

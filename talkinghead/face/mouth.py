@@ -26,6 +26,9 @@ TEETH_SPAN = 0.72  # share of the mouth width with teeth in view (the corners sh
 # Gaps between neighbouring teeth, in mouth widths from the centre line (incisors, canines).
 TOOTH_GAPS = (0.0, -0.09, 0.09, -0.17, 0.17)
 SHADE_DEPTH = 0.65  # how much darker the back of the mouth is than its rim
+# GATH-W's mouth crop: its side in eye distances (an open mouth with its lips, the top of
+# the chin and the philtrum) and its centre, the middle of the inner lips.
+MOUTH_CROP_SPAN = 1.2
 
 
 def inner_lip_gap(points: np.ndarray) -> float:
@@ -43,6 +46,29 @@ def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray, ss: int = 4) -> n
     pts = (polygon + 0.5) * ss - 0.5
     cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=4)
     return cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def mouth_crop_matrix(points: np.ndarray, size: int) -> np.ndarray:
+    """2x3 similarity from the image to a size x size crop centred on the inner lips,
+    upright along the eye line, MOUTH_CROP_SPAN eye distances wide: the same mouth lands at
+    the same place and scale whatever the photo's resolution or head roll."""
+    from talkinghead.face.align import anchor_points
+
+    right, left, _ = anchor_points(points)
+    centre = points[list(UPPER_INNER_LIP + LOWER_INNER_LIP), :2].astype(np.float64).mean(0)
+    across = left - right
+    scale = size / (MOUTH_CROP_SPAN * max(float(np.linalg.norm(across)), 1e-6))
+    c, s = across / max(float(np.linalg.norm(across)), 1e-6) * scale
+    rot = np.array([[c, s], [-s, c]])
+    return np.hstack([rot, ((size - 1) / 2 - rot @ centre)[:, None]])
+
+
+def mouth_opening(points: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32 coverage of the inner-lip polygon of `points` (image pixels) in
+    the crop that `matrix` makes: where the lips are parted."""
+    up, lo = points[list(UPPER_INNER_LIP), :2], points[list(LOWER_INNER_LIP), :2]
+    poly = np.concatenate([up, lo[-2:0:-1]]).astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    return _polygon_mask((size, size), poly)
 
 
 @dataclass

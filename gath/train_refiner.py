@@ -1,0 +1,181 @@
+"""GATH-W training (issue 13): the GATH generator as a refiner of warped mouth crops,
+trained by self-reenactment on pairs (warp of frame s with frame t's AUs, real frame t)
+that the talkinghead side writes. Per step: one D/C step on real targets and detached
+results, one G step (gath.losses.refiner_objective). Every `eval_every` steps the
+held-out-speaker pairs are scored (mouth-weighted L1 of the result and of the bare warp),
+the validation curve that says whether training has flattened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from actionunits import mirror_permutation
+from actionunits.training import TrainLoop, rng_state, set_rng_state
+from gath.checkpoint import export_weights, restore_training_state, save_training_state
+from gath.data import Batcher, PairSet, load_pairs, to_unit_range
+from gath.losses import RefinerWeights, d_objective, mouth_weight, refiner_objective, weighted_l1
+from gath.models import DiscriminatorClassifier, WarpRefiner
+from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
+from gath.train import frozen
+
+KIND = "gath_w_training"
+WEIGHTS_KIND = "gath_w"
+
+
+@dataclass
+class Batch:
+    """One batch of pairs on the device, images in [-1, 1], masks in [0, 1]."""
+
+    warped: torch.Tensor
+    opening: torch.Tensor
+    target: torch.Tensor
+    mouth: torch.Tensor
+    aus: torch.Tensor
+    speaker: torch.Tensor
+
+    @classmethod
+    def from_tensors(cls, warped, opening, target, mouth, aus, speaker) -> Batch:  # noqa: ANN001
+        return cls(to_unit_range(warped), opening.float() / 255, to_unit_range(target), mouth.float() / 255,
+                   aus.float(), speaker)
+
+
+def augment(b: Batch, gen: torch.Generator, perm: torch.Tensor, jitter: float) -> Batch:
+    """Mirror the pair (and its Left/Right AUs) half the time; the same brightness and
+    contrast change on warp and target (a photo's exposure, which the refiner must follow)."""
+    r = torch.rand(len(b.aus), 3, generator=gen).to(b.aus.device)
+    flip = (r[:, 0] < 0.5)[:, None, None, None]
+    mirror = lambda x: torch.where(flip, x.flip(-1), x)  # noqa: E731
+    contrast = (1 + jitter * (2 * r[:, 1] - 1))[:, None, None, None]
+    bright = (jitter * (2 * r[:, 2] - 1))[:, None, None, None]
+    tone = lambda x: (x * contrast + bright).clamp(-1, 1)  # noqa: E731
+    aus = torch.where(flip[:, :, 0, 0], b.aus[:, perm.to(b.aus.device)], b.aus)
+    return Batch(tone(mirror(b.warped)), mirror(b.opening), tone(mirror(b.target)), mirror(b.mouth), aus, b.speaker)
+
+
+def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Batch, out: torch.Tensor, w: RefinerWeights,
+           rt: Runtime) -> dict[str, torch.Tensor]:
+    """Real target mouths against detached results (and identity on the real ones)."""
+    opt.zero_grad(set_to_none=True)
+    with rt.autocast():
+        scores, logits = dc(torch.cat([b.target, out.detach()]))
+    n = len(b.target)
+    terms = d_objective(scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None,
+                        b.speaker, w)
+    terms["total"].backward()
+    opt.step()
+    return {f"d/{k}": v.detach() for k, v in terms.items()}
+
+
+def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Batch, out: torch.Tensor, attention: torch.Tensor,
+           w: RefinerWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+    opt.zero_grad(set_to_none=True)
+    score = logits = None
+    if dc is not None:
+        with frozen(dc), rt.autocast():
+            score, logits = dc(out)
+    weight = mouth_weight(b.opening, b.mouth, w.mouth)
+    terms = refiner_objective(out.float(), b.target, attention.float(), weight,
+                              score.float() if score is not None else None,
+                              logits.float() if logits is not None else None, b.speaker, w)
+    terms["total"].backward()
+    opt.step()
+    return {f"g/{k}": v.detach() for k, v in terms.items()}
+
+
+def train_step(refiner: nn.Module, dc: nn.Module | None, opt_g: torch.optim.Optimizer,
+               opt_d: torch.optim.Optimizer | None, b: Batch, w: RefinerWeights, rt: Runtime
+               ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    with rt.autocast():
+        out, _, attention = refiner(b.warped, b.opening, b.aus)
+    logs = d_step(dc, opt_d, b, out, w, rt) if dc is not None else {}
+    logs |= g_step(dc, opt_g, b, out, attention, w, rt)
+    return out, attention, logs
+
+
+@torch.no_grad()
+def validate(refiner: nn.Module, pairs: PairSet, device: torch.device, mouth: float,
+             batch_size: int = 256) -> dict[str, float]:
+    """Mouth-weighted L1 (images in [-1, 1]) of the refined result and of the bare warp
+    against the real targets of held-out speakers, and the mean painted share 1 - A
+    inside the opening."""
+    was_training = refiner.training
+    refiner.eval()
+    sums = torch.zeros(3)
+    for i in range(0, len(pairs), batch_size):
+        s = slice(i, i + batch_size)
+        b = Batch.from_tensors(pairs.warped[s], pairs.opening[s], pairs.target[s], pairs.mouth[s], pairs.aus[s],
+                               pairs.speaker[s])
+        b = Batch(*(t.to(device) for t in (b.warped, b.opening, b.target, b.mouth, b.aus, b.speaker)))
+        out, _, attention = refiner(b.warped, b.opening, b.aus)
+        weight = mouth_weight(b.opening, b.mouth, mouth)
+        painted = ((1 - attention) * b.opening).sum() / b.opening.sum().clamp_min(1e-6)
+        n = len(b.aus)
+        sums += torch.tensor([weighted_l1(out, b.target, weight).item(), weighted_l1(b.warped, b.target, weight).item(),
+                              painted.item()]) * n
+    refiner.train(was_training)
+    mean = sums / len(pairs)
+    return {"val/mouth_l1": float(mean[0]), "val/warp_mouth_l1": float(mean[1]), "val/painted": float(mean[2])}
+
+
+def train_gath_w(cfg: DictConfig) -> Path:
+    """Train the refiner (and its D/C); returns the exported weights' path."""
+    rt = setup_runtime(cfg.device, cfg.train.precision, cfg.train.channels_last, cfg.train.compile)
+    torch.manual_seed(cfg.seed)
+    run_dir = Path(cfg.run_dir)
+    r = cfg.refiner
+    w = RefinerWeights(**r.loss)
+    pairs = load_pairs(r.pairs)
+    val = load_pairs(r.val_pairs) if r.val_pairs and Path(r.val_pairs).is_file() else None
+    config = {"n_aus": len(pairs.au_names), **cfg.model.generator}
+    refiner = WarpRefiner(**config).to(rt.device)
+    dc = (DiscriminatorClassifier(n_classes=len(pairs.speakers) if w.use_classifier else 0, **cfg.model.discriminator)
+          .to(rt.device) if w.use_discriminator else None)
+    modules = {"refiner": refiner} | ({"dc": dc} if dc is not None else {})
+    opt_g = torch.optim.Adam(refiner.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
+    opt_d = torch.optim.Adam(dc.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas)) if dc is not None else None
+    optimizers = {"g": opt_g} | ({"d": opt_d} if opt_d is not None else {})
+    batcher = Batcher((pairs.warped, pairs.opening, pairs.target, pairs.mouth, pairs.aus, pairs.speaker), rt.device,
+                      cfg.seed, rt.rank, rt.world_size, weights=pairs.speaker_weights())
+    aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    generators = {"pairs": batcher.gen, "augment": aug_gen}
+    perm = torch.tensor(mirror_permutation(pairs.au_names))
+
+    ckpt_path = run_dir / "checkpoint.pt"
+    step = 0
+    if cfg.resume and ckpt_path.is_file():
+        ckpt = restore_training_state(ckpt_path, KIND, modules, optimizers, generators)
+        step = ckpt["step"]
+        set_rng_state(ckpt["rng"])
+    nets = {k: rt.prepare(m) for k, m in modules.items()}
+    meta = {"au_names": list(pairs.au_names), "crop_size": int(pairs.warped.shape[-1]), "tracker": pairs.tracker,
+            "speakers": pairs.speakers, "variant": cfg.variant}
+
+    def save(step: int) -> None:
+        if rt.is_main:
+            save_training_state(ckpt_path, KIND, step, {k: unwrap(m) for k, m in nets.items()}, optimizers,
+                                generators, rng_state(), OmegaConf.to_container(cfg), meta)
+
+    per_rank = max(1, cfg.train.batch_size // rt.world_size)
+    with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:
+        for step in loop:
+            b = augment(Batch.from_tensors(*batcher.sample(per_rank)), aug_gen, perm, r.jitter)
+            out, attention, logs = train_step(nets["refiner"], nets.get("dc"), opt_g, opt_d, b, w, rt)
+            if step % cfg.train.log_every == 0 or step == cfg.train.steps:
+                values = {k: v.item() for k, v in logs.items()}
+                loop.log(step, values, {k: v for k, v in values.items() if k in ("g/l1", "g/attention", "d/d_adv")})
+            if rt.is_main and val is not None and (step % cfg.train.eval_every == 0 or step == cfg.train.steps):
+                loop.log_to.scalars(step, validate(unwrap(nets["refiner"]), val, rt.device, w.mouth))
+            if rt.is_main and step % cfg.train.image_every == 0:
+                loop.log_to.image("warped|result|attention|target", image_grid(
+                    b.warped, out.detach(), (attention.detach() * 2 - 1).expand(-1, 3, -1, -1), b.target), step)
+    out_path = run_dir / "refiner.pt"
+    if rt.is_main:
+        export_weights(out_path, WEIGHTS_KIND, unwrap(nets["refiner"]), config, meta | {"steps": loop.step})
+        print(f"{cfg.variant}: {loop.step} steps; checkpoint {ckpt_path}, refiner weights {out_path}{loop.done_words()}")
+    shutdown(rt)
+    return out_path

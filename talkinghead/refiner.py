@@ -1,0 +1,98 @@
+"""GATH-W at render time: the refiner (gath.models.WarpRefiner) on the mouth crop of each
+warped frame whose lips are parted, composited back into the full-resolution frame through
+its attention mask. Only the pixels it paints change (1 - A, faded to 0 at the crop's
+border), so the rest of the frame keeps the photo's own pixels and sharpness; frames with
+closed lips cost nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from talkinghead.face.mouth import mouth_crop_matrix, mouth_opening
+
+# Crops whose parted-lip area is below this share of the crop are left alone (closed lips).
+MIN_OPENING = 0.002
+BORDER_FADE = 4  # px of the crop over which the painted weight fades out at its edge
+
+
+class MouthRefiner:
+    """Refines the mouths of warped frames in place."""
+
+    def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device | str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.size = int(meta["crop_size"])
+        self.au_names = tuple(meta["au_names"])
+        self.steps = int(meta.get("steps", 0))
+        ramp = np.minimum(np.arange(self.size) + 0.5, self.size - 0.5 - np.arange(self.size)) / BORDER_FADE
+        edge = np.clip(ramp, 0, 1).astype(np.float32)
+        self._window = np.minimum(edge[:, None], edge[None, :])
+
+    def crops(self, frame: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(2x3 matrix, RGB crop, parted-lip coverage) of one frame's mouth."""
+        m = mouth_crop_matrix(points, self.size)
+        shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1
+        crop = cv2.warpAffine(frame, m, (self.size, self.size), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        return m, crop, mouth_opening(points, m, self.size)
+
+    @torch.no_grad()
+    def run(self, crops: np.ndarray, openings: np.ndarray, aus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, S, S, 3) uint8 crops, (B, S, S) openings, (B, K) AUs -> colour (B, S, S, 3) in
+        [0, 255] and painted weight 1 - A (B, S, S)."""
+        x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        o = torch.from_numpy(openings).to(self.device)[:, None]
+        _, colour, attention = self.model(x, o, torch.from_numpy(np.asarray(aus, np.float32)).to(self.device))
+        colour = ((colour.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
+        return colour, (1 - attention[:, 0]).cpu().numpy()
+
+    def __call__(self, frames: np.ndarray, points: list[np.ndarray], aus: np.ndarray) -> None:
+        """Refine frames (B, H, W, 3) in place; points[i]: frame i's moved landmarks (pixels)
+        or None where nothing moved; aus (B, K) in this refiner's AU order."""
+        todo = []
+        for i, p in enumerate(points):
+            if p is None:
+                continue
+            m, crop, opening = self.crops(frames[i], p)
+            if opening.mean() >= MIN_OPENING:
+                todo.append((i, m, crop, opening))
+        if not todo:
+            return
+        colour, painted = self.run(np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]),
+                                   aus[[t[0] for t in todo]])
+        for (i, m, _, _), c, w in zip(todo, colour, painted):
+            paste(frames[i], m, c, w * self._window)
+
+
+def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:
+    """Blend a crop's colour into `frame` (in place) with per-pixel weight, through the
+    inverse of the crop's matrix, touching only the crop's bounding box."""
+    size = colour.shape[0]
+    inv = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    h, w = frame.shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    to_box = inv.copy()
+    to_box[:, 2] -= (x0, y0)
+    box = (x1 - x0, y1 - y0)
+    c = cv2.warpAffine(colour.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    a = cv2.warpAffine(weight.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT)[..., None]
+    region = frame[y0:y1, x0:x1]
+    region[:] = np.clip(region * (1 - a) + c * a + 0.5, 0, 255).astype(np.uint8)
+
+
+def load_refiner(path: str | Path, device: str | torch.device = "cpu") -> MouthRefiner:
+    from gath.checkpoint import load_model
+    from gath.models import WarpRefiner
+
+    model, meta = load_model(path, "gath_w", WarpRefiner)
+    return MouthRefiner(model, meta, device)
