@@ -98,7 +98,9 @@ def lip_sync(model: Audio2AU, clips: list[Clip]) -> list[SpeakerSync]:
     return [speaker_sync(s, *map(list, zip(*parts))) for s, parts in sorted(by_speaker.items())]
 
 
-def _mean_row(rows: list[SpeakerSync], label: str) -> SpeakerSync:
+def mean_sync(rows: list[SpeakerSync], label: str) -> SpeakerSync:
+    """The mean of speakers' scores (each speaker counts once, whatever its length; scores
+    that are undefined for a speaker are left out), frames summed."""
     avg = lambda get: mean_ignoring_nan(np.array([get(r) for r in rows], dtype=np.float64))  # noqa: E731
     keys = rows[0].r_all
     return SpeakerSync(label, sum(r.frames for r in rows), sum(r.speech_frames for r in rows),
@@ -126,8 +128,8 @@ def format_sync(rows: list[SpeakerSync], groups: dict[str, list[str]] | None = N
     for label, speakers in (groups or {}).items():
         chosen = [r for r in rows if r.speaker in speakers]
         if chosen:
-            out.append(line(_mean_row(chosen, f"mean {label} ({len(chosen)})")))
-    out.append(line(_mean_row(rows, f"mean all ({len(rows)})")))
+            out.append(line(mean_sync(chosen, f"mean {label} ({len(chosen)})")))
+    out.append(line(mean_sync(rows, f"mean all ({len(rows)})")))
     return "\n".join(out)
 
 

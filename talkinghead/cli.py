@@ -228,13 +228,16 @@ def _eval(args: argparse.Namespace) -> int:
             raise UserError(f"--variant takes a unique NAME=PATH (warp, motion.pt, generator .pt or weights folder), "
                             f"got {text!r}")
         variants[name] = path if path == "warp" else Path(path)
+    if args.sync_only and (variants or args.portraits):
+        raise UserError("--sync-only evaluates audio2au alone: drop --variant and --portraits")
     options = EvalOptions(data=Path(args.data), output=Path(args.output), **({"variants": variants} if variants else {}),
                           portraits=args.portraits and Path(args.portraits),
                           audio2au=args.audio2au and Path(args.audio2au), pairs=args.pairs, seed=args.seed,
-                          device=args.device, quiet=args.quiet,
+                          device=args.device, quiet=args.quiet, sync_only=args.sync_only,
                           **({"speakers": tuple(args.speakers)} if args.speakers else {}))
     run_eval(options)
-    print(f"wrote {Path(args.output) / 'report.md'} and eval.json, plots, grid.png")
+    plots = "audio2au_sync.png" if args.sync_only else "plots, grid.png"
+    print(f"wrote {Path(args.output) / 'report.md'} and eval.json, {plots}")
     return 0
 
 
@@ -395,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "controllability (default: <data root>/portraits)")
     ev.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
+    ev.add_argument("--sync-only", action="store_true", help="only audio2au lip sync (seconds; no renderers, faces "
+                                                             "or portraits)")
     _add_device_options(ev)
     ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
     ev.add_argument("--quiet", action="store_true", help="no progress output")

@@ -32,13 +32,13 @@ from actionunits.atomic import atomic_directory, atomic_output
 from actionunits.progress import progress_bar
 from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
                                   read_info, read_source, write_clips, write_info, write_source)
+from talkinghead.data_root import SPEAKER_COLUMNS
 from talkinghead.errors import UserError
 from talkinghead.io.image import write_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v"}
 IDENTITY_PATTERN = r"^(?P<identity>.+?)[_-]\d+$"
-SPEAKER_COLUMNS = ("speaker", "speaker_id", "speaker_id_if_known")
 MIN_EYE_DISTANCE_PX = 12.0  # smaller faces carry too little detail for a 100 px crop
 JPEG_QUALITY = 95
 MANIFEST_EVERY_S = 30.0

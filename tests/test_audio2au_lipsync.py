@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from face_mesh import face_mesh
 
 from actionunits.checkpoint import atomic_save
 from actionunits.prepared import clip_dir, read_clips
@@ -23,17 +24,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 NAMES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
          "mouthLowerDownRight", "browInnerUp")
-
-
-def face_mesh(gaps: np.ndarray, eye_distance: float = 100.0, scale: float = 1.0) -> np.ndarray:
-    """(frames, 478, 3) landmarks whose inner lips are gaps * eye_distance apart."""
-    pts = np.zeros((len(gaps), 478, 3), np.float32)
-    pts[:, [33, 133], 0] = [-eye_distance / 2 - 15, -eye_distance / 2 + 15]  # right eye centre at -d/2
-    pts[:, [263, 362], 0] = [eye_distance / 2 + 15, eye_distance / 2 - 15]
-    pts[:, 13, 1] = 80.0
-    pts[:, 14, 1] = 80.0 + gaps * eye_distance
-    pts[:, :, 2] = 7.0  # depth plays no part
-    return pts * scale + 300.0
 
 
 def bursts(n_frames: int = 100, fps: float = 25.0, on: tuple[int, int] = (30, 70), amp: float = 0.3,

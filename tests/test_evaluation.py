@@ -156,9 +156,10 @@ def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
         assert len(result["controllability"][v]["per_au"]) == 27
     assert result["intra"]["a"] == result["intra"]["b"]  # one generator, by folder and by file
     assert result["audio2au"]["speakers"] == ["spk00", "spk01"]
+    assert result["audio2au"]["lip_gap"]["without_landmarks"] == ["spk00", "spk01"]  # the generated set has none
     assert all(math.isfinite(x) for x in _finite_numbers(result))
     report = (out / "report.md").read_text()
-    assert "Table 1" in report and "| a |" in report and "| b |" in report
+    assert "Table 1" in report and "| a |" in report and "| b |" in report and "Against the real mouth" in report
     grid = cv2.imread(str(out / "grid.png"))
     assert grid is not None and grid.shape[1] == 4 * 200
     assert all((out / p).stat().st_size > 0 for p in ("pixel_errors.png", "au_rmse.png", "controllability.png",
@@ -173,6 +174,7 @@ def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     (["--data", "{tmp}/nodata"], "not a prepared dataset"),
     (["--portraits", "{tmp}/empty"], "no images in"),
     (["--speakers", "nobody"], "no valid target frames"),
+    (["--sync-only"], "--sync-only evaluates audio2au alone"),
 ])
 def test_eval_errors_are_one_line(args, message, synthetic_dataset, tmp_path, capsys):
     (tmp_path / "empty").mkdir()

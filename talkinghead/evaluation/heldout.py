@@ -35,6 +35,10 @@ DEFAULT_SPEAKERS = (
     "clips__liveportrait_driving__*",
 )
 
+# Held out, but not scored for lip sync: their audio is music, not the speaker's voice
+# (docs/audio2au.md), so no mouth could follow it.
+NOT_SPEECH = ("clips__liveportrait_driving__*",)
+
 # Targets closer than this many frames to a source frame are nearly the source itself.
 MIN_FRAME_GAP = 12
 

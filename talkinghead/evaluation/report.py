@@ -1,6 +1,7 @@
 """The evaluation's outputs, each written atomically: eval.json (every number), report.md
 (the paper's Tables 1-3 with the variants side by side, then identity, controllability and
-lip sync), four plots and grid.png (source | target | synthesis per variant)."""
+lip sync), four plots and grid.png (source | target | synthesis per variant); with
+--sync-only, only the lip-sync section and its plot."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from actionunits.atomic import atomic_output
 from talkinghead.io.image import write_image
 from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
 from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
-from talkinghead.evaluation.sync import PREDICTORS
+from talkinghead.evaluation.sync import GAP_PREDICTORS, LABEL_PREDICTORS
 
 GRID_SCALE = 2
 LABEL_HEIGHT = 22
-PLOTS = ("pixel_errors.png", "au_rmse.png", "controllability.png", "audio2au_sync.png")
+IMAGE_PLOTS = ("pixel_errors.png", "au_rmse.png", "controllability.png")
+SYNC_PLOT = "audio2au_sync.png"
+GAP_HEADS = {"model lip gap": "model lip gap", "model jawOpen": "model jawOpen", "loudness": "loudness",
+             "gated loudness": "gated loudness", "tracker lip gap": "tracker's lip gap (ceiling)"}
 
 
 @dataclass
@@ -59,12 +63,19 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def markdown(results: dict, variants: list[str]) -> str:
-    sections = (_settings(results), _pixel_table(results), _au_table(results), _identity_table(results, variants),
-                _controllability_table(results, variants), _sync_table(results))
-    plots = "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in PLOTS)
-    samples = ("## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on portraits. "
-               "Columns: source | target | " + " | ".join(variants) + ".\n\n![grid](grid.png)")
-    return "\n\n".join(["# talkinghead eval", *sections, plots, samples]) + "\n"
+    """The report; without variants (--sync-only) the data line and lip sync only."""
+    if variants:
+        sections = [_settings(results), _pixel_table(results), _au_table(results), _identity_table(results, variants),
+                    _controllability_table(results, variants)]
+    else:
+        s = results["settings"]
+        sections = [f"Data `{s['data']}`: audio2au lip sync only (`--sync-only`), {s['seconds']} s."]
+    plots = [*IMAGE_PLOTS, SYNC_PLOT] if variants else [SYNC_PLOT]
+    sections += [_sync_table(results), "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots)]
+    if variants:
+        sections.append("## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on "
+                        "portraits. Columns: source | target | " + " | ".join(variants) + ".\n\n![grid](grid.png)")
+    return "\n\n".join(["# talkinghead eval", *sections]) + "\n"
 
 
 def _settings(results: dict) -> str:
@@ -123,12 +134,40 @@ def _controllability_table(results: dict, variants: list[str]) -> str:
 
 def _sync_table(results: dict) -> str:
     sync = results["audio2au"]
-    rows = [[p, *(_f(sync["mouth"][p][m]) for m in ("r", "r_clip", "rmse"))] for p in PREDICTORS]
-    return ("## audio2au lip sync on unseen speakers (mouth AUs vs the tracker)\n\n"
-            f"`{sync['checkpoint']}` on {sync['clips']} clips ({sync['frames']} frames) of {len(sync['speakers'])} "
-            f"speakers; of these, seen in its training: {', '.join(sync['seen_in_training']) or 'none'}. "
-            "r pools all frames, r per clip averages each clip's own r (timing), RMSE in AU units.\n\n"
-            + _table(["predictor", "r", "r per clip", "RMSE"], rows))
+    gap = sync["lip_gap"]
+    manifests = ", ".join(f"`{m}`" for m in sync["languages_from"]) or "none found (every language unknown)"
+    not_scored = ", ".join(f"`{g}`" for g in sync["not_scored"])
+    intro = (f"`{sync['checkpoint']}` on {sync['clips']} clips ({sync['frames']} frames) of {len(sync['speakers'])} "
+             f"held-out speakers; of these, seen in its training: {', '.join(sync['seen_in_training']) or 'none'}."
+             + (f" Not scored (their audio is not the speaker's voice): {not_scored}." if not_scored else ""))
+    if gap["speakers"]:
+        def line(label: str, language: str, row: dict) -> list[str]:
+            return [label, language, f"{row['frames']} ({row['speech_frames']})",
+                    *(f"{_f(row['r_all'][k], 2)} / {_f(row['r_speech'][k], 2)}" for k in GAP_PREDICTORS),
+                    f"{_f(row['lips_silence'])} / {_f(row['lips_speech'])}"]
+
+        rows = [line(f"`{r['speaker']}`", r["language"], r) for r in gap["speakers"]]
+        rows += [line(f"**mean** ({m['speakers']})", f"**{g}**", m) for g, m in gap["means"].items()]
+        real = _table(["speaker", "language", "frames (speech)", *(GAP_HEADS[k] for k in GAP_PREDICTORS),
+                       "lip-opening AUs silence / speech"], rows)
+    else:
+        real = "No held-out clip has `landmarks.npy` (prepare the dataset again to record them): nothing to compare."
+    if gap["without_landmarks"]:
+        real += "\n\nWithout landmarks, not in this table: " + ", ".join(f"`{s}`" for s in gap["without_landmarks"])
+    labels = [[p, *(_f(sync["mouth"][p][m]) for m in ("r", "r_clip"))] for p in LABEL_PREDICTORS]
+    return ("## audio2au lip sync on unseen speakers\n\n" + intro + "\n\n"
+            "### Against the real mouth\n\n"
+            "Pearson r with the inner-lip gap measured in the real video, per speaker over all its clips: "
+            "**whole clips / within speech** (frames the voice-activity detector calls speech). Loudness: the audio "
+            "level; gated loudness: the level above the speech threshold, 0 below it (a mouth that only opens "
+            "when the voice is on; within speech it is loudness again); the tracker's lip gap: the same "
+            "AUs -> gap mapping on the labels the model learns from, its ceiling. Last column: mean predicted "
+            "lip-opening AUs in silence / in speech (the mouth should close in silence). Means count each speaker "
+            f"once. Languages from {manifests}.\n\n" + real + "\n\n"
+            "### Against the tracker's labels\n\n"
+            "Mean r of the predicted mouth AUs (jaw*, mouth*) with the tracker's labels (what the model is trained "
+            "to imitate, not the truth), pooled and per clip, beside a linear map from loudness fitted on every "
+            "other clip.\n\n" + _table(["predictor", "r", "r per clip"], labels))
 
 
 def _dist(d: dict) -> list[str]:
@@ -157,12 +196,17 @@ def _bars(ax, labels: list[str], series: dict[str, list[float]], horizontal: boo
     ax.legend(fontsize=8)
 
 
-def write_plots(folder: Path, results: dict, variants: list[str]) -> None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def write_image_plots(folder: Path, results: dict, variants: list[str]) -> None:
+    plt = _pyplot()
     rows_v = ["source copy", *variants]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     keys = [f"{r}/{t}" for r in REGIONS for t in TREATMENTS]
@@ -185,12 +229,20 @@ def write_plots(folder: Path, results: dict, variants: list[str]) -> None:
     ax.invert_yaxis()
     _save(fig, folder / "controllability.png")
 
-    sync = results["audio2au"]
-    mouth = list(sync["per_au"])
-    fig, ax = plt.subplots(figsize=(10, 3.8))
-    _bars(ax, mouth, {p: [sync["per_au"][n][p]["r"] for n in mouth] for p in ("model", "loudness")})
-    ax.set_title("audio2au on unseen speakers: r with the tracker per mouth AU")
-    _save(fig, folder / "audio2au_sync.png")
+
+def write_sync_plot(folder: Path, results: dict) -> None:
+    """r with the measured lip gap per held-out speaker, whole clips and within speech."""
+    plt = _pyplot()
+    gap = results["audio2au"]["lip_gap"]
+    rows = gap["speakers"] + ([{"speaker": "mean all", **gap["means"]["all"]}] if gap["speakers"] else [])
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), sharey=True)
+    for ax, key, title in zip(axes, ("r_all", "r_speech"), ("whole clips", "within speech")):
+        if rows:
+            _bars(ax, [r["speaker"][-22:] for r in rows], {k: [r[key][k] for r in rows] for k in GAP_PREDICTORS})
+            ax.set_ylim(-0.3, 1.5)  # room for the legend above the ceiling's bars
+        ax.set_title(f"audio2au, unseen speakers: r with the measured lip gap, {title}"
+                     + ("" if rows else " (no landmarks)"), fontsize=9)
+    _save(fig, folder / SYNC_PLOT)
 
 
 def grid_image(rows: list[GridRow], variants: list[str]) -> np.ndarray:
@@ -216,6 +268,8 @@ def write_report(folder: Path, results: dict, grid: list[GridRow], variants: lis
     results = jsonable(results)
     folder.mkdir(parents=True, exist_ok=True)
     _write_text(folder / "eval.json", json.dumps(results, indent=2) + "\n")
-    write_plots(folder, results, variants)
-    write_image(folder / "grid.png", grid_image(grid, variants))
+    if variants:
+        write_image_plots(folder, results, variants)
+        write_image(folder / "grid.png", grid_image(grid, variants))
+    write_sync_plot(folder, results)
     _write_text(folder / "report.md", markdown(results, variants))

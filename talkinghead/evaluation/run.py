@@ -1,5 +1,6 @@
 """The whole evaluation: load the variants and the held-out data, measure the real frames
-once, then per variant synthesize, measure and score; write the report."""
+once, then per variant synthesize, measure and score; then audio2au lip sync; write the
+report. --sync-only skips everything but lip sync (seconds instead of minutes)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS
 from talkinghead.data_root import data_root
 from talkinghead.errors import UserError
 from talkinghead.evaluation.controllability import controllability, render_batches, render_sweep, sweep
-from talkinghead.evaluation.heldout import (DEFAULT_SPEAKERS, Pairs, inter_pairs, intra_pairs, load_held_out,
-                                            load_portraits)
+from talkinghead.evaluation.heldout import (DEFAULT_SPEAKERS, NOT_SPEECH, Pairs, inter_pairs, intra_pairs,
+                                            load_held_out, load_portraits)
 from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
+from talkinghead.evaluation.languages import read_languages
 from talkinghead.evaluation.measure import CropMeasurer
 from talkinghead.evaluation.protocol import inter_class, intra_class
 from talkinghead.evaluation.report import GridRow, write_report
@@ -44,6 +46,8 @@ class EvalOptions:
     device: str = "auto"
     batch_size: int = 32
     quiet: bool = False
+    sync_only: bool = False  # audio2au lip sync only: no renderers, faces or portraits
+    not_speech: tuple[str, ...] = NOT_SPEECH  # clip or speaker globs lip sync leaves out (music, not a voice)
 
 
 def variant_info(meta: dict, speakers: list[str]) -> dict:
@@ -88,13 +92,29 @@ def reference_distances(embedder: FaceEmbedder, intra: Pairs) -> dict:
 
 
 def run_eval(options: EvalOptions) -> dict:
-    """Evaluate every variant; write eval.json, report.md, plots and grid.png to
-    options.output; return the results."""
+    """Evaluate every variant, then audio2au; write eval.json, report.md, plots and
+    grid.png to options.output; return the results."""
     start = time.perf_counter()
     progress = Progress(options.quiet)
     if options.pairs < 1:
         raise UserError(f"--pairs must be at least 1, got {options.pairs}")
     audio2au = Path(options.audio2au) if options.audio2au else DEFAULT_WEIGHTS / AUDIO2AU_FILE
+    if options.sync_only:
+        results, grid, names = {"settings": {"data": str(Path(options.data).resolve())}}, [], []
+    else:
+        results, grid, names = evaluate_images(options, progress)
+    with progress.stage("audio2au"):
+        languages, manifests = read_languages(data_root())
+        results["audio2au"] = {"checkpoint": str(audio2au), "languages_from": [str(m.resolve()) for m in manifests],
+                               **audio2au_sync(audio2au, options.data, options.speakers, languages, options.not_speech)}
+    results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
+    with progress.stage("report"):
+        write_report(options.output, results, grid, names)
+    return results
+
+
+def evaluate_images(options: EvalOptions, progress: Progress) -> tuple[dict, list[GridRow], list[str]]:
+    """The renderers' part: load the variants and the held-out frames, then score them."""
     with progress.stage("load"):
         target = load_held_out(options.data, options.speakers)
         variants = {name: load_variant(path, options.device, target.images.shape[-1])
@@ -104,12 +124,7 @@ def run_eval(options: EvalOptions) -> dict:
                 raise UserError(f"variant {name}: its generator's AUs or crop size differ from the dataset's")
     with LandmarkDetector(video=False) as detector:
         results, grid = evaluate_variants(options, variants, target, detector, progress)
-    with progress.stage("audio2au"):
-        results["audio2au"] = {"checkpoint": str(audio2au), **audio2au_sync(audio2au, options.data, options.speakers)}
-    results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
-    with progress.stage("report"):
-        write_report(options.output, results, grid, list(variants))
-    return results
+    return results, grid, list(variants)
 
 
 def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimator, dict]], target: TargetSet,
