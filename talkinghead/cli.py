@@ -175,7 +175,8 @@ def _live(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from talkinghead.prepare import format_summary, prepare, shared_data_inputs
+    from talkinghead.clip_sources import shared_data_inputs
+    from talkinghead.prepare import format_summary, prepare
 
     sources = [Path(s) for s in args.source]
     targets = [(Path(t.partition("=")[0]), t.partition("=")[2] or None) for t in args.target]
@@ -225,7 +226,8 @@ def _eval(args: argparse.Namespace) -> int:
     for text in args.variant or []:
         name, sep, path = text.partition("=")
         if not sep or not name or not path or name in variants:
-            raise UserError(f"--variant takes a unique NAME=PATH (warp, motion.pt, generator .pt or weights folder), "
+            raise UserError(f"--variant takes a unique NAME=PATH (warp, motion.pt, gath_w, refiner.pt, generator .pt or "
+                            "weights folder), "
                             f"got {text!r}")
         variants[name] = path if path == "warp" else Path(path)
     if args.sync_only and (variants or args.portraits):
@@ -386,8 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
                                     "writes eval.json, report.md, plots and grid.png (docs/eval.md).")
     ev.add_argument("--variant", action="append", metavar="NAME=PATH",
-                    help="a renderer to evaluate: warp (the shipped motion model), a motion.pt, or a GATH generator "
-                         "(.pt or weights folder); repeatable, e.g. warp=warp gath=runs/gath (default: the warp "
+                    help="a renderer to evaluate: warp (the shipped motion model), a motion.pt, gath_w (the warp with "
+                         "the shipped GATH-W refiner), a refiner.pt, or a GATH generator (.pt or weights folder); "
+                         "repeatable, e.g. warp=warp w=runs/gath_w/refiner.pt gath=runs/gath (default: the warp "
                          "renderer and the shipped GATH generator)")
     ev.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
     ev.add_argument("--data", default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),

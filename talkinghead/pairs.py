@@ -32,7 +32,7 @@ from audio2au.mouth import lip_gap
 from talkinghead.face.mouth import mouth_crop_matrix, mouth_opening
 from talkinghead.io.video_frames import VideoFrames
 from talkinghead.portrait import Portrait, WarpAnimator
-from talkinghead.prepare import list_clips, shared_data_inputs
+from talkinghead.clip_sources import list_clips, shared_data_inputs
 
 PAIR_FORMAT = 1
 ARRAYS = ("warped", "opening", "target", "mouth", "aus", "speaker")

@@ -32,12 +32,11 @@ from actionunits.atomic import atomic_directory, atomic_output
 from actionunits.progress import progress_bar
 from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
                                   read_info, read_source, write_clips, write_info, write_source)
-from talkinghead.data_root import SPEAKER_COLUMNS
+from talkinghead.clip_sources import ClipTask, files_under, list_clips, slug
 from talkinghead.errors import UserError
 from talkinghead.io.image import write_image
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v"}
 IDENTITY_PATTERN = r"^(?P<identity>.+?)[_-]\d+$"
 MIN_EYE_DISTANCE_PX = 12.0  # smaller faces carry too little detail for a 100 px crop
 JPEG_QUALITY = 95
@@ -52,13 +51,6 @@ class StillTask:
     rel: str  # output path relative to source/
 
 
-@dataclass(frozen=True)
-class ClipTask:
-    path: Path
-    clip: str
-    speaker: str
-
-
 @dataclass
 class Summary:
     stills_done: int = 0
@@ -71,16 +63,7 @@ class Summary:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
 # ---------------------------------------------------------------- listing the inputs
-
-
-def _files(folder: Path, extensions: set[str]) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file()
-                  and not p.name.startswith("."))
 
 
 def _read_identity_csv(path: Path) -> dict[str, str]:
@@ -97,7 +80,7 @@ def list_stills(folder: Path, identity_pattern: str = IDENTITY_PATTERN) -> tuple
     """Photos of `folder` with their identities, and the ones without an identity."""
     if not folder.is_dir():
         raise UserError(f"source folder not found: {folder}")
-    images = _files(folder, IMAGE_EXTENSIONS)
+    images = files_under(folder, IMAGE_EXTENSIONS)
     if not images:
         raise UserError(f"no images found under {folder}")
     csv_path = folder / "identities.csv"
@@ -120,57 +103,6 @@ def list_stills(folder: Path, identity_pattern: str = IDENTITY_PATTERN) -> tuple
         rel = f"images/{slug(folder.name)}/{slug(str(p.relative_to(folder).with_suffix('')))}.jpg"
         tasks.append(StillTask(p, identity, rel))
     return tasks, unlabelled
-
-
-def _manifest_speakers(folder: Path) -> dict[str, str]:
-    """video file path (resolved) -> speaker, from manifest.csv files in, below or just
-    above the folder."""
-    out: dict[str, str] = {}
-    above = [p / "manifest.csv" for p in list(folder.resolve().parents)[:2]]
-    for manifest in [m for m in above if m.is_file()] + sorted(folder.rglob("manifest.csv")):
-        with open(manifest, newline="") as f:
-            reader = csv.DictReader(f)
-            col = next((c for c in SPEAKER_COLUMNS if c in (reader.fieldnames or [])), None)
-            if col is None or "path" not in (reader.fieldnames or []):
-                continue
-            for row in reader:
-                rel = Path(row["path"])
-                # Paths may be relative to the manifest or to a parent data root.
-                for k in range(len(rel.parts)):
-                    candidate = manifest.parent / Path(*rel.parts[k:])
-                    if candidate.is_file():
-                        if row[col].strip():
-                            out[str(candidate.resolve())] = row[col].strip()
-                        break
-    return out
-
-
-def list_clips(targets: list[tuple[Path, str | None]], name_root: Path | None = None) -> list[ClipTask]:
-    """Videos of the target folders (or single files), with clip names and speakers."""
-    found: list[tuple[Path, Path, str | None, dict[str, str]]] = []
-    for folder, speaker in targets:
-        if folder.is_file():
-            found.append((folder, folder.parent, speaker, {}))
-            continue
-        if not folder.is_dir():
-            raise UserError(f"target folder not found: {folder}")
-        videos = _files(folder, VIDEO_EXTENSIONS)
-        if not videos:
-            raise UserError(f"no videos found under {folder}")
-        manifest = _manifest_speakers(folder)
-        found += [(v, folder, speaker, manifest) for v in videos]
-    if name_root is None:  # names keep the folder name: clips of separate runs cannot collide
-        name_root = Path(os.path.commonpath([str(base.resolve().parent) for _, base, _, _ in found]))
-    tasks = []
-    for video, _, speaker, manifest in found:
-        try:
-            rel = video.resolve().relative_to(name_root.resolve())
-        except ValueError:
-            rel = Path(video.name)
-        clip = "__".join(slug(part) for part in rel.with_suffix("").parts)
-        spk = speaker or manifest.get(str(video.resolve())) or clip
-        tasks.append(ClipTask(video, clip, spk))
-    return tasks
 
 
 # ---------------------------------------------------------------- per-item workers
@@ -445,18 +377,3 @@ def format_summary(summary: Summary, root: Path) -> str:
     if summary.failures:
         lines.append(f"  {len(summary.failures)} problems listed in {root / 'failures.csv'}")
     return "\n".join(lines)
-
-
-def shared_data_inputs(data: Path) -> tuple[list[Path], list[tuple[Path, str | None]], Path]:
-    """Sources, targets and the clip-name root for the shared data layout (README there):
-    face stills first, GRID s1 (one speaker, the bulk of the video) last."""
-    if not (data / "faces").is_dir() and not (data / "video").is_dir():
-        raise UserError(f"{data} does not look like the shared data folder (no faces/ or video/)")
-    sources = sorted(p for p in (data / "faces").glob("*") if p.is_dir())
-    video = data / "video"
-    grid = video / "grid" / "s1" / "video"
-    targets: list[tuple[Path, str | None]] = [(p, None) for p in sorted(video.glob("*"))
-                                              if p.is_dir() and p.name != "grid"]
-    if grid.is_dir():
-        targets.append((grid, "grid_s1"))
-    return sources, targets, video

@@ -29,6 +29,7 @@ class MouthRefiner:
         self.size = int(meta["crop_size"])
         self.au_names = tuple(meta["au_names"])
         self.steps = int(meta.get("steps", 0))
+        self.speakers = list(meta.get("speakers", []))  # whose pairs it trained on
         ramp = np.minimum(np.arange(self.size) + 0.5, self.size - 0.5 - np.arange(self.size)) / BORDER_FADE
         edge = np.clip(ramp, 0, 1).astype(np.float32)
         self._window = np.minimum(edge[:, None], edge[None, :])

@@ -16,7 +16,7 @@ from talkinghead.cli import main
 from talkinghead.evaluation.controllability import controllability, sweep
 from talkinghead.evaluation.heldout import Pairs, intra_pairs, same_person
 from talkinghead.evaluation.measure import Measured, face_mask
-from talkinghead.evaluation.protocol import CLAHE, au_rmse, intra_class, pixel_errors
+from talkinghead.evaluation.protocol import CLAHE, au_rmse, intra_class, pixel_errors, sharpness_ratio
 
 NAMES = ("jawOpen", "mouthClose")
 
@@ -68,11 +68,41 @@ def test_intra_class_of_perfect_syntheses_is_zero():
     targets = rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
     pairs = Pairs(targets[:1], ["a"], targets, np.zeros((2, 2), np.float32), ["a", "a"], np.array([0, 0]),
                   np.array([0, 1]))
-    measured = Measured(rng.random((2, 2)).astype(np.float32), np.ones((2, 8, 8), bool))
+    mouths = np.zeros((2, 8, 8), bool)
+    mouths[:, 4:7, 2:6] = True
+    measured = Measured(rng.random((2, 2)).astype(np.float32), np.ones((2, 8, 8), bool), mouths)
     out = intra_class(targets, pairs, measured, measured, NAMES)
     assert out["pixels"]["full/raw"] == {"mae": 0.0, "rmse": 0.0, "n": 2}
     assert out["pixels"]["mask/raw"]["mae"] == 0.0 and out["pixels"]["mask/clahe"]["mae"] > 0
+    assert out["pixels"]["mouth/raw"] == {"mae": 0.0, "rmse": 0.0, "n": 2}
+    assert out["mouth_sharpness"] == pytest.approx(1.0)
     assert out["au"]["rmse"] == 0.0 and out["tracked"] == 1.0
+
+
+def test_mouth_error_and_sharpness_see_only_the_mouth():
+    rng = np.random.default_rng(1)
+    real = rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    mouth = np.zeros((3, 32, 32), bool)
+    mouth[:, 18:26, 8:24] = True
+    blurred = real.copy()
+    for i in range(3):
+        blurred[i][mouth[i]] = cv2.blur(real[i], (5, 5))[mouth[i]]  # a blurry average mouth
+    mae, _ = pixel_errors(blurred, real, mouth)
+    assert (mae > 10).all() and pixel_errors(blurred, real, ~mouth)[0].max() == 0
+    assert (sharpness_ratio(blurred, real, mouth) < 0.7).all()
+    assert sharpness_ratio(real, real, mouth) == pytest.approx(np.ones(3))
+
+
+def test_mouth_mask_covers_the_lips():
+    from talkinghead.evaluation.measure import mouth_mask
+    from talkinghead.face.warp import LOWER_OUTER_LIP, UPPER_OUTER_LIP
+
+    landmarks = np.full((478, 3), 10.0, np.float32)
+    t = np.linspace(0, np.pi, len(UPPER_OUTER_LIP))
+    landmarks[list(UPPER_OUTER_LIP), :2] = np.stack([50 - 20 * np.cos(t), 70 - 6 * np.sin(t)], 1)
+    landmarks[list(LOWER_OUTER_LIP), :2] = np.stack([50 - 20 * np.cos(t), 70 + 8 * np.sin(t)], 1)
+    mask = mouth_mask(landmarks, 100)
+    assert mask[70, 50] and mask[64, 50] and mask[77, 50] and not mask[50, 50] and not mask[90, 50]
 
 
 def test_controllability_of_a_perfect_and_of_a_deaf_generator():
@@ -149,7 +179,8 @@ def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     assert set(result) >= {"settings", "variants", "intra", "inter", "identity", "controllability", "audio2au"}
     assert result["settings"]["speakers"] == ["spk00", "spk01"] and result["settings"]["intra_pairs"] == 8
     for v in ("source copy", "a", "b"):
-        assert set(result["intra"][v]["pixels"]) == {"full/raw", "full/clahe", "mask/raw", "mask/clahe"}
+        assert set(result["intra"][v]["pixels"]) == {f"{r}/{t}" for r in ("full", "mask", "mouth")
+                                                     for t in ("raw", "clahe")}
         assert 0 < result["intra"][v]["pixels"]["full/raw"]["mae"] < 255
     for v in ("a", "b"):
         assert result["identity"][v]["n"] == 4 and result["identity"][v]["mean"] >= 0

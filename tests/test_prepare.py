@@ -15,7 +15,8 @@ from actionunits.prepared import clip_dir, frame_path, read_clips, read_info, re
 from talkinghead.cli import main
 from talkinghead.errors import UserError
 from talkinghead.io.soundtrack import extract_audio
-from talkinghead.prepare import list_clips, list_stills, prepare
+from talkinghead.clip_sources import list_clips
+from talkinghead.prepare import list_stills, prepare
 
 GRID_CLIP = "bbaf2n"
 

@@ -11,12 +11,13 @@ import torch
 from actionunits import AU_NAMES
 
 CROP_SIZE = 100
+REFINER_CROP = 32
 
 
 def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_au_names: tuple[str, ...] | None = None,
                       seed: int = 0, generator: dict | None = None, audio2au: dict | None = None,
                       placeholder: bool = False) -> Path:
-    """motion.pt + generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names`
+    """motion.pt + refiner.pt (GATH-W) + generator.pt + audio2au.pt + manifest.json in `folder`; `audio_au_names`
     lets a test make the renderer and audio2au disagree; `generator` / `audio2au` give
     full-size constructor arguments (the benchmark times untrained models of the shipped
     sizes). The motion model is random small offsets: it moves the face, meaninglessly."""
@@ -25,7 +26,7 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
     from audio2au.features import FeatureConfig
     from audio2au.model import Audio2AU, Audio2AUNet
     from gath.checkpoint import export_weights
-    from gath.models import Generator
+    from gath.models import Generator, WarpRefiner
     from talkinghead.face.au_tracker import tracker_version
     from talkinghead.face.motion import MotionModel
 
@@ -33,6 +34,9 @@ def make_tiny_weights(folder: Path, au_names: tuple[str, ...] = AU_NAMES, audio_
     folder.mkdir(parents=True, exist_ok=True)
     basis = np.random.default_rng(seed).normal(0, 0.01, (len(au_names), 478, 3)).astype(np.float32)
     MotionModel(basis, tuple(au_names), tracker_version()).save(folder / "motion.pt")
+    refiner = {"n_aus": len(au_names), "channels": 4, "n_res_blocks": 1}
+    export_weights(folder / "refiner.pt", "gath_w", WarpRefiner(**refiner).eval(), refiner,
+                   {"au_names": list(au_names), "crop_size": REFINER_CROP, "steps": 0})
     config = {"n_aus": len(au_names), **(generator or {"channels": 8, "n_res_blocks": 1})}
     export_weights(folder / "generator.pt", "generator", Generator(**config).eval(), config,
                    {"au_names": list(au_names), "crop_size": CROP_SIZE, **({"placeholder": True} if placeholder else {})})

@@ -1,0 +1,149 @@
+"""GATH-W (issue 13): the refiner starts as the identity on the warp, learns a mouth from
+pairs (`talkinghead train gath experiment=gath_w`, resumable), and in the renderer changes
+only the parted mouth of a frame (closed lips and everything outside the crop stay the
+warp's, bit-exactly)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from actionunits import AU_NAMES
+from gath.models import WarpRefiner
+from talkinghead.cli import main
+from tiny_weights import make_tiny_weights, shipped_trained_weights
+
+JAW = AU_NAMES.index("jawOpen")
+
+
+def test_untrained_refiner_returns_the_warp():
+    torch.manual_seed(0)
+    model = WarpRefiner(len(AU_NAMES), channels=8, n_res_blocks=1).eval()
+    warped = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        out, _, attention = model(warped, torch.ones(2, 1, 32, 32), torch.rand(2, len(AU_NAMES)))
+    assert attention.min() > 0.9
+    assert (out - warped).abs().mean() < 0.05
+
+
+def write_pairs(path: Path, n: int, size: int = 32, seed: int = 0) -> None:
+    """Pairs whose target is the warp with the opening painted dark (an open mouth the warp
+    did not show): learnable only by painting inside the opening."""
+    rng = np.random.default_rng(seed)
+    warped = rng.integers(90, 200, (n, 3, size, size), dtype=np.uint8)
+    warped = cv2.blur(warped.transpose(0, 2, 3, 1).reshape(n * size, size, 3), (5, 5)).reshape(n, size, size, 3)
+    warped = warped.transpose(0, 3, 1, 2).copy()
+    opening = np.zeros((n, 1, size, size), np.uint8)
+    for i in range(n):
+        h = int(rng.integers(2, size // 3))
+        cv2.ellipse(opening[i, 0], (size // 2, size // 2), (size // 3, h), 0, 0, 360, 255, -1)
+    target = np.where(opening > 0, 25, warped).astype(np.uint8)
+    np.savez(path, format=1, speakers=np.array(["a", "b"]), au_names=np.array(AU_NAMES), tracker=np.array("t"),
+             warped=warped, opening=opening, target=target, mouth=opening, aus=rng.random((n, len(AU_NAMES)), np.float32),
+             speaker=(np.arange(n) % 2).astype(np.int64))
+
+
+def train(run_dir: Path, pairs: Path, steps: int, *extra: str) -> int:
+    return main(["train", "gath", "experiment=gath_w", f"run_dir={run_dir}", f"refiner.pairs={pairs}",
+                 f"refiner.val_pairs={pairs}", f"train.steps={steps}", "train.batch_size=8", "train.lr=2e-3",
+                 "train.eval_every=20", "train.log_every=10", "train.checkpoint_every=20",
+                 "model.generator.channels=8", "model.generator.n_res_blocks=1", "model.discriminator.channels=8",
+                 *extra])
+
+
+def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
+    pairs = tmp_path / "pairs.npz"
+    write_pairs(pairs, 64)
+    run = tmp_path / "run"
+    assert train(run, pairs, 40) == 0
+    assert train(run, pairs, 120, "resume=true") == 0  # continues from step 40
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in rows if "val/mouth_l1" in r]
+    assert [r["step"] for r in val] == [20, 40, 60, 80, 100, 120]
+    assert val[-1]["val/mouth_l1"] < 0.6 * val[-1]["val/warp_mouth_l1"]  # it paints the dark mouth
+    assert val[-1]["val/painted"] > 0.3
+    from talkinghead.refiner import load_refiner
+
+    refiner = load_refiner(run / "refiner.pt")
+    assert refiner.steps == 120 and refiner.size == 32
+
+
+def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
+    from talkinghead.checkpoints import load_motion
+    from talkinghead.portrait import Portrait, WarpAnimator
+    from talkinghead.refiner import load_refiner
+
+    motion = load_motion(shipped_trained_weights("the renderer needs the shipped motion model"))
+    weights = make_tiny_weights(tmp_path / "w")
+    refiner = load_refiner(weights / "refiner.pt")
+    with torch.no_grad():
+        refiner.model.generator.to_rgb[0].bias[3] = -5.0  # paint everywhere in the crop: the worst case
+    portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s1.jpg", max_height=480)
+    plain, refined = WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)
+    rest, opened = portrait.aus.copy(), portrait.aus.copy()
+    rest[JAW], opened[JAW] = 0.0, 1.0
+    aus = np.stack([portrait.aus, opened])
+    a, b = plain.frames(aus), refined.frames(aus)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(b[0], portrait.image)  # nothing moves: untouched
+    changed = np.abs(a[1].astype(int) - b[1]).sum(-1) > 0
+    assert changed.any()
+    ((_, points),), _ = plain.plan(opened[None])
+    m = cv2.invertAffineTransform(__import__("talkinghead.face.mouth", fromlist=["x"]).mouth_crop_matrix(points, 32))
+    corners = np.array([[0, 0], [32, 0], [0, 32], [32, 32]], np.float64) @ m[:, :2].T + m[:, 2]
+    ys, xs = np.nonzero(changed)
+    assert xs.min() >= corners[:, 0].min() - 2 and xs.max() <= corners[:, 0].max() + 2
+    assert ys.min() >= corners[:, 1].min() - 2 and ys.max() <= corners[:, 1].max() + 2
+
+
+def test_render_with_gath_w(shared_data, tmp_path, capsys):
+    weights = make_tiny_weights(tmp_path / "w")
+    out = tmp_path / "out.mp4"
+    rc = main(["render", "--photo", str(shared_data / "portraits" / "liveportrait_s1.jpg"),
+               "--audio", str(shared_data / "speech" / "videoretalking_1.wav"), "-o", str(out), "--size", "256",
+               "--generator", "gath_w", "--checkpoint", str(weights)])
+    assert rc == 0 and out.is_file()
+    assert "GATH-W" in capsys.readouterr().out
+
+
+def test_gath_w_without_refiner_weights_is_one_clear_line(shared_data, tmp_path, capsys):
+    weights = make_tiny_weights(tmp_path / "w")
+    (weights / "refiner.pt").unlink()
+    rc = main(["edit", "--photo", str(shared_data / "portraits" / "liveportrait_s1.jpg"), "-o",
+               str(tmp_path / "e.png"), "--generator", "gath_w", "--checkpoint", str(weights)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "refiner.pt" in err[0]
+    assert not (tmp_path / "e.png").exists()
+
+
+@pytest.mark.slow
+def test_pairs_from_a_real_clip(shared_data, tmp_path):
+    """A prepared GRID clip gives pairs whose crops hold the mouth in the middle."""
+    from talkinghead.checkpoints import load_motion
+    from talkinghead.pairs import PairOptions, build_pairs
+    from talkinghead.prepare import prepare
+
+    video = tmp_path / "videos" / "bbaf2n.mp4"
+    video.parent.mkdir()
+    video.symlink_to(shared_data / "video" / "grid" / "s1" / "video" / "bbaf2n.mp4")
+    prepared = tmp_path / "prepared"
+    prepare(prepared, targets=[(video.parent, "grid_s1")], progress=False)
+    out = build_pairs(prepared, video.parent, tmp_path / "pairs.npz", load_motion(None),
+                      opts=PairOptions(crop_size=48, sources_per_clip=2, targets_per_source=3), progress=False)
+    d = np.load(out)
+    assert d["warped"].shape == (6, 3, 48, 48) and d["target"].shape == (6, 3, 48, 48)
+    assert list(d["speakers"]) == ["grid_s1"] and len(d["aus"]) == 6
+    mouth = d["mouth"][:, 0].astype(float)
+    open_ = mouth.sum((1, 2)) > 20
+    assert open_.any()  # targets lean to mouths unlike the (closed) source
+    ys, xs = np.indices((48, 48))
+    for m in mouth[open_]:
+        cy, cx = (m * ys).sum() / m.sum(), (m * xs).sum() / m.sum()
+        assert abs(cy - 23.5) < 4 and abs(cx - 23.5) < 4
+    # the real mouth is dark inside: targets are darker in their opening than around it
+    t = d["target"].mean(1)[open_]
+    assert (t * mouth[open_]).sum() / mouth[open_].sum() < t.mean()
