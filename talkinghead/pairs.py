@@ -11,9 +11,14 @@ of that warp is paired with the mouth crop of the real frame t.
     speaker  (N,) int64           index into `speakers`
 
 Each crop is centred on its own frame's inner lips and upright along its eye line
-(`face.mouth.mouth_crop_matrix`), so head motion between s and t does not misalign them;
-what differs is what the warp got wrong. Sources lean to closed mouths and targets to
-mouths that differ from the source, since an opening mouth is what GATH-W must learn.
+(`face.mouth.mouth_crop_matrix`), so head motion between s and t does not misalign them.
+By default the source is warped to t's real landmarks (its expression, in s's head pose),
+not to the motion model's prediction from t's AUs: with the predicted geometry the real
+mouth is often less open than the warped one, and an L1-trained refiner learned to paint
+lips over the opening, closing the mouths that the AUs ask to open (seen at 250 steps of
+the first run). With the real geometry the opening matches the target, and the refiner
+learns what it is for: the interior. Sources lean to closed mouths and targets to mouths
+that differ from the source, since an opening mouth is what GATH-W must learn.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class PairOptions:
     """How many pairs a clip gives and how they are cut (configs/experiment/gath_w.yaml)."""
 
     crop_size: int = 64
+    geometry: str = "real"         # real | motion: where the warp moves the source (see the module doc)
     sources_per_clip: int = 2      # at least this many source frames per clip,
     frames_per_source: int = 50    # and one more per this many frames in longer clips
     targets_per_source: int = 4
@@ -76,12 +82,16 @@ def choose_frames(gap: np.ndarray, usable: np.ndarray, opts: PairOptions, rng: n
 
 
 def clip_pairs(frames: dict[int, np.ndarray], landmarks: np.ndarray, aus: np.ndarray,
-               chosen: list[tuple[int, list[int]]], motion, size: int) -> dict[str, list[np.ndarray]]:
-    """The pairs of one clip: each source warped once per target by the renderer."""
+               chosen: list[tuple[int, list[int]]], motion, size: int, geometry: str = "real"
+               ) -> dict[str, list[np.ndarray]]:
+    """The pairs of one clip: each source warped once per target by the renderer, moved to
+    the target's real landmarks (`geometry="real"`) or to the motion model's prediction
+    from the target's AUs ("motion", as in a render)."""
     out: dict[str, list[np.ndarray]] = {k: [] for k in ARRAYS[:5]}
     for s, targets in chosen:
         animator = WarpAnimator(Portrait(frames[s], landmarks[s], aus[s]), motion)
-        plan = animator.plan(aus[targets])
+        moves = animator.offsets_to(landmarks[targets]) if geometry == "real" else None
+        plan = animator.plan(aus[targets], moves)
         for t, warped, (_, points) in zip(targets, animator.draw(plan), plan[0]):
             w_crop, opening = crop(warped, points, size)
             t_crop, mouth = crop(frames[t], landmarks[t][:, :2], size)
@@ -133,7 +143,8 @@ def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str
             continue
         frames = read_frames(paths[clip.clip], clip.fps, {i for s, ts in chosen for i in (s, *ts)})
         chosen = [(s, [t for t in ts if t in frames]) for s, ts in chosen if s in frames]
-        pairs = clip_pairs(frames, landmarks, series.values, [c for c in chosen if c[1]], motion, opts.crop_size)
+        pairs = clip_pairs(frames, landmarks, series.values, [c for c in chosen if c[1]], motion, opts.crop_size,
+                           opts.geometry)
         for k, v in pairs.items():
             arrays[k] += v
         arrays["speaker"] += [names.index(clip.speaker)] * len(pairs["aus"])
@@ -155,8 +166,8 @@ def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath config 
     from talkinghead.checkpoints import load_motion
 
     r = cfg.refiner
-    opts = PairOptions(int(r.crop_size), int(r.sources_per_clip), int(r.frames_per_source), int(r.targets_per_source),
-                       int(cfg.seed))
+    opts = PairOptions(int(r.crop_size), str(r.geometry), int(r.sources_per_clip), int(r.frames_per_source),
+                       int(r.targets_per_source), int(cfg.seed))
     held = list(cfg.data.exclude_speakers)
     motion = None
     for path, kw in ((r.pairs, {"exclude": held}), (r.val_pairs, {"speakers": held})):

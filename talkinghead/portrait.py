@@ -204,12 +204,23 @@ class WarpAnimator(_FullFrames):
         delta[:, self._columns] = np.clip(aus, 0, 1) - self.portrait.aus
         return (self.motion.offsets(delta) @ self._to_photo)[..., :2]
 
-    def plan(self, aus: np.ndarray) -> tuple[list, np.ndarray]:
+    def offsets_to(self, landmarks: np.ndarray) -> np.ndarray:
+        """(B, 478, 3) landmarks of this face in other frames (other head poses) -> (B, 478, 2)
+        photo offsets that give their expression in this photo's pose: the real motion that
+        `offsets` predicts from AUs (GATH-W's training pairs use it)."""
+        from talkinghead.face.au_tracker import Calibration, remove_pose
+
+        reference = Calibration.load().reference
+        own, _ = remove_pose(self.portrait.landmarks[None], reference)
+        other, _ = remove_pose(np.asarray(landmarks), reference)
+        return ((other - own).astype(np.float32) @ self._to_photo)[..., :2]
+
+    def plan(self, aus: np.ndarray, offsets: np.ndarray | None = None) -> tuple[list, np.ndarray]:
         """Per frame: (backward map or None when nothing moves, target landmark positions),
-        and the AUs (for the refiner)."""
+        and the AUs (for the refiner). `offsets` (B, 478, 2) replace the motion model's."""
         aus = np.asarray(aus, np.float32)
         out = []
-        for off in self.offsets(aus):
+        for off in self.offsets(aus) if offsets is None else offsets:
             vertex = self.mesh.vertex_offsets(off)
             maps = self.warp.backward_map(vertex) if np.abs(vertex).max() > 1e-3 else None
             out.append((maps, self.portrait.landmarks[:, :2] + off))
