@@ -29,7 +29,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="length of the session (default 20)")
-    p.add_argument("--generator", default="warp", choices=["warp", "gath"])
+    p.add_argument("--generator", default="warp", choices=["warp", "gath_w", "gath"])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     p.add_argument("--lite", action="store_true", help="gath: the lite generator also on CUDA (always on CPU)")
     p.add_argument("--photo", help="portrait (default: the bundled demo photo)")

@@ -75,7 +75,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=180.0, help="speech length (default 180)")
     p.add_argument("--size", type=int, default=720, help="output height (default 720)")
-    p.add_argument("--generator", default="warp", choices=["warp", "gath"])
+    p.add_argument("--generator", default="warp", choices=["warp", "gath_w", "gath"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--memory", action="store_true", help="peak RSS of 30 s and 180 s renders, each its own process")
     args = p.parse_args()

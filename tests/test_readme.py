@@ -35,6 +35,8 @@ NOT_RUN = {  # command prefix -> why the suite does not run it
     "talkinghead train gath experiment=gath_c": "a full training run",
     "talkinghead train gath experiment=gath_dc": "a full training run",
     "talkinghead train gath experiment=lite": "a full training run",
+    "talkinghead train gath experiment=gath_w": "CPU-hours on real data: tests/test_refiner.py builds pairs from a "
+                                                "real clip and trains on them, and trains and resumes on generated pairs",
     "talkinghead train gath train.steps=50000": "a full training run",
     "talkinghead train audio2au data=prepared": "training on real data",
     "torchrun": "needs several GPUs: tests/test_gath_train.py runs torchrun with 2 CPU processes",

@@ -122,7 +122,8 @@ def test_gath_w_without_refiner_weights_is_one_clear_line(shared_data, tmp_path,
 
 @pytest.mark.slow
 def test_pairs_from_a_real_clip(shared_data, tmp_path):
-    """A prepared GRID clip gives pairs whose crops hold the mouth in the middle."""
+    """A prepared GRID clip gives pairs whose crops hold the mouth in the middle, and the
+    training command builds its pairs itself when they are missing."""
     from talkinghead.checkpoints import load_motion
     from talkinghead.pairs import PairOptions, build_pairs
     from talkinghead.prepare import prepare
@@ -147,3 +148,10 @@ def test_pairs_from_a_real_clip(shared_data, tmp_path):
     # the real mouth is dark inside: targets are darker in their opening than around it
     t = d["target"].mean(1)[open_]
     assert (t * mouth[open_]).sum() / mouth[open_].sum() < t.mean()
+    run = tmp_path / "run"
+    assert main(["train", "gath", "experiment=gath_w", "data=prepared", f"data.root={prepared}",
+                 f"refiner.videos={video.parent}", f"run_dir={run}", "train.steps=2", "train.batch_size=2",
+                 "refiner.crop_size=32", "model.generator.channels=4", "model.generator.n_res_blocks=1",
+                 "model.discriminator.channels=4"]) == 0
+    assert (run / "pairs" / "train.npz").is_file() and (run / "refiner.pt").is_file()
+    assert not (run / "pairs" / "val.npz").exists()  # no excluded speakers: no validation pairs

@@ -1,0 +1,149 @@
+"""Numbers and figures of docs/results/2026-11-30-gath-w (run from the repository root):
+
+    python docs/results/2026-11-30-gath-w/make_figures.py REFINER.pt [--pairs VAL.npz] [--data ../shared/data]
+        [--prepared /work/prepared]
+
+- mouth.json: on the held-out speakers' validation pairs (the trainer's `val_pairs`), the
+  mouth-region error of warp-only and of warp + GATH-W against the real target (MAE, RMSE,
+  0-255, inside the target's grown inner-lip region), and each one's mouth sharpness over
+  the real mouth's (mean |Laplacian|; 1 = as sharp as the real one);
+- pairs.jpg: 12 held-out pairs with open target mouths, mouth crops, columns source |
+  warp-only | warp + GATH-W | real target, warped as a render does (the motion model from
+  the target's AUs) and, right, to the target's real landmarks (as GATH-W trained);
+- sweep_<portrait>.jpg: jawOpen, mouthFunnel and mouthSmile at 0, 0.5, 1 on six shared
+  portraits, face crops, warp-only above warp + GATH-W.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from actionunits import AU_NAMES, AUSeries
+from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
+from gath.data import load_pairs
+from talkinghead.checkpoints import load_motion
+from talkinghead.clip_sources import list_clips, shared_data_inputs
+from talkinghead.evaluation.protocol import pixel_errors, sharpness_ratio
+from talkinghead.pairs import crop, read_frames
+from talkinghead.portrait import Portrait, WarpAnimator
+from talkinghead.refiner import load_refiner
+
+HERE = Path(__file__).resolve().parent
+PORTRAITS = ("liveportrait_s1.jpg", "liveportrait_s2_bw.jpg", "liveportrait_s12_bw.jpg", "video_retalking_5.png",
+             "pcavs_voxceleb_00002.png", "grid_s1.png")
+SWEEP = ("jawOpen", "mouthFunnel", "mouthSmileLeft")
+HELD = ("grid_f_lbbc2a", "grid_m_lbax4n", "lrs2_deepavsr_00009", "theresa_may", "grid_s2", "grid_f_brbk7n",
+        "grid_m_sbwe5n", "lrs2_deepavsr_00001", "lrs2_deepavsr_00019", "obama", "macron", "cnn_anchor_jim_acosta")
+CELL = 96
+
+
+def mouth_numbers(refiner, pairs_path: Path) -> dict:
+    """Mouth MAE/RMSE and sharpness of warp-only and warp + GATH-W on validation pairs."""
+    p = load_pairs(pairs_path)
+    warped = p.warped.permute(0, 2, 3, 1).numpy()
+    target = p.target.permute(0, 2, 3, 1).numpy()
+    opening = p.opening[:, 0].numpy().astype(np.float32) / 255
+    region = cv2.dilate((np.maximum(p.opening, p.mouth)[:, 0].numpy() > 127).astype(np.uint8).transpose(1, 2, 0),
+                        np.ones((5, 5), np.uint8))
+    region = (region.transpose(2, 0, 1) if region.ndim == 3 else region[None]).astype(bool)
+    refined = warped.copy()
+    for i in range(0, len(warped), 256):
+        colour, painted = refiner.run(warped[i:i + 256], opening[i:i + 256], p.aus[i:i + 256].numpy())
+        w = painted[..., None]
+        refined[i:i + 256] = np.clip(warped[i:i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
+    has = region.any((1, 2)) & (p.mouth[:, 0].numpy() > 127).any((1, 2))
+    out = {"pairs": int(has.sum()), "speakers": sorted(set(p.speakers[i] for i in p.speaker[has].tolist()))}
+    for name, images in (("warp", warped), ("warp + GATH-W", refined)):
+        mae, rmse = pixel_errors(images[has], target[has], region[has])
+        sharp = sharpness_ratio(images[has], target[has], region[has])
+        out[name] = {"mouth_mae": float(mae.mean()), "mouth_rmse": float(rmse.mean()),
+                     "mouth_sharpness": float(np.nanmean(sharp))}
+    return out
+
+
+def held_out_pairs(prepared: Path, data: Path, motion, n: int = 12, seed: int = 3) -> list[dict]:
+    """n (source, target) frames of held-out clips with open target mouths, one per clip
+    in turn: the source frame (closed mouth) and target frame, their landmarks and AUs."""
+    _, targets, name_root = shared_data_inputs(data)
+    paths = {t.clip: t.path for t in list_clips(targets, name_root)}
+    rng = np.random.default_rng(seed)
+    out = []
+    clips = [c for c in read_clips(prepared) if matches_any(list(HELD), c.speaker) and c.clip in paths]
+    for clip in rng.permutation(clips):
+        lm = np.load(landmarks_path(prepared, clip.clip))
+        aus = AUSeries.read_csv(clip_dir(prepared, clip.clip) / "aus.csv").values
+        gap = np.linalg.norm(lm[:, 14, :2] - lm[:, 13, :2], axis=1) / np.linalg.norm(lm[:, 33, :2] - lm[:, 263, :2], axis=1)
+        ok = np.flatnonzero(np.isfinite(gap[: len(aus)]))
+        if len(ok) < 10:
+            continue
+        s, t = int(ok[np.argmin(gap[ok])]), int(ok[np.argmax(gap[ok])])
+        frames = read_frames(paths[clip.clip], clip.fps, {s, t})
+        out.append({"source": frames[s], "target": frames[t], "lm_s": lm[s], "lm_t": lm[t], "aus_s": aus[s],
+                    "aus_t": aus[t], "clip": clip.clip})
+        if len(out) == n:
+            break
+    return out
+
+
+def pair_rows(pairs: list[dict], motion, refiner, size: int = 64) -> np.ndarray:
+    rows = []
+    for q in pairs:
+        portrait = Portrait(q["source"], q["lm_s"], q["aus_s"])
+        plain, refined = WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)
+        cells = [crop(q["source"], q["lm_s"][:, :2], size)[0]]
+        for moves in (None, plain.offsets_to(q["lm_t"][None])):
+            plan = plain.plan(q["aus_t"][None], moves)
+            points = plan[0][0][1]
+            cells += [crop(a.draw(plan)[0], points, size)[0] for a in (plain, refined)]
+        cells.insert(3, crop(q["target"], q["lm_t"][:, :2], size)[0])
+        cells.append(cells[3])
+        rows.append(np.concatenate([cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_CUBIC) for c in cells], 1))
+    return np.concatenate(rows, 0)
+
+
+def sweep(name: str, data: Path, motion, refiner) -> np.ndarray:
+    portrait = Portrait.open(data / "portraits" / name, max_height=720)
+    lm = portrait.landmarks[:, :2]
+    (x0, y0), (x1, y1) = lm[[*range(468)]].min(0), lm[[*range(468)]].max(0)
+    cy, cx, s = (y0 + 2 * y1) / 3, (x0 + x1) / 2, 0.7 * (x1 - x0)  # the lower face
+    h, w = portrait.image.shape[:2]
+    box = (slice(int(max(cy - s / 2, 0)), int(min(cy + s / 2, h))), slice(int(max(cx - s / 2, 0)), int(min(cx + s / 2, w))))
+    rows = []
+    for animator in (WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)):
+        cells = []
+        for au in SWEEP:
+            aus = np.repeat(portrait.aus[None], 3, 0)
+            aus[:, AU_NAMES.index(au)] = (0.0, 0.5, 1.0)
+            cells += [cv2.resize(f[box], (CELL, CELL), interpolation=cv2.INTER_AREA) for f in animator.frames(aus)]
+        rows.append(np.concatenate(cells, 1))
+    return np.concatenate(rows, 0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("refiner", type=Path)
+    p.add_argument("--pairs", type=Path, default=Path("/work/runs/gath_w/pairs/val.npz"))
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--prepared", type=Path, default=Path("/work/prepared"))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    motion, refiner = load_motion(None), load_refiner(args.refiner)
+    numbers = {"refiner": str(args.refiner), "steps": refiner.steps, **mouth_numbers(refiner, args.pairs)}
+    (HERE / "mouth.json").write_text(json.dumps(numbers, indent=1) + "\n")
+    print(json.dumps(numbers, indent=1))
+    rgb = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGR)  # noqa: E731
+    cv2.imwrite(str(HERE / "pairs.jpg"), rgb(pair_rows(held_out_pairs(args.prepared, args.data, motion), motion,
+                                                       refiner)), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    for name in PORTRAITS:
+        cv2.imwrite(str(HERE / f"sweep_{Path(name).stem}.jpg"), rgb(sweep(name, args.data, motion, refiner)),
+                    [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+if __name__ == "__main__":
+    main()
