@@ -12,7 +12,8 @@ from torch import nn
 
 from actionunits.checkpoint import FORMAT_VERSION, CheckpointError, atomic_save, load, update_manifest
 
-__all__ = ["CheckpointError", "export_weights", "load", "load_model", "restore_training_state", "save_training_state"]
+__all__ = ["CheckpointError", "export_weights", "load", "load_model", "restore_training_state", "resume",
+           "save_training_state"]
 
 
 def export_weights(path: str | os.PathLike, kind: str, model: nn.Module, config: dict, meta: dict,
@@ -71,3 +72,13 @@ def restore_training_state(path: str | os.PathLike, kind: str, modules: dict[str
     for k, g in generators.items():
         g.set_state(ckpt["generators"][k])
     return ckpt
+
+
+def resume(path: str | os.PathLike, kind: str, modules: dict[str, nn.Module],
+           optimizers: dict[str, torch.optim.Optimizer], generators: dict[str, torch.Generator]) -> int:
+    """Continue a run exactly: restore its training state and the global RNG; its step."""
+    from actionunits.training import set_rng_state
+
+    ckpt = restore_training_state(path, kind, modules, optimizers, generators)
+    set_rng_state(ckpt["rng"])
+    return int(ckpt["step"])

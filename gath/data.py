@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -192,9 +192,10 @@ class Batcher:
 
 
 @dataclass
-class PairSet:
-    """GATH-W self-reenactment pairs (written by talkinghead.pairs; its docstring gives the
-    arrays): uint8 crops and masks, the target AUs and each pair's speaker."""
+class Pairs:
+    """GATH-W self-reenactment pairs (talkinghead.pairs' docstring gives the arrays): as
+    stored, uint8 crops and masks; `as_float()` makes a training batch (images in [-1, 1],
+    masks in [0, 1])."""
 
     warped: torch.Tensor
     opening: torch.Tensor
@@ -202,17 +203,40 @@ class PairSet:
     mouth: torch.Tensor
     aus: torch.Tensor
     speaker: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.aus)
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def take(self, index) -> Pairs:  # noqa: ANN001 - an index or slice of the first dimension
+        return Pairs(*(t[index] for t in self.tensors()))
+
+    def to(self, device: torch.device | str) -> Pairs:
+        return Pairs(*(t.to(device) for t in self.tensors()))
+
+    def as_float(self) -> Pairs:
+        return Pairs(to_unit_range(self.warped), self.opening.float() / 255, to_unit_range(self.target),
+                     self.mouth.float() / 255, self.aus.float(), self.speaker)
+
+
+@dataclass
+class PairSet:
+    """The pairs of a file with their speakers' names, AU names and the tracker version."""
+
+    pairs: Pairs
     speakers: list[str]
     au_names: tuple[str, ...]
     tracker: str
 
     def __len__(self) -> int:
-        return len(self.aus)
+        return len(self.pairs)
 
     def speaker_weights(self) -> torch.Tensor:
         """Sampling weight per pair so every speaker is drawn equally often."""
-        counts = torch.bincount(self.speaker, minlength=len(self.speakers)).float()
-        return 1.0 / counts[self.speaker]
+        counts = torch.bincount(self.pairs.speaker, minlength=len(self.speakers)).float()
+        return 1.0 / counts[self.pairs.speaker]
 
 
 def load_pairs(path: str | Path) -> PairSet:
@@ -220,9 +244,8 @@ def load_pairs(path: str | Path) -> PairSet:
     if not path.is_file():
         raise FileNotFoundError(f"GATH-W pairs not found: {path}")
     with np.load(path) as d:
-        t = {k: torch.from_numpy(d[k]) for k in ("warped", "opening", "target", "mouth", "aus", "speaker")}
-        return PairSet(**t, speakers=[str(s) for s in d["speakers"]], au_names=tuple(str(n) for n in d["au_names"]),
-                       tracker=str(d["tracker"]))
+        pairs = Pairs(**{f.name: torch.from_numpy(d[f.name]) for f in fields(Pairs)})
+        return PairSet(pairs, [str(s) for s in d["speakers"]], tuple(str(n) for n in d["au_names"]), str(d["tracker"]))
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:

@@ -77,6 +77,21 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+def adversarial_terms(terms: dict[str, torch.Tensor], score_fake: torch.Tensor | None,
+                      logits_fake: torch.Tensor | None, labels: torch.Tensor,
+                      w: LossWeights | RefinerWeights) -> torch.Tensor | float:
+    """The generator's share of eq. 10 from D/C (adversarial, identity) where the variant
+    has them; adds each term to `terms` and returns their weighted sum."""
+    total: torch.Tensor | float = 0.0
+    if w.use_discriminator and score_fake is not None:
+        terms["g_adv"] = lsgan_g_loss(score_fake)
+        total = total + w.adv * terms["g_adv"]
+    if w.use_classifier and logits_fake is not None:
+        terms["g_cls"] = cls_loss(logits_fake, labels)
+        total = total + w.cls * terms["g_cls"]
+    return total
+
+
 def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real: torch.Tensor | None,
                 labels: torch.Tensor, w: LossWeights | RefinerWeights) -> dict[str, torch.Tensor]:
     """Eq. 9, the D/C loss. Returns the total under "total" and each term."""
@@ -100,13 +115,7 @@ def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tens
     if w.au_out > 0 and au_pred is not None:
         terms["au_out"] = au_output_loss(au_pred, au_requested)
         total = total + w.au_out * terms["au_out"]
-    if w.use_discriminator and score_fake is not None:
-        terms["g_adv"] = lsgan_g_loss(score_fake)
-        total = total + w.adv * terms["g_adv"]
-    if w.use_classifier and logits_fake is not None:
-        terms["g_cls"] = cls_loss(logits_fake, labels)
-        total = total + w.cls * terms["g_cls"]
-    terms["total"] = total
+    terms["total"] = total + adversarial_terms(terms, score_fake, logits_fake, labels, w)
     return terms
 
 
@@ -154,11 +163,5 @@ def refiner_objective(out: torch.Tensor, target: torch.Tensor, attention: torch.
     terms = {"l1": weighted_l1(out, target, weight), "grad": gradient_l1(out, target, weight),
              "attention": (1 - attention).abs().mean(), "attention_tv": tv_loss(attention)}
     total = terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
-    if w.use_discriminator and score_fake is not None:
-        terms["g_adv"] = lsgan_g_loss(score_fake)
-        total = total + w.adv * terms["g_adv"]
-    if w.use_classifier and logits_fake is not None:
-        terms["g_cls"] = cls_loss(logits_fake, labels)
-        total = total + w.cls * terms["g_cls"]
-    terms["total"] = total
+    terms["total"] = total + adversarial_terms(terms, score_fake, logits_fake, labels, w)
     return terms

@@ -11,10 +11,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from actionunits.training import TrainLoop, rng_state, set_rng_state
-from gath.checkpoint import export_weights, load_model, restore_training_state, save_training_state
+from actionunits.training import TrainLoop, rng_state
+from gath.checkpoint import export_weights, load_model, resume, save_training_state
 from gath.data import Augment, Batcher, load_source_set, load_target_set, mix_target_into_source, to_unit_range
-from gath.losses import LossWeights, d_objective, g_objective
+from gath.losses import LossWeights, RefinerWeights, d_objective, g_objective
 from gath.models import AUEstimator, DiscriminatorClassifier, Generator
 from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
 
@@ -95,6 +95,20 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     return x_fake, logs
 
 
+def with_adversary(name: str, generator: nn.Module, w: LossWeights | RefinerWeights, n_classes: int,
+                   cfg: DictConfig, device: torch.device
+                   ) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+    """The modules to train, the generator under `name` and the variant's D/C under "dc"
+    (identity head only with the classifier; none without a discriminator), and their Adam
+    optimizers ("g", "d") with the configured lr and betas."""
+    modules = {name: generator.to(device)}
+    if w.use_discriminator:
+        modules["dc"] = DiscriminatorClassifier(n_classes=n_classes if w.use_classifier else 0,
+                                                **cfg.model.discriminator).to(device)
+    make = lambda m: torch.optim.Adam(m.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))  # noqa: E731
+    return modules, {"g": make(generator)} | ({"d": make(modules["dc"])} if "dc" in modules else {})
+
+
 def load_frozen_aue(path: str | Path, au_names: tuple[str, ...], crop_size: int) -> AUEstimator:
     aue, meta = load_model(path, "au_estimator", AUEstimator)
     if tuple(meta["au_names"]) != tuple(au_names):
@@ -119,13 +133,9 @@ def train_gath(cfg: DictConfig) -> Path:
     if rt.channels_last:
         aue = aue.to(memory_format=torch.channels_last)
     g_config = {"n_aus": len(target.au_names), **cfg.model.generator}
-    generator = Generator(**g_config).to(rt.device)
-    dc = (DiscriminatorClassifier(n_classes=len(source.classes) if w.use_classifier else 0, **cfg.model.discriminator)
-          .to(rt.device) if w.use_discriminator else None)
-    modules = {"generator": generator} | ({"dc": dc} if dc is not None else {})
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
-    opt_d = torch.optim.Adam(dc.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas)) if dc is not None else None
-    optimizers = {"g": opt_g} | ({"d": opt_d} if opt_d is not None else {})
+    generator = Generator(**g_config)
+    modules, optimizers = with_adversary("generator", generator, w, len(source.classes), cfg, rt.device)
+    dc, opt_g, opt_d = modules.get("dc"), optimizers["g"], optimizers.get("d")
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
     sources = Batcher((source.images, source.labels), rt.device, cfg.seed, rt.rank, rt.world_size)
     targets = Batcher((target.images, target.aus), rt.device, cfg.seed + 1, rt.rank, rt.world_size)
@@ -137,9 +147,7 @@ def train_gath(cfg: DictConfig) -> Path:
     ckpt_path = run_dir / "checkpoint.pt"
     step = 0
     if cfg.resume and ckpt_path.is_file():
-        ckpt = restore_training_state(ckpt_path, KIND, modules, optimizers, generators)
-        step = ckpt["step"]
-        set_rng_state(ckpt["rng"])
+        step = resume(ckpt_path, KIND, modules, optimizers, generators)
     elif cfg.init_generator:  # fine-tune: these generator weights, fresh D/C and optimizers
         init, init_meta = load_model(cfg.init_generator, "generator", Generator)
         if tuple(init_meta["au_names"]) != tuple(target.au_names):

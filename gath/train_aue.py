@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from actionunits.training import TrainLoop, rng_state, set_rng_state
+from actionunits.training import TrainLoop, rng_state
 
-from gath.checkpoint import export_weights, restore_training_state, save_training_state
+from gath.checkpoint import export_weights, resume, save_training_state
 from gath.data import Augment, Batcher, TargetSet, load_target_set, split_by_speaker, to_unit_range
 from gath.losses import aue_loss
 from gath.models import AUEstimator
@@ -59,11 +59,8 @@ def train_aue(cfg: DictConfig) -> Path:
     batches = Batcher((train_set.images, train_set.aus), rt.device, cfg.seed, rt.rank, rt.world_size)
     aug = Augment(cfg.train.augment.flip, cfg.train.augment.jitter, cfg.train.augment.affine, train_set.au_names)
     ckpt_path = run_dir / "checkpoint.pt"
-    step = 0
-    if cfg.resume and ckpt_path.is_file():
-        ckpt = restore_training_state(ckpt_path, KIND, {"aue": model}, {"opt": opt}, {"batches": batches.gen})
-        step = ckpt["step"]
-        set_rng_state(ckpt["rng"])
+    step = (resume(ckpt_path, KIND, {"aue": model}, {"opt": opt}, {"batches": batches.gen})
+            if cfg.resume and ckpt_path.is_file() else 0)
     net = rt.prepare(model)
     meta = {"au_names": list(train_set.au_names), "crop_size": crop, "val_speakers": val_set.present_speakers()}
     per_rank = max(1, cfg.train.batch_size // rt.world_size)

@@ -7,7 +7,6 @@ the validation curve that says whether training has flattened."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,36 +14,19 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from actionunits import mirror_permutation
-from actionunits.training import TrainLoop, rng_state, set_rng_state
-from gath.checkpoint import export_weights, restore_training_state, save_training_state
-from gath.data import Batcher, PairSet, load_pairs, to_unit_range
+from actionunits.training import TrainLoop, rng_state
+from gath.checkpoint import export_weights, resume, save_training_state
+from gath.data import Batcher, Pairs, PairSet, load_pairs
 from gath.losses import RefinerWeights, d_objective, mouth_weight, refiner_objective, weighted_l1
-from gath.models import DiscriminatorClassifier, WarpRefiner
+from gath.models import WarpRefiner
 from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
-from gath.train import frozen
+from gath.train import frozen, with_adversary
 
 KIND = "gath_w_training"
 WEIGHTS_KIND = "gath_w"
 
 
-@dataclass
-class Batch:
-    """One batch of pairs on the device, images in [-1, 1], masks in [0, 1]."""
-
-    warped: torch.Tensor
-    opening: torch.Tensor
-    target: torch.Tensor
-    mouth: torch.Tensor
-    aus: torch.Tensor
-    speaker: torch.Tensor
-
-    @classmethod
-    def from_tensors(cls, warped, opening, target, mouth, aus, speaker) -> Batch:  # noqa: ANN001
-        return cls(to_unit_range(warped), opening.float() / 255, to_unit_range(target), mouth.float() / 255,
-                   aus.float(), speaker)
-
-
-def augment(b: Batch, gen: torch.Generator, perm: torch.Tensor, jitter: float) -> Batch:
+def augment(b: Pairs, gen: torch.Generator, perm: torch.Tensor, jitter: float) -> Pairs:
     """Mirror the pair (and its Left/Right AUs) half the time; the same brightness and
     contrast change on warp and target (a photo's exposure, which the refiner must follow)."""
     r = torch.rand(len(b.aus), 3, generator=gen).to(b.aus.device)
@@ -54,10 +36,10 @@ def augment(b: Batch, gen: torch.Generator, perm: torch.Tensor, jitter: float) -
     bright = (jitter * (2 * r[:, 2] - 1))[:, None, None, None]
     tone = lambda x: (x * contrast + bright).clamp(-1, 1)  # noqa: E731
     aus = torch.where(flip[:, :, 0, 0], b.aus[:, perm.to(b.aus.device)], b.aus)
-    return Batch(tone(mirror(b.warped)), mirror(b.opening), tone(mirror(b.target)), mirror(b.mouth), aus, b.speaker)
+    return Pairs(tone(mirror(b.warped)), mirror(b.opening), tone(mirror(b.target)), mirror(b.mouth), aus, b.speaker)
 
 
-def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Batch, out: torch.Tensor, w: RefinerWeights,
+def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tensor, w: RefinerWeights,
            rt: Runtime) -> dict[str, torch.Tensor]:
     """Real target mouths against detached results (and identity on the real ones)."""
     opt.zero_grad(set_to_none=True)
@@ -71,7 +53,7 @@ def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Batch, out: torch.Tenso
     return {f"d/{k}": v.detach() for k, v in terms.items()}
 
 
-def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Batch, out: torch.Tensor, attention: torch.Tensor,
+def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tensor, attention: torch.Tensor,
            w: RefinerWeights, rt: Runtime) -> dict[str, torch.Tensor]:
     opt.zero_grad(set_to_none=True)
     score = logits = None
@@ -88,7 +70,7 @@ def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Batch, out: torc
 
 
 def train_step(refiner: nn.Module, dc: nn.Module | None, opt_g: torch.optim.Optimizer,
-               opt_d: torch.optim.Optimizer | None, b: Batch, w: RefinerWeights, rt: Runtime
+               opt_d: torch.optim.Optimizer | None, b: Pairs, w: RefinerWeights, rt: Runtime
                ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     with rt.autocast():
         out, _, attention = refiner(b.warped, b.opening, b.aus)
@@ -107,10 +89,7 @@ def validate(refiner: nn.Module, pairs: PairSet, device: torch.device, mouth: fl
     refiner.eval()
     sums = torch.zeros(3)
     for i in range(0, len(pairs), batch_size):
-        s = slice(i, i + batch_size)
-        b = Batch.from_tensors(pairs.warped[s], pairs.opening[s], pairs.target[s], pairs.mouth[s], pairs.aus[s],
-                               pairs.speaker[s])
-        b = Batch(*(t.to(device) for t in (b.warped, b.opening, b.target, b.mouth, b.aus, b.speaker)))
+        b = pairs.pairs.take(slice(i, i + batch_size)).to(device).as_float()
         out, _, attention = refiner(b.warped, b.opening, b.aus)
         weight = mouth_weight(b.opening, b.mouth, mouth)
         painted = ((1 - attention) * b.opening).sum() / b.opening.sum().clamp_min(1e-6)
@@ -132,27 +111,18 @@ def train_gath_w(cfg: DictConfig) -> Path:
     pairs = load_pairs(r.pairs)
     val = load_pairs(r.val_pairs) if r.val_pairs and Path(r.val_pairs).is_file() else None
     config = {"n_aus": len(pairs.au_names), **cfg.model.generator}
-    refiner = WarpRefiner(**config).to(rt.device)
-    dc = (DiscriminatorClassifier(n_classes=len(pairs.speakers) if w.use_classifier else 0, **cfg.model.discriminator)
-          .to(rt.device) if w.use_discriminator else None)
-    modules = {"refiner": refiner} | ({"dc": dc} if dc is not None else {})
-    opt_g = torch.optim.Adam(refiner.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))
-    opt_d = torch.optim.Adam(dc.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas)) if dc is not None else None
-    optimizers = {"g": opt_g} | ({"d": opt_d} if opt_d is not None else {})
-    batcher = Batcher((pairs.warped, pairs.opening, pairs.target, pairs.mouth, pairs.aus, pairs.speaker), rt.device,
-                      cfg.seed, rt.rank, rt.world_size, weights=pairs.speaker_weights())
+    modules, optimizers = with_adversary("refiner", WarpRefiner(**config), w, len(pairs.speakers), cfg, rt.device)
+    opt_g, opt_d = optimizers["g"], optimizers.get("d")
+    batcher = Batcher(pairs.pairs.tensors(), rt.device, cfg.seed, rt.rank, rt.world_size,
+                      weights=pairs.speaker_weights())
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
     generators = {"pairs": batcher.gen, "augment": aug_gen}
     perm = torch.tensor(mirror_permutation(pairs.au_names))
 
     ckpt_path = run_dir / "checkpoint.pt"
-    step = 0
-    if cfg.resume and ckpt_path.is_file():
-        ckpt = restore_training_state(ckpt_path, KIND, modules, optimizers, generators)
-        step = ckpt["step"]
-        set_rng_state(ckpt["rng"])
+    step = resume(ckpt_path, KIND, modules, optimizers, generators) if cfg.resume and ckpt_path.is_file() else 0
     nets = {k: rt.prepare(m) for k, m in modules.items()}
-    meta = {"au_names": list(pairs.au_names), "crop_size": int(pairs.warped.shape[-1]), "tracker": pairs.tracker,
+    meta = {"au_names": list(pairs.au_names), "crop_size": int(pairs.pairs.warped.shape[-1]), "tracker": pairs.tracker,
             "speakers": pairs.speakers, "variant": cfg.variant}
 
     def save(step: int) -> None:
@@ -163,7 +133,7 @@ def train_gath_w(cfg: DictConfig) -> Path:
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
     with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:
         for step in loop:
-            b = augment(Batch.from_tensors(*batcher.sample(per_rank)), aug_gen, perm, r.jitter)
+            b = augment(Pairs(*batcher.sample(per_rank)).as_float(), aug_gen, perm, r.jitter)
             out, attention, logs = train_step(nets["refiner"], nets.get("dc"), opt_g, opt_d, b, w, rt)
             if step % cfg.train.log_every == 0 or step == cfg.train.steps:
                 values = {k: v.item() for k, v in logs.items()}

@@ -45,7 +45,8 @@ CELL = 96
 
 def mouth_numbers(refiner, pairs_path: Path) -> dict:
     """Mouth MAE/RMSE and sharpness of warp-only and warp + GATH-W on validation pairs."""
-    p = load_pairs(pairs_path)
+    pair_set = load_pairs(pairs_path)
+    p = pair_set.pairs
     warped = p.warped.permute(0, 2, 3, 1).numpy()
     target = p.target.permute(0, 2, 3, 1).numpy()
     opening = p.opening[:, 0].numpy().astype(np.float32) / 255
@@ -58,7 +59,7 @@ def mouth_numbers(refiner, pairs_path: Path) -> dict:
         w = painted[..., None]
         refined[i:i + 256] = np.clip(warped[i:i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
     has = region.any((1, 2)) & (p.mouth[:, 0].numpy() > 127).any((1, 2))
-    out = {"pairs": int(has.sum()), "speakers": sorted(set(p.speakers[i] for i in p.speaker[has].tolist()))}
+    out = {"pairs": int(has.sum()), "speakers": sorted(set(pair_set.speakers[i] for i in p.speaker[has].tolist()))}
     for name, images in (("warp", warped), ("warp + GATH-W", refined)):
         mae, rmse = pixel_errors(images[has], target[has], region[has])
         sharp = sharpness_ratio(images[has], target[has], region[has])
