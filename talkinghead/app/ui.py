@@ -106,7 +106,8 @@ def _render_tab(workroot: Path) -> None:
             with gr.Row():
                 blinks = gr.Checkbox(value=True, label="Blinks", elem_id="render-blinks")
                 renderer = gr.Radio(list(GENERATORS), value="warp", label="Renderer", elem_id="render-renderer",
-                                    info="warp: the photo's own pixels (sharp); gath: the GATH generator")
+                                    info="warp: the photo's own pixels (sharp); gath_w: the warp with GATH-W's "
+                                         "learned mouth; gath: the GATH generator")
             go = gr.Button("Render", variant="primary", elem_id="render-button")
         with gr.Column():
             video = gr.Video(label="Video", buttons=["download"], elem_id="render-video")

@@ -50,9 +50,8 @@ def mouth_numbers(refiner, pairs_path: Path) -> dict:
     warped = p.warped.permute(0, 2, 3, 1).numpy()
     target = p.target.permute(0, 2, 3, 1).numpy()
     opening = p.opening[:, 0].numpy().astype(np.float32) / 255
-    region = cv2.dilate((np.maximum(p.opening, p.mouth)[:, 0].numpy() > 127).astype(np.uint8).transpose(1, 2, 0),
-                        np.ones((5, 5), np.uint8))
-    region = (region.transpose(2, 0, 1) if region.ndim == 3 else region[None]).astype(bool)
+    parted = (np.maximum(p.opening, p.mouth)[:, 0].numpy() > 127).astype(np.uint8)
+    region = np.stack([cv2.dilate(m, np.ones((5, 5), np.uint8)) for m in parted]).astype(bool)
     refined = warped.copy()
     for i in range(0, len(warped), 256):
         colour, painted = refiner.run(warped[i:i + 256], opening[i:i + 256], p.aus[i:i + 256].numpy())
