@@ -1,6 +1,6 @@
 """GATH-W training (issue 13): the GATH generator as a refiner of warped mouth crops,
-trained by self-reenactment on pairs (warp of frame s with frame t's AUs, real frame t)
-that the talkinghead side writes. Per step: one D/C step on real targets and detached
+trained by self-reenactment on pairs (frame s warped to frame t's expression, real frame
+t) that the talkinghead side writes (talkinghead/pairs.py). Per step: one D/C step on real targets and detached
 results, one G step (gath.losses.refiner_objective). Every `eval_every` steps the
 held-out-speaker pairs are scored (mouth-weighted L1 of the result and of the bare warp),
 the validation curve that says whether training has flattened."""
