@@ -31,6 +31,20 @@ def test_untrained_refiner_returns_the_warp():
     assert (out - warped).abs().mean() < 0.05
 
 
+def test_refiner_paints_only_inside_the_parted_lips():
+    model = WarpRefiner(len(AU_NAMES), channels=8, n_res_blocks=1, grow=2).eval()
+    with torch.no_grad():
+        model.generator.to_rgb[0].bias[3] = -5.0  # wants to paint everywhere
+        opening = torch.zeros(1, 1, 32, 32)
+        opening[..., 12:20, 8:24] = 1
+        warped = torch.rand(1, 3, 32, 32) * 2 - 1
+        out, _, attention = model(warped, opening, torch.zeros(1, len(AU_NAMES)))
+    outside = torch.ones(32, 32, dtype=torch.bool)
+    outside[10:22, 6:26] = False  # the opening grown by 2 px
+    assert torch.equal(out[..., outside], warped[..., outside])
+    assert attention[0, 0, 16, 16] < 0.01
+
+
 def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
     """Pairs whose target is the warp with the opening painted dark (an open mouth the warp
     did not show): learnable only by painting inside the opening."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -98,12 +99,15 @@ class WarpRefiner(nn.Module):
     the lips (B, 1, S, S) in [0, 1], and the target AUs. Output, GANimation style: a colour
     image C and an attention mask A (1 = keep the warp), composed as A * warped + (1 - A) * C,
     so the network paints only what the warp cannot show (teeth, tongue, the dark of the
-    mouth) and the rest keeps the photo's own pixels. A starts near 1: an untrained refiner
-    returns the warp."""
+    mouth) and the rest keeps the photo's own pixels. It may paint only inside the parted
+    lips, grown by `grow` pixels (1 - A is zero elsewhere): an adversarially trained refiner
+    otherwise leaks faint texture onto skin. A starts near 1: an untrained refiner returns
+    the warp."""
 
-    def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize") -> None:
+    def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize",
+                 grow: int = 2) -> None:
         super().__init__()
-        self.n_aus = n_aus
+        self.n_aus, self.grow = n_aus, grow
         self.generator = Generator(n_aus, channels, n_res_blocks, upsampling, in_channels=4, out_channels=4)
         with torch.no_grad():
             self.generator.to_rgb[0].bias[3] = 2.0  # tanh(2) -> A = 0.98
@@ -111,6 +115,8 @@ class WarpRefiner(nn.Module):
     def forward(self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(composite, colour, attention)."""
-        out = self.generator(torch.cat([warped, opening.to(warped.dtype)], dim=1), aus)
-        colour, attention = out[:, :3], (out[:, 3:] + 1) / 2
+        opening = opening.to(warped.dtype)
+        out = self.generator(torch.cat([warped, opening], dim=1), aus)
+        region = F.max_pool2d(opening, 2 * self.grow + 1, stride=1, padding=self.grow)
+        colour, attention = out[:, :3], 1 - (1 - out[:, 3:]) / 2 * region
         return attention * warped + (1 - attention) * colour, colour, attention
