@@ -66,8 +66,15 @@ class MouthRefiner:
             return
         colour, painted = self.run(np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]),
                                    aus[[t[0] for t in todo]])
-        for (i, m, _, _), c, w in zip(todo, colour, painted):
+        for (i, m, crop, _), c, w in zip(todo, colour, painted):
+            if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
+                c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
             paste(frames[i], m, c, w * self._window)
+
+
+def is_grey(rgb: np.ndarray, tolerance: float = 2.0) -> bool:
+    """Whether an image's channels agree (a black-and-white photo)."""
+    return float(np.abs(np.diff(rgb.astype(np.int16), axis=-1)).mean()) < tolerance
 
 
 def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:

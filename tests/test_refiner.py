@@ -114,6 +114,21 @@ def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
     assert ys.min() >= corners[:, 1].min() - 2 and ys.max() <= corners[:, 1].max() + 2
 
 
+def test_grey_photo_gets_a_grey_mouth(shared_data, tmp_path):
+    from talkinghead.checkpoints import load_motion
+    from talkinghead.portrait import Portrait, WarpAnimator
+    from talkinghead.refiner import load_refiner
+
+    refiner = load_refiner(make_tiny_weights(tmp_path / "w") / "refiner.pt")
+    with torch.no_grad():
+        refiner.model.generator.to_rgb[0].bias[:] = torch.tensor([2.0, -2.0, 0.0, -5.0])  # paints red-ish
+    portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s2_bw.jpg", max_height=480)
+    aus = portrait.aus.copy()
+    aus[JAW] = 1.0
+    frame = WarpAnimator(portrait, load_motion(None), refiner=refiner).frames(aus[None])[0].astype(int)
+    assert np.abs(np.diff(frame, axis=-1)).max() <= 1
+
+
 def test_render_with_gath_w(shared_data, tmp_path, capsys):
     weights = make_tiny_weights(tmp_path / "w")
     out = tmp_path / "out.mp4"
