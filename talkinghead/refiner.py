@@ -102,5 +102,10 @@ def load_refiner(path: str | Path, device: str | torch.device = "cpu") -> MouthR
     from gath.checkpoint import load_model
     from gath.models import WarpRefiner
 
+    from talkinghead.face.au_tracker import tracker_version
+
     model, meta = load_model(path, "gath_w", WarpRefiner)
+    if meta.get("tracker", tracker_version()) != tracker_version():
+        raise ValueError(f"GATH-W refiner {path} was trained for another AU tracker version ({meta['tracker']}, now "
+                         f"{tracker_version()}); retrain it with `talkinghead train gath experiment=gath_w`")
     return MouthRefiner(model, meta, device)

@@ -57,7 +57,9 @@ def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
         h = int(rng.integers(2, size // 3))
         cv2.ellipse(opening[i, 0], (size // 2, size // 2), (size // 3, h), 0, 0, 360, 255, -1)
     target = np.where(opening > 0, 25, warped).astype(np.uint8)
-    np.savez(path, format=1, speakers=np.array(["a", "b"]), au_names=np.array(AU_NAMES), tracker=np.array("t"),
+    from talkinghead.face.au_tracker import tracker_version
+
+    np.savez(path, format=1, speakers=np.array(["a", "b"]), au_names=np.array(AU_NAMES), tracker=np.array(tracker_version()),
              warped=warped, opening=opening, target=target, mouth=opening, aus=rng.random((n, len(AU_NAMES)), np.float32),
              speaker=(np.arange(n) % 2).astype(np.int64))
 
@@ -85,6 +87,11 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
 
     refiner = load_refiner(run / "refiner.pt")
     assert refiner.steps == 80 and refiner.size == 24
+    ckpt = torch.load(run / "refiner.pt", weights_only=True)
+    ckpt["tracker"] = "another"
+    torch.save(ckpt, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="another AU tracker"):
+        load_refiner(tmp_path / "other.pt")
 
 
 def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
