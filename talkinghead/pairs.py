@@ -11,7 +11,7 @@ of that warp is paired with the mouth crop of the real frame t.
     speaker  (N,) int64           index into `speakers`
 
 Each crop is centred on its own frame's inner lips and upright along its eye line
-(`face.mouth.mouth_crop_matrix`), so head motion between s and t does not misalign them.
+(`face.mouth.mouth_crop`, the crop the renderer refines), so head motion between s and t does not misalign them.
 By default the source is warped to t's real landmarks (its expression, in s's head pose),
 not to the motion model's prediction from t's AUs: with the predicted geometry the real
 mouth is often less open than the warped one, and an L1-trained refiner learned to paint
@@ -27,14 +27,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from actionunits import AUSeries
 from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips, read_info
 from audio2au.mouth import lip_gap
-from talkinghead.face.mouth import mouth_crop_matrix, mouth_opening
+from talkinghead.face.mouth import mouth_crop
 from talkinghead.io.video_frames import VideoFrames
 from talkinghead.portrait import Portrait, WarpAnimator
 from talkinghead.clip_sources import list_clips, shared_data_inputs
@@ -53,14 +52,6 @@ class PairOptions:
     frames_per_source: int = 50    # and one more per this many frames in longer clips
     targets_per_source: int = 4
     seed: int = 0
-
-
-def crop(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mouth crop of an image (size x size RGB) and the inner-lip coverage there."""
-    m = mouth_crop_matrix(points, size)
-    shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1
-    return (cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_REPLICATE), mouth_opening(points, m, size))
 
 
 def choose_frames(gap: np.ndarray, usable: np.ndarray, opts: PairOptions, rng: np.random.Generator
@@ -93,8 +84,8 @@ def clip_pairs(frames: dict[int, np.ndarray], landmarks: np.ndarray, aus: np.nda
         moves = animator.offsets_to(landmarks[targets]) if geometry == "real" else None
         plan = animator.plan(aus[targets], moves)
         for t, warped, (_, points) in zip(targets, animator.draw(plan), plan[0]):
-            w_crop, opening = crop(warped, points, size)
-            t_crop, mouth = crop(frames[t], landmarks[t][:, :2], size)
+            _, w_crop, opening = mouth_crop(warped, points, size)
+            _, t_crop, mouth = mouth_crop(frames[t], landmarks[t][:, :2], size)
             out["warped"].append(w_crop.transpose(2, 0, 1))
             out["opening"].append((opening[None] * 255).round().astype(np.uint8))
             out["target"].append(t_crop.transpose(2, 0, 1))

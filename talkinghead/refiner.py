@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from talkinghead.face.mouth import mouth_crop_matrix, mouth_opening
+from talkinghead.face.mouth import mouth_crop
 
 # Crops whose parted-lip area is below this share of the crop are left alone (closed lips).
 MIN_OPENING = 0.002
@@ -34,14 +34,6 @@ class MouthRefiner:
         edge = np.clip(ramp, 0, 1).astype(np.float32)
         self._window = np.minimum(edge[:, None], edge[None, :])
 
-    def crops(self, frame: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(2x3 matrix, RGB crop, parted-lip coverage) of one frame's mouth."""
-        m = mouth_crop_matrix(points, self.size)
-        shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1
-        crop = cv2.warpAffine(frame, m, (self.size, self.size), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-        return m, crop, mouth_opening(points, m, self.size)
-
     @torch.no_grad()
     def run(self, crops: np.ndarray, openings: np.ndarray, aus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, S, S, 3) uint8 crops, (B, S, S) openings, (B, K) AUs -> colour (B, S, S, 3) in
@@ -59,7 +51,7 @@ class MouthRefiner:
         for i, p in enumerate(points):
             if p is None:
                 continue
-            m, crop, opening = self.crops(frames[i], p)
+            m, crop, opening = mouth_crop(frames[i], p, self.size)
             if opening.mean() >= MIN_OPENING:
                 todo.append((i, m, crop, opening))
         if not todo:

@@ -114,7 +114,9 @@ def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
     changed = np.abs(a[1].astype(int) - b[1]).sum(-1) > 0
     assert changed.any()
     ((_, points),), _ = plain.plan(opened[None])
-    m = cv2.invertAffineTransform(__import__("talkinghead.face.mouth", fromlist=["x"]).mouth_crop_matrix(points, 32))
+    from talkinghead.face.mouth import mouth_crop
+
+    m = cv2.invertAffineTransform(mouth_crop(a[1], points, 32)[0])
     corners = np.array([[0, 0], [32, 0], [0, 32], [32, 32]], np.float64) @ m[:, :2].T + m[:, 2]
     ys, xs = np.nonzero(changed)
     assert xs.min() >= corners[:, 0].min() - 2 and xs.max() <= corners[:, 0].max() + 2

@@ -63,6 +63,17 @@ def mouth_crop_matrix(points: np.ndarray, size: int) -> np.ndarray:
     return np.hstack([rot, ((size - 1) / 2 - rot @ centre)[:, None]])
 
 
+def mouth_crop(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GATH-W's view of a mouth, the same in training pairs and in renders: (2x3 matrix,
+    size x size RGB crop, parted-lip coverage of `points` in it). Area averaging when the
+    crop shrinks the image, bilinear when it enlarges it."""
+    m = mouth_crop_matrix(points, size)
+    shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1
+    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return m, crop, mouth_opening(points, m, size)
+
+
 def mouth_opening(points: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """(size, size) float32 coverage of the inner-lip polygon of `points` (image pixels) in
     the crop that `matrix` makes: where the lips are parted."""

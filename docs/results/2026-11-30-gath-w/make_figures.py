@@ -30,7 +30,8 @@ from gath.data import load_pairs
 from talkinghead.checkpoints import load_motion
 from talkinghead.clip_sources import list_clips, shared_data_inputs
 from talkinghead.evaluation.protocol import pixel_errors, sharpness_ratio
-from talkinghead.pairs import crop, read_frames
+from talkinghead.face.mouth import mouth_crop
+from talkinghead.pairs import read_frames
 from talkinghead.portrait import Portrait, WarpAnimator
 from talkinghead.refiner import load_refiner
 
@@ -96,12 +97,12 @@ def pair_rows(pairs: list[dict], motion, refiner, size: int = 64) -> np.ndarray:
     for q in pairs:
         portrait = Portrait(q["source"], q["lm_s"], q["aus_s"])
         plain, refined = WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)
-        cells = [crop(q["source"], q["lm_s"][:, :2], size)[0]]
+        cells = [mouth_crop(q["source"], q["lm_s"][:, :2], size)[1]]
         for moves in (None, plain.offsets_to(q["lm_t"][None])):
             plan = plain.plan(q["aus_t"][None], moves)
             points = plan[0][0][1]
-            cells += [crop(a.draw(plan)[0], points, size)[0] for a in (plain, refined)]
-        cells.insert(3, crop(q["target"], q["lm_t"][:, :2], size)[0])
+            cells += [mouth_crop(a.draw(plan)[0], points, size)[1] for a in (plain, refined)]
+        cells.insert(3, mouth_crop(q["target"], q["lm_t"][:, :2], size)[1])
         cells.append(cells[3])
         rows.append(np.concatenate([cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_CUBIC) for c in cells], 1))
     return np.concatenate(rows, 0)
