@@ -1,7 +1,7 @@
 """Self-reenactment pairs for GATH-W (issue 13), built on the talkinghead side so `gath`
 never touches the renderer: from one prepared clip, a source frame s is warped by the
-renderer with a target frame t's AUs (the motion model, as in a render), and the mouth crop
-of that warp is paired with the mouth crop of the real frame t.
+renderer to a target frame t's expression, and the mouth crop of that warp is paired with
+the mouth crop of the real frame t.
 
     warped   (N, 3, S, S) uint8   the renderer's output around the mouth (drawn fill included)
     opening  (N, 1, S, S) uint8   where the warp parted the lips (its inner-lip polygon)
@@ -11,7 +11,8 @@ of that warp is paired with the mouth crop of the real frame t.
     speaker  (N,) int64           index into `speakers`
 
 Each crop is centred on its own frame's inner lips and upright along its eye line
-(`face.mouth.mouth_crop`, the crop the renderer refines), so head motion between s and t does not misalign them.
+(`face.mouth.mouth_crop`, the crop the renderer refines), so head motion between s and t
+does not misalign them.
 By default the source is warped to t's real landmarks (its expression, in s's head pose),
 not to the motion model's prediction from t's AUs: with the predicted geometry the real
 mouth is often less open than the warped one, and an L1-trained refiner learned to paint
@@ -33,10 +34,10 @@ from actionunits import AUSeries
 from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips, read_info
 from audio2au.mouth import lip_gap
+from talkinghead.clip_sources import list_clips, shared_data_inputs
 from talkinghead.face.mouth import mouth_crop
 from talkinghead.io.video_frames import VideoFrames
 from talkinghead.portrait import Portrait, WarpAnimator
-from talkinghead.clip_sources import list_clips, shared_data_inputs
 
 PAIR_FORMAT = 1
 ARRAYS = ("warped", "opening", "target", "mouth", "aus", "speaker")
@@ -95,7 +96,15 @@ def clip_pairs(frames: dict[int, np.ndarray], landmarks: np.ndarray, aus: np.nda
 
 
 def read_frames(video: Path, fps: float, wanted: set[int]) -> dict[int, np.ndarray]:
-    return {i: rgb for i, rgb in enumerate(VideoFrames(video, fps)) if i in wanted}
+    """The wanted frames of a video (sampled at fps as `prepare` did), decoding no further
+    than the last of them."""
+    out = {}
+    for i, rgb in enumerate(VideoFrames(video, fps)):
+        if i in wanted:
+            out[i] = rgb
+        if i >= max(wanted):
+            break
+    return out
 
 
 def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str | os.PathLike, motion,

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from talkinghead.face.mouth import mouth_crop
+from talkinghead.face.mouth import is_grey, mouth_crop
 
 # Crops whose parted-lip area is below this share of the crop are left alone (closed lips).
 MIN_OPENING = 0.002
@@ -62,11 +62,6 @@ class MouthRefiner:
             if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
                 c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
             paste(frames[i], m, c, w * self._window)
-
-
-def is_grey(rgb: np.ndarray, tolerance: float = 2.0) -> bool:
-    """Whether an image's channels agree (a black-and-white photo)."""
-    return float(np.abs(np.diff(rgb.astype(np.int16), axis=-1)).mean()) < tolerance
 
 
 def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:

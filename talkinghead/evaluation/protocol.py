@@ -1,8 +1,9 @@
 """The paper's numbers (section 5): pixel-wise MAE and RMSE of intra-class syntheses against
 the real target frame, over the full crop, over the face mask and (not in the paper) over
 the mouth, each on the raw output and after CLAHE (Table 1), and the mouth's sharpness
-relative to the real mouth's (a blurry average mouth lowers the error and looks wrong); RMSE of tracked AU intensities against the target frame's, intra-
-class (Table 2) and inter-class (Table 3).
+relative to the real mouth's (a blurry average mouth lowers the error and looks wrong);
+RMSE of tracked AU intensities against the target frame's, intra-class (Table 2) and
+inter-class (Table 3).
 
 Pixel errors are in 0-255 units, per channel, computed per image and averaged over images.
 AU intensities are in [0, 1] (OpenFace's 0-5 in the paper).

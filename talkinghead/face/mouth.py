@@ -48,6 +48,13 @@ def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray, ss: int = 4) -> n
     return cv2.resize(m, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether pixels (..., 3) are black-and-white: their channels agree, on average and
+    pixel by pixel (within 2 levels). The drawn fill and GATH-W's paint stay grey there."""
+    px = np.asarray(rgb, np.float64).reshape(-1, 3)
+    return float(np.ptp(px.mean(0))) < 2.0 and float(np.abs(px - px.mean(1, keepdims=True)).mean()) < 2.0
+
+
 def mouth_crop_matrix(points: np.ndarray, size: int) -> np.ndarray:
     """2x3 similarity from the image to a size x size crop centred on the inner lips,
     upright along the eye line, MOUTH_CROP_SPAN eye distances wide: the same mouth lands at
@@ -57,8 +64,8 @@ def mouth_crop_matrix(points: np.ndarray, size: int) -> np.ndarray:
     right, left, _ = anchor_points(points)
     centre = points[list(UPPER_INNER_LIP + LOWER_INNER_LIP), :2].astype(np.float64).mean(0)
     across = left - right
-    scale = size / (MOUTH_CROP_SPAN * max(float(np.linalg.norm(across)), 1e-6))
-    c, s = across / max(float(np.linalg.norm(across)), 1e-6) * scale
+    eyes = max(float(np.linalg.norm(across)), 1e-6)
+    c, s = across / eyes * size / (MOUTH_CROP_SPAN * eyes)
     rot = np.array([[c, s], [-s, c]])
     return np.hstack([rot, ((size - 1) / 2 - rot @ centre)[:, None]])
 
@@ -103,7 +110,7 @@ class MouthColours:
         shape = (y1 - y0, x1 - x0)
         lips = (_polygon_mask(shape, outer - [x0, y0]) > 0.5) & (_polygon_mask(shape, inner - [x0, y0]) < 0.5)
         lip = box[lips.ravel()].mean(0) if lips.sum() >= 4 else box.mean(0)
-        grey = float(np.ptp(box.mean(0))) < 2.0 and float(np.abs(box - box.mean(1, keepdims=True)).mean()) < 2.0
+        grey = is_grey(box)
         face = np.zeros(photo.shape[:2], np.uint8)
         cv2.fillPoly(face, [np.round(pts[list(FACE_OVAL)]).astype(np.int32)], 1)
         skin = photo[face > 0].reshape(-1, 3).astype(np.float64).mean(0) if face.any() else lip

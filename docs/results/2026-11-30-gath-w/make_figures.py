@@ -26,6 +26,7 @@ import torch
 
 from actionunits import AU_NAMES, AUSeries
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
+from audio2au.mouth import lip_gap
 from gath.data import load_pairs
 from talkinghead.checkpoints import load_motion
 from talkinghead.clip_sources import list_clips, shared_data_inputs
@@ -79,7 +80,7 @@ def held_out_pairs(prepared: Path, data: Path, motion, n: int = 12, seed: int = 
     for clip in rng.permutation(clips):
         lm = np.load(landmarks_path(prepared, clip.clip))
         aus = AUSeries.read_csv(clip_dir(prepared, clip.clip) / "aus.csv").values
-        gap = np.linalg.norm(lm[:, 14, :2] - lm[:, 13, :2], axis=1) / np.linalg.norm(lm[:, 33, :2] - lm[:, 263, :2], axis=1)
+        gap = lip_gap(lm)
         ok = np.flatnonzero(np.isfinite(gap[: len(aus)]))
         if len(ok) < 10:
             continue
