@@ -129,6 +129,7 @@ class RefinerWeights:
 
     mouth: float = 4.0
     grad: float = 1.0
+    fm: float = 0.0  # feature matching on D's trunk (see feature_matching)
     attention: float = 0.05
     attention_tv: float = 0.1
     adv: float = 0.05
@@ -137,16 +138,28 @@ class RefinerWeights:
     use_classifier: bool = False
 
 
+def mouth_region(opening: torch.Tensor, mouth: torch.Tensor, grow: int = 2) -> torch.Tensor:
+    """(B, 1, H, W) in [0, 1]: where the warp parted the lips or the real mouth is open,
+    grown by `grow` pixels to take in the lips' inner edge."""
+    return F.max_pool2d(torch.maximum(opening, mouth), 2 * grow + 1, stride=1, padding=grow)
+
+
 def mouth_weight(opening: torch.Tensor, mouth: torch.Tensor, extra: float, grow: int = 2) -> torch.Tensor:
-    """Per-pixel loss weight (B, 1, H, W): 1, plus `extra` where the warp parted the lips or
-    the real mouth is open, grown by `grow` pixels to take in the lips' inner edge."""
-    region = F.max_pool2d(torch.maximum(opening, mouth), 2 * grow + 1, stride=1, padding=grow)
-    return 1.0 + extra * region
+    """Per-pixel loss weight (B, 1, H, W): 1, plus `extra` in the mouth region."""
+    return 1.0 + extra * mouth_region(opening, mouth, grow)
 
 
 def weighted_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """L1 weighted per pixel, normalised by the weight (a mouth weighs more, not all pixels)."""
     return ((x - y).abs() * weight).sum() / (weight.sum() * x.shape[1]).clamp_min(1e-6)
+
+
+def laplacian_energy(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |Laplacian| of the grey image inside `mask` (B, 1, H, W): the detail a viewer
+    reads as sharp (the eval's mouth sharpness measures the same on whole faces)."""
+    kernel = x.new_tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    lap = F.conv2d(x.mean(1, keepdim=True), kernel, padding=1).abs()
+    return (lap * mask).sum() / mask.sum().clamp_min(1e-6)
 
 
 def gradient_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -156,12 +169,25 @@ def gradient_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch
     return weighted_l1(dx(x), dx(y), weight[..., :, 1:]) + weighted_l1(dy(x), dy(y), weight[..., 1:, :])
 
 
+def feature_matching(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """pix2pixHD's feature matching: L1 between the discriminator's activations on the real
+    target and on the result, averaged over layers. A perceptual term from the project's
+    own network (no pretrained backbone ships): it compares texture, where pixel L1 only
+    rewards the average of teeth, tongue and cavity."""
+    return sum((f - r.detach()).abs().mean() for r, f in zip(real, fake)) / len(real)
+
+
 def refiner_objective(out: torch.Tensor, target: torch.Tensor, attention: torch.Tensor, weight: torch.Tensor,
                       score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
-                      w: RefinerWeights) -> dict[str, torch.Tensor]:
-    """The GATH-W generator loss; "total" and each term."""
+                      w: RefinerWeights, features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+                      ) -> dict[str, torch.Tensor]:
+    """The GATH-W generator loss; "total" and each term. `features`: D's activations on
+    (real targets, results), for the feature-matching term where its weight is set."""
     terms = {"l1": weighted_l1(out, target, weight), "grad": gradient_l1(out, target, weight),
              "attention": (1 - attention).abs().mean(), "attention_tv": tv_loss(attention)}
     total = terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
+    if w.fm > 0 and features is not None:
+        terms["fm"] = feature_matching(*features)
+        total = total + w.fm * terms["fm"]
     terms["total"] = total + adversarial_terms(terms, score_fake, logits_fake, labels, w)
     return terms

@@ -100,13 +100,15 @@ def with_adversary(name: str, generator: nn.Module, w: LossWeights | RefinerWeig
                    ) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
     """The modules to train, the generator under `name` and the variant's D/C under "dc"
     (identity head only with the classifier; none without a discriminator), and their Adam
-    optimizers ("g", "d") with the configured lr and betas."""
+    optimizers ("g", "d") with the configured betas; D/C learns at `train.d_lr` where set
+    (a faster discriminator, the two time-scale rule), else at `train.lr`."""
     modules = {name: generator.to(device)}
     if w.use_discriminator:
         modules["dc"] = DiscriminatorClassifier(n_classes=n_classes if w.use_classifier else 0,
                                                 **cfg.model.discriminator).to(device)
-    make = lambda m: torch.optim.Adam(m.parameters(), lr=cfg.train.lr, betas=tuple(cfg.train.betas))  # noqa: E731
-    return modules, {"g": make(generator)} | ({"d": make(modules["dc"])} if "dc" in modules else {})
+    make = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, betas=tuple(cfg.train.betas))  # noqa: E731
+    d_lr = cfg.train.get("d_lr") or cfg.train.lr
+    return modules, {"g": make(generator, cfg.train.lr)} | ({"d": make(modules["dc"], d_lr)} if "dc" in modules else {})
 
 
 def load_frozen_aue(path: str | Path, au_names: tuple[str, ...], crop_size: int) -> AUEstimator:

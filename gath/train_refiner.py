@@ -15,9 +15,10 @@ from torch import nn
 
 from actionunits import mirror_permutation
 from actionunits.training import TrainLoop, rng_state
-from gath.checkpoint import export_weights, resume, save_training_state
+from gath.checkpoint import export_weights, load_model, resume, save_training_state
 from gath.data import Batcher, Pairs, PairSet, load_pairs
-from gath.losses import RefinerWeights, d_objective, mouth_weight, refiner_objective, weighted_l1
+from gath.losses import (RefinerWeights, d_objective, laplacian_energy, mouth_region, mouth_weight, refiner_objective,
+                         weighted_l1)
 from gath.models import WarpRefiner
 from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
 from gath.train import frozen, with_adversary
@@ -39,12 +40,20 @@ def augment(b: Pairs, gen: torch.Generator, perm: torch.Tensor, jitter: float) -
     return Pairs(tone(mirror(b.warped)), mirror(b.opening), tone(mirror(b.target)), mirror(b.mouth), aus, b.speaker)
 
 
+def judged(b: Pairs, *images: torch.Tensor) -> torch.Tensor:
+    """What D/C sees of the pairs' images (real targets, results), one batch after the
+    other: the mouth region only, the same for both. Outside it the result is the warp's
+    real pixels, so on whole crops D stayed at chance for hundreds of steps."""
+    region = mouth_region(b.opening, b.mouth)
+    return torch.cat([x * region for x in images])
+
+
 def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tensor, w: RefinerWeights,
            rt: Runtime) -> dict[str, torch.Tensor]:
     """Real target mouths against detached results (and identity on the real ones)."""
     opt.zero_grad(set_to_none=True)
     with rt.autocast():
-        scores, logits = dc(torch.cat([b.target, out.detach()]))
+        scores, logits = dc(judged(b, b.target, out.detach()))
     n = len(b.target)
     terms = d_objective(scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None,
                         b.speaker, w)
@@ -55,15 +64,23 @@ def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tenso
 
 def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tensor, attention: torch.Tensor,
            w: RefinerWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+    """The refiner's loss; D/C sees the real targets beside the results (one call, as DDP
+    wants) only where feature matching compares their activations."""
     opt.zero_grad(set_to_none=True)
-    score = logits = None
+    score = logits = features = None
     if dc is not None:
         with frozen(dc), rt.autocast():
-            score, logits = dc(out)
+            if w.fm > 0:
+                n = len(out)
+                score, logits, acts = dc(judged(b, b.target, out), features=True)
+                score, logits = score[n:], logits[n:] if logits is not None else None
+                features = [a[:n].float() for a in acts], [a[n:].float() for a in acts]
+            else:
+                score, logits = dc(judged(b, out))
     weight = mouth_weight(b.opening, b.mouth, w.mouth)
     terms = refiner_objective(out.float(), b.target, attention.float(), weight,
                               score.float() if score is not None else None,
-                              logits.float() if logits is not None else None, b.speaker, w)
+                              logits.float() if logits is not None else None, b.speaker, w, features)
     terms["total"].backward()
     opt.step()
     return {f"g/{k}": v.detach() for k, v in terms.items()}
@@ -83,22 +100,25 @@ def train_step(refiner: nn.Module, dc: nn.Module | None, opt_g: torch.optim.Opti
 def validate(refiner: nn.Module, pairs: PairSet, device: torch.device, mouth: float,
              batch_size: int = 256) -> dict[str, float]:
     """Mouth-weighted L1 (images in [-1, 1]) of the refined result and of the bare warp
-    against the real targets of held-out speakers, and the mean painted share 1 - A
-    inside the opening."""
+    against the real targets of held-out speakers, the mean painted share 1 - A inside the
+    opening, and the result's sharpness inside the real mouth over the real one's (a
+    blurry average mouth lowers the L1 and looks wrong)."""
     was_training = refiner.training
     refiner.eval()
-    sums = torch.zeros(3)
+    sums = torch.zeros(4)
     for i in range(0, len(pairs), batch_size):
         b = pairs.pairs.take(slice(i, i + batch_size)).to(device).as_float()
         out, _, attention = refiner(b.warped, b.opening, b.aus)
         weight = mouth_weight(b.opening, b.mouth, mouth)
         painted = ((1 - attention) * b.opening).sum() / b.opening.sum().clamp_min(1e-6)
+        sharp = laplacian_energy(out, b.mouth) / laplacian_energy(b.target, b.mouth).clamp_min(1e-6)
         n = len(b.aus)
         sums += torch.tensor([weighted_l1(out, b.target, weight).item(), weighted_l1(b.warped, b.target, weight).item(),
-                              painted.item()]) * n
+                              painted.item(), sharp.item()]) * n
     refiner.train(was_training)
     mean = sums / len(pairs)
-    return {"val/mouth_l1": float(mean[0]), "val/warp_mouth_l1": float(mean[1]), "val/painted": float(mean[2])}
+    return {"val/mouth_l1": float(mean[0]), "val/warp_mouth_l1": float(mean[1]), "val/painted": float(mean[2]),
+            "val/mouth_sharpness": float(mean[3])}
 
 
 def train_gath_w(cfg: DictConfig) -> Path:
@@ -120,7 +140,11 @@ def train_gath_w(cfg: DictConfig) -> Path:
     perm = torch.tensor(mirror_permutation(pairs.au_names))
 
     ckpt_path = run_dir / "checkpoint.pt"
-    step = resume(ckpt_path, KIND, modules, optimizers, generators) if cfg.resume and ckpt_path.is_file() else 0
+    step = 0
+    if cfg.resume and ckpt_path.is_file():
+        step = resume(ckpt_path, KIND, modules, optimizers, generators)
+    elif r.init:  # fine-tune: these refiner weights, a fresh D/C and fresh optimizers
+        modules["refiner"].load_state_dict(load_model(r.init, WEIGHTS_KIND, WarpRefiner)[0].state_dict())
     nets = {k: rt.prepare(m) for k, m in modules.items()}
     meta = {"au_names": list(pairs.au_names), "crop_size": int(pairs.pairs.warped.shape[-1]), "tracker": pairs.tracker,
             "speakers": pairs.speakers, "variant": cfg.variant}

@@ -51,3 +51,29 @@ def test_au_output_term_adds_only_when_weighted():
     assert "au_out" not in off  # the paper's objective by default
     on = losses.g_objective(f1, f2, x1, x2, None, None, torch.tensor([0]), LossWeights(au_out=10.0), pred, requested)
     assert on["total"].item() == pytest.approx(off["total"].item() + 10 * (0.04 + 0.01) / 2)
+
+
+def test_feature_matching_and_laplacian_energy():
+    real = [torch.zeros(1, 2, 2, 2), torch.ones(1, 1, 1, 1)]
+    fake = [torch.full((1, 2, 2, 2), 0.5), torch.full((1, 1, 1, 1), 3.0)]
+    assert losses.feature_matching(real, fake).item() == pytest.approx((0.5 + 2.0) / 2)
+    inner = torch.zeros(1, 1, 6, 6)
+    inner[..., 1:-1, 1:-1] = 1  # away from the zero padding
+    flat = torch.full((1, 3, 6, 6), 0.3)
+    assert losses.laplacian_energy(flat, inner).item() == pytest.approx(0, abs=1e-6)
+    assert losses.laplacian_energy(flat + 1, torch.zeros(1, 1, 6, 6)).item() == 0  # an empty mask
+    dot = flat.clone()
+    dot[..., 3, 3] = 1.3  # one bright pixel: |-4| at it, 1 at its 4 neighbours, 16 pixels inside
+    assert losses.laplacian_energy(dot, inner).item() == pytest.approx((4 + 4) / 16)
+
+
+def test_refiner_objective_adds_feature_matching_only_when_weighted():
+    torch.manual_seed(0)
+    out, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    attention, weight = torch.rand(2, 1, 8, 8), torch.ones(2, 1, 8, 8)
+    feats = [torch.rand(2, 4, 4, 4)], [torch.rand(2, 4, 4, 4)]
+    args = (out, target, attention, weight, None, None, torch.tensor([0, 1]))
+    off = losses.refiner_objective(*args, losses.RefinerWeights(), feats)
+    on = losses.refiner_objective(*args, losses.RefinerWeights(fm=2.0), feats)
+    assert "fm" not in off
+    assert on["total"].item() == pytest.approx(off["total"].item() + 2 * losses.feature_matching(*feats).item())

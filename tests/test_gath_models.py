@@ -18,6 +18,9 @@ def test_shapes(size, upsampling):
     score, logits = dc(y)
     assert score.shape[:2] == (2, 1) and logits.shape == (2, 5)
     assert DiscriminatorClassifier(n_classes=0, channels=8)(y)[1] is None
+    score_f, logits_f, acts = dc(y, features=True)  # feature matching's activations
+    assert torch.equal(score_f, score) and torch.equal(logits_f, logits)
+    assert [a.shape[1] for a in acts] == [8, 16, 32, 64, 128] and acts[-1].shape[-1] == size // 32
     aue = AUEstimator(n_aus=27, channels=8, hidden=16)
     pred = aue(y)
     assert pred.shape == (2, 27) and pred.min() >= 0 and pred.max() <= 1

@@ -45,6 +45,24 @@ def test_refiner_paints_only_inside_the_parted_lips():
     assert attention[0, 0, 16, 16] < 0.01
 
 
+def test_discriminator_sees_only_the_mouth_region():
+    from gath.data import Pairs
+    from gath.train_refiner import judged
+
+    opening, mouth = torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16)
+    opening[..., 6:9, 4:12] = 1
+    mouth[..., 7:10, 4:12] = 1
+    b = Pairs(torch.zeros(2, 3, 16, 16), opening, torch.zeros(2, 3, 16, 16), mouth, torch.zeros(2, 3),
+              torch.zeros(2, dtype=torch.long))
+    real, fake = torch.rand(2, 3, 16, 16) + 0.5, torch.rand(2, 3, 16, 16) + 0.5
+    seen = judged(b, real, fake)
+    assert seen.shape == (4, 3, 16, 16)
+    inside = torch.zeros(16, 16, dtype=torch.bool)
+    inside[4:12, 2:14] = True  # both openings, grown by 2 px
+    assert torch.equal(seen[:2][..., inside], real[..., inside]) and torch.equal(seen[2:][..., inside], fake[..., inside])
+    assert (seen[..., ~inside] == 0).all()
+
+
 def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
     """Pairs whose target is the warp with the opening painted dark (an open mouth the warp
     did not show): learnable only by painting inside the opening."""
@@ -92,6 +110,26 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
     torch.save(ckpt, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="another AU tracker"):
         load_refiner(tmp_path / "other.pt")
+
+
+def test_gath_w_fine_tunes_from_weights_with_feature_matching(tmp_path):
+    """The adversarial stage starts from the L1 stage's exported weights (refiner.init): at
+    a learning rate too small to learn anything itself, its first validation is already
+    the trained refiner's, and the feature-matching term is logged."""
+    pairs = tmp_path / "pairs.npz"
+    write_pairs(pairs, 64)
+    assert train(tmp_path / "l1", pairs, 40) == 0
+    tuned = tmp_path / "fm"
+    assert train(tuned, pairs, 20, f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}", "refiner.loss.fm=1.0",
+                 "train.lr=1e-7") == 0
+    assert train(tmp_path / "fresh", pairs, 20, "train.lr=1e-7") == 0
+    rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+            for name in ("fm", "fresh")}
+    val = {name: next(r for r in rs if "val/mouth_l1" in r) for name, rs in rows.items()}
+    assert val["fm"]["val/mouth_l1"] < 0.6 * val["fm"]["val/warp_mouth_l1"]
+    assert val["fresh"]["val/mouth_l1"] > 0.9 * val["fresh"]["val/warp_mouth_l1"]
+    assert 0 < val["fm"]["val/mouth_sharpness"] < 10
+    assert any("g/fm" in r for r in rows["fm"]) and not any("g/fm" in r for r in rows["fresh"])
 
 
 def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):

@@ -29,7 +29,15 @@ class DiscriminatorClassifier(nn.Module):
             else None
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(real/fake score map (B, 1, h, w), identity logits (B, C) or None)."""
-        h = self.trunk(x)
-        return self.d_head(h), self.c_head(h) if self.c_head is not None else None
+    def forward(self, x: torch.Tensor, features: bool = False):
+        """(real/fake score map (B, 1, h, w), identity logits (B, C) or None), and with
+        `features` also the trunk's activation after each layer: feature matching (GATH-W)
+        compares those of a result with those of its real target."""
+        acts = []
+        h = x
+        for layer in self.trunk:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                acts.append(h)
+        out = self.d_head(h), self.c_head(h) if self.c_head is not None else None
+        return (*out, acts) if features else out

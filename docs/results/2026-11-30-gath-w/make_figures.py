@@ -1,7 +1,11 @@
 """Numbers and figures of docs/results/2026-11-30-gath-w (run from the repository root):
 
-    python docs/results/2026-11-30-gath-w/make_figures.py REFINER.pt [--pairs VAL.npz] [--data ../shared/data]
-        [--prepared /work/prepared]
+    python docs/results/2026-11-30-gath-w/make_figures.py REFINER.pt [REFINER.pt ...] [--pairs VAL.npz]
+        [--data ../shared/data] [--prepared /work/prepared] [--out DIR]
+
+With several refiners, each gets its own column (pairs) or row (sweeps) after warp-only,
+and its own entry in mouth.json (the first one keeps the name "warp + GATH-W"). --out
+(default: this folder) is where the files go.
 
 - mouth.json: on the held-out speakers' validation pairs (the trainer's `val_pairs`), the
   mouth-region error of warp-only and of warp + GATH-W against the real target (MAE, RMSE,
@@ -45,8 +49,8 @@ HELD = ("grid_f_lbbc2a", "grid_m_lbax4n", "lrs2_deepavsr_00009", "theresa_may", 
 CELL = 96
 
 
-def mouth_numbers(refiner, pairs_path: Path) -> dict:
-    """Mouth MAE/RMSE and sharpness of warp-only and warp + GATH-W on validation pairs."""
+def mouth_numbers(refiners: dict, pairs_path: Path) -> dict:
+    """Mouth MAE/RMSE and sharpness of warp-only and warp + each refiner on validation pairs."""
     pair_set = load_pairs(pairs_path)
     p = pair_set.pairs
     warped = p.warped.permute(0, 2, 3, 1).numpy()
@@ -54,14 +58,17 @@ def mouth_numbers(refiner, pairs_path: Path) -> dict:
     opening = p.opening[:, 0].numpy().astype(np.float32) / 255
     parted = (np.maximum(p.opening, p.mouth)[:, 0].numpy() > 127).astype(np.uint8)
     region = np.stack([cv2.dilate(m, np.ones((5, 5), np.uint8)) for m in parted]).astype(bool)
-    refined = warped.copy()
-    for i in range(0, len(warped), 256):
-        colour, painted = refiner.run(warped[i:i + 256], opening[i:i + 256], p.aus[i:i + 256].numpy())
-        w = painted[..., None]
-        refined[i:i + 256] = np.clip(warped[i:i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
+    results = {"warp": warped}
+    for label, refiner in refiners.items():
+        refined = warped.copy()
+        for i in range(0, len(warped), 256):
+            colour, painted = refiner.run(warped[i:i + 256], opening[i:i + 256], p.aus[i:i + 256].numpy())
+            w = painted[..., None]
+            refined[i:i + 256] = np.clip(warped[i:i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
+        results[label] = refined
     has = region.any((1, 2)) & (p.mouth[:, 0].numpy() > 127).any((1, 2))
     out = {"pairs": int(has.sum()), "speakers": sorted(set(pair_set.speakers[i] for i in p.speaker[has].tolist()))}
-    for name, images in (("warp", warped), ("warp + GATH-W", refined)):
+    for name, images in results.items():
         mae, rmse = pixel_errors(images[has], target[has], region[has])
         sharp = sharpness_ratio(images[has], target[has], region[has])
         out[name] = {"mouth_mae": float(mae.mean()), "mouth_rmse": float(rmse.mean()),
@@ -93,23 +100,23 @@ def held_out_pairs(prepared: Path, data: Path, motion, n: int = 12, seed: int = 
     return out
 
 
-def pair_rows(pairs: list[dict], motion, refiner, size: int = 64) -> np.ndarray:
+def pair_rows(pairs: list[dict], motion, refiners: list, size: int = 64) -> np.ndarray:
     rows = []
     for q in pairs:
         portrait = Portrait(q["source"], q["lm_s"], q["aus_s"])
-        plain, refined = WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)
+        plain = WarpAnimator(portrait, motion)
+        animators = [plain] + [WarpAnimator(portrait, motion, refiner=r) for r in refiners]
+        real = mouth_crop(q["target"], q["lm_t"][:, :2], size)[1]
         cells = [mouth_crop(q["source"], q["lm_s"][:, :2], size)[1]]
         for moves in (None, plain.offsets_to(q["lm_t"][None])):
             plan = plain.plan(q["aus_t"][None], moves)
             points = plan[0][0][1]
-            cells += [mouth_crop(a.draw(plan)[0], points, size)[1] for a in (plain, refined)]
-        cells.insert(3, mouth_crop(q["target"], q["lm_t"][:, :2], size)[1])
-        cells.append(cells[3])
+            cells += [mouth_crop(a.draw(plan)[0], points, size)[1] for a in animators] + [real]
         rows.append(np.concatenate([cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_CUBIC) for c in cells], 1))
     return np.concatenate(rows, 0)
 
 
-def sweep(name: str, data: Path, motion, refiner) -> np.ndarray:
+def sweep(name: str, data: Path, motion, refiners: list) -> np.ndarray:
     portrait = Portrait.open(data / "portraits" / name, max_height=720)
     lm = portrait.landmarks[:, :2]
     (x0, y0), (x1, y1) = lm[[*range(468)]].min(0), lm[[*range(468)]].max(0)
@@ -117,7 +124,7 @@ def sweep(name: str, data: Path, motion, refiner) -> np.ndarray:
     h, w = portrait.image.shape[:2]
     box = (slice(int(max(cy - s / 2, 0)), int(min(cy + s / 2, h))), slice(int(max(cx - s / 2, 0)), int(min(cx + s / 2, w))))
     rows = []
-    for animator in (WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)):
+    for animator in [WarpAnimator(portrait, motion)] + [WarpAnimator(portrait, motion, refiner=r) for r in refiners]:
         cells = []
         for au in SWEEP:
             aus = np.repeat(portrait.aus[None], 3, 0)
@@ -129,21 +136,26 @@ def sweep(name: str, data: Path, motion, refiner) -> np.ndarray:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("refiner", type=Path)
+    p.add_argument("refiners", type=Path, nargs="+")
     p.add_argument("--pairs", type=Path, default=Path("/work/runs/gath_w/pairs/val.npz"))
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
     p.add_argument("--prepared", type=Path, default=Path("/work/prepared"))
+    p.add_argument("--out", type=Path, default=HERE)
     args = p.parse_args()
     torch.set_num_threads(1)
-    motion, refiner = load_motion(None), load_refiner(args.refiner)
-    numbers = {"refiner": str(args.refiner), "steps": refiner.steps, **mouth_numbers(refiner, args.pairs)}
-    (HERE / "mouth.json").write_text(json.dumps(numbers, indent=1) + "\n")
+    motion = load_motion(None)
+    refiners = [load_refiner(r) for r in args.refiners]
+    labels = ["warp + GATH-W"] + [f"warp + {r}" for r in args.refiners[1:]]
+    numbers = {"refiners": [str(r) for r in args.refiners], "steps": [r.steps for r in refiners],
+               **mouth_numbers(dict(zip(labels, refiners)), args.pairs)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "mouth.json").write_text(json.dumps(numbers, indent=1) + "\n")
     print(json.dumps(numbers, indent=1))
     rgb = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGR)  # noqa: E731
-    cv2.imwrite(str(HERE / "pairs.jpg"), rgb(pair_rows(held_out_pairs(args.prepared, args.data, motion), motion,
-                                                       refiner)), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    cv2.imwrite(str(args.out / "pairs.jpg"), rgb(pair_rows(held_out_pairs(args.prepared, args.data, motion), motion,
+                                                           refiners)), [cv2.IMWRITE_JPEG_QUALITY, 88])
     for name in PORTRAITS:
-        cv2.imwrite(str(HERE / f"sweep_{Path(name).stem}.jpg"), rgb(sweep(name, args.data, motion, refiner)),
+        cv2.imwrite(str(args.out / f"sweep_{Path(name).stem}.jpg"), rgb(sweep(name, args.data, motion, refiners)),
                     [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
