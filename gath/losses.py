@@ -130,6 +130,7 @@ class RefinerWeights:
     mouth: float = 4.0
     grad: float = 1.0
     fm: float = 0.0  # feature matching on D's trunk (see feature_matching)
+    colour: float = 0.0  # L1 of blurred images (see colour_l1)
     attention: float = 0.05
     attention_tv: float = 0.1
     adv: float = 0.05
@@ -169,6 +170,15 @@ def gradient_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch
     return weighted_l1(dx(x), dx(y), weight[..., :, 1:]) + weighted_l1(dy(x), dy(y), weight[..., 1:, :])
 
 
+def colour_l1(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, blur: int = 7) -> torch.Tensor:
+    """Weighted L1 of images blurred by a `blur` x `blur` box: the colour and shading of a
+    region, not where each tooth is. Pixel L1 can meet uncertain teeth only with their
+    average; this term asks for the right mean colour and leaves the texture to the
+    adversarial terms, which without it drift to orange and brown mouths."""
+    pool = lambda t: F.avg_pool2d(t, blur, stride=1, padding=blur // 2, count_include_pad=False)  # noqa: E731
+    return weighted_l1(pool(x), pool(y), weight)
+
+
 def feature_matching(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
     """pix2pixHD's feature matching: L1 between the discriminator's activations on the real
     target and on the result, averaged over layers. A perceptual term from the project's
@@ -186,6 +196,9 @@ def refiner_objective(out: torch.Tensor, target: torch.Tensor, attention: torch.
     terms = {"l1": weighted_l1(out, target, weight), "grad": gradient_l1(out, target, weight),
              "attention": (1 - attention).abs().mean(), "attention_tv": tv_loss(attention)}
     total = terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
+    if w.colour > 0:
+        terms["colour"] = colour_l1(out, target, weight)
+        total = total + w.colour * terms["colour"]
     if w.fm > 0 and features is not None:
         terms["fm"] = feature_matching(*features)
         total = total + w.fm * terms["fm"]

@@ -97,12 +97,13 @@ def train_step(refiner: nn.Module, dc: nn.Module | None, opt_g: torch.optim.Opti
 
 
 @torch.no_grad()
-def validate(refiner: nn.Module, pairs: PairSet, device: torch.device, mouth: float,
+def validate(refiner: nn.Module, pairs: PairSet, device: torch.device, mouth: float = RefinerWeights.mouth,
              batch_size: int = 256) -> dict[str, float]:
-    """Mouth-weighted L1 (images in [-1, 1]) of the refined result and of the bare warp
-    against the real targets of held-out speakers, the mean painted share 1 - A inside the
-    opening, and the result's sharpness inside the real mouth over the real one's (a
-    blurry average mouth lowers the L1 and looks wrong)."""
+    """Against the real targets of held-out speakers: the mouth-weighted L1 (images in
+    [-1, 1]) of the refined result and of the bare warp, the mouth weighing 1 + `mouth`
+    (by default the L1 stage's weight, whatever a run trains with, so runs compare); the
+    mean painted share 1 - A inside the opening; and the result's sharpness inside the
+    real mouth over the real one's (a blurry average mouth lowers the L1 and looks wrong)."""
     was_training = refiner.training
     refiner.eval()
     sums = torch.zeros(4)
@@ -163,7 +164,7 @@ def train_gath_w(cfg: DictConfig) -> Path:
                 values = {k: v.item() for k, v in logs.items()}
                 loop.log(step, values, {k: v for k, v in values.items() if k in ("g/l1", "g/attention", "d/d_adv")})
             if rt.is_main and val is not None and (step % cfg.train.eval_every == 0 or step == cfg.train.steps):
-                loop.log_to.scalars(step, validate(unwrap(nets["refiner"]), val, rt.device, w.mouth))
+                loop.log_to.scalars(step, validate(unwrap(nets["refiner"]), val, rt.device))
             if rt.is_main and step % cfg.train.image_every == 0:
                 loop.log_to.image("warped|result|attention|target", image_grid(
                     b.warped, out.detach(), (attention.detach() * 2 - 1).expand(-1, 3, -1, -1), b.target), step)

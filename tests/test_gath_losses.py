@@ -67,6 +67,18 @@ def test_feature_matching_and_laplacian_energy():
     assert losses.laplacian_energy(dot, inner).item() == pytest.approx((4 + 4) / 16)
 
 
+def test_colour_l1_compares_blurred_images():
+    """Shifted stripes (teeth in another place) have the same local colour: pixel L1 is
+    large, the blurred L1 small; a colour change shows in both."""
+    stripes = torch.zeros(1, 3, 14, 14)
+    stripes[..., ::2] = 1.0
+    shifted = stripes.roll(1, dims=-1)
+    weight = torch.ones(1, 1, 14, 14)
+    assert losses.weighted_l1(stripes, shifted, weight).item() == pytest.approx(1.0)
+    assert losses.colour_l1(stripes, shifted, weight).item() < 0.15  # a 7-px box holds 4 or 3 of 7 stripes
+    assert losses.colour_l1(stripes, stripes + 0.5, weight).item() == pytest.approx(0.5)
+
+
 def test_refiner_objective_adds_feature_matching_only_when_weighted():
     torch.manual_seed(0)
     out, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
@@ -77,3 +89,6 @@ def test_refiner_objective_adds_feature_matching_only_when_weighted():
     on = losses.refiner_objective(*args, losses.RefinerWeights(fm=2.0), feats)
     assert "fm" not in off
     assert on["total"].item() == pytest.approx(off["total"].item() + 2 * losses.feature_matching(*feats).item())
+    coloured = losses.refiner_objective(*args, losses.RefinerWeights(colour=3.0), feats)
+    assert coloured["total"].item() == pytest.approx(off["total"].item()
+                                                      + 3 * losses.colour_l1(out, target, weight).item())
