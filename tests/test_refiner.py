@@ -82,8 +82,8 @@ def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
              speaker=(np.arange(n) % 2).astype(np.int64))
 
 
-def train(run_dir: Path, pairs: Path, steps: int, *extra: str) -> int:
-    return main(["train", "gath", "experiment=gath_w", f"run_dir={run_dir}", f"refiner.pairs={pairs}",
+def train(run_dir: Path, pairs: Path, steps: int, *extra: str, experiment: str = "gath_w") -> int:
+    return main(["train", "gath", f"experiment={experiment}", f"run_dir={run_dir}", f"refiner.pairs={pairs}",
                  f"refiner.val_pairs={pairs}", f"train.steps={steps}", "train.batch_size=8", "train.lr=3e-3",
                  "train.eval_every=20", "train.log_every=10", "train.checkpoint_every=20",
                  "model.generator.channels=8", "model.generator.n_res_blocks=1", "model.discriminator.channels=8",
@@ -112,16 +112,16 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
         load_refiner(tmp_path / "other.pt")
 
 
-def test_gath_w_fine_tunes_from_weights_with_feature_matching(tmp_path):
-    """The adversarial stage starts from the L1 stage's exported weights (refiner.init): at
+def test_adversarial_stage_fine_tunes_the_l1_stage(tmp_path):
+    """experiment=gath_w_adv starts from the L1 stage's exported weights (refiner.init): at
     a learning rate too small to learn anything itself, its first validation is already
-    the trained refiner's, and the feature-matching term is logged."""
+    the trained refiner's, and its feature-matching and colour terms are logged."""
     pairs = tmp_path / "pairs.npz"
     write_pairs(pairs, 64)
     assert train(tmp_path / "l1", pairs, 40) == 0
     tuned = tmp_path / "fm"
-    assert train(tuned, pairs, 20, f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}", "refiner.loss.fm=1.0",
-                 "train.lr=1e-7") == 0
+    assert train(tuned, pairs, 20, f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}", "train.lr=1e-7",
+                 "train.d_lr=1e-7", experiment="gath_w_adv") == 0
     assert train(tmp_path / "fresh", pairs, 20, "train.lr=1e-7") == 0
     rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
             for name in ("fm", "fresh")}
@@ -129,7 +129,8 @@ def test_gath_w_fine_tunes_from_weights_with_feature_matching(tmp_path):
     assert val["fm"]["val/mouth_l1"] < 0.6 * val["fm"]["val/warp_mouth_l1"]
     assert val["fresh"]["val/mouth_l1"] > 0.9 * val["fresh"]["val/warp_mouth_l1"]
     assert 0 < val["fm"]["val/mouth_sharpness"] < 10
-    assert any("g/fm" in r for r in rows["fm"]) and not any("g/fm" in r for r in rows["fresh"])
+    for term in ("g/fm", "g/colour"):
+        assert any(term in r for r in rows["fm"]) and not any(term in r for r in rows["fresh"])
 
 
 def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
