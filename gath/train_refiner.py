@@ -43,7 +43,8 @@ def augment(b: Pairs, gen: torch.Generator, perm: torch.Tensor, jitter: float) -
 def judged(b: Pairs, *images: torch.Tensor) -> torch.Tensor:
     """What D/C sees of the pairs' images (real targets, results), one batch after the
     other: the mouth region only, the same for both. Outside it the result is the warp's
-    real pixels, so on whole crops D stayed at chance for hundreds of steps."""
+    real pixels, which say nothing about the refiner; there D's score and the feature
+    matching would mostly compare skin."""
     region = mouth_region(b.opening, b.mouth)
     return torch.cat([x * region for x in images])
 
