@@ -4,7 +4,8 @@
         [--data ../shared/data] [--prepared /work/prepared] [--out DIR]
 
 With several refiners, each gets its own column (pairs) or row (sweeps) after warp-only,
-and its own entry in mouth.json (the first one keeps the name "warp + GATH-W"). --out
+and its own entry in mouth.json (the first one is "warp + GATH-W", the others are named by
+their run folder). --out
 (default: this folder) is where the files go.
 
 - mouth.json: on the held-out speakers' validation pairs (the trainer's `val_pairs`), the
@@ -145,7 +146,7 @@ def main() -> None:
     torch.set_num_threads(1)
     motion = load_motion(None)
     refiners = [load_refiner(r) for r in args.refiners]
-    labels = ["warp + GATH-W"] + [f"warp + {r}" for r in args.refiners[1:]]
+    labels = ["warp + GATH-W"] + [f"warp + {r.parent.name}" for r in args.refiners[1:]]  # run folders name the others
     numbers = {"refiners": [str(r) for r in args.refiners], "steps": [r.steps for r in refiners],
                **mouth_numbers(dict(zip(labels, refiners)), args.pairs)}
     args.out.mkdir(parents=True, exist_ok=True)
