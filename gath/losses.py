@@ -137,6 +137,7 @@ class RefinerWeights:
     cls: float = 0.0
     use_discriminator: bool = True
     use_classifier: bool = False
+    d_mouth_only: bool = False  # D/C sees only the mouth region (gath.train_refiner.judged)
 
 
 def mouth_region(opening: torch.Tensor, mouth: torch.Tensor, grow: int = 2) -> torch.Tensor:

@@ -40,12 +40,12 @@ def augment(b: Pairs, gen: torch.Generator, perm: torch.Tensor, jitter: float) -
     return Pairs(tone(mirror(b.warped)), mirror(b.opening), tone(mirror(b.target)), mirror(b.mouth), aus, b.speaker)
 
 
-def judged(b: Pairs, *images: torch.Tensor) -> torch.Tensor:
+def judged(b: Pairs, w: RefinerWeights, *images: torch.Tensor) -> torch.Tensor:
     """What D/C sees of the pairs' images (real targets, results), one batch after the
-    other: the mouth region only, the same for both. Outside it the result is the warp's
-    real pixels, which say nothing about the refiner; there D's score and the feature
-    matching would mostly compare skin."""
-    region = mouth_region(b.opening, b.mouth)
+    other: whole crops, or with `w.d_mouth_only` the mouth region only, the same for both.
+    Outside it the result is the warp's real pixels, which say nothing about the refiner;
+    there D's score and the feature matching would mostly compare skin."""
+    region = mouth_region(b.opening, b.mouth) if w.d_mouth_only else 1.0
     return torch.cat([x * region for x in images])
 
 
@@ -54,7 +54,7 @@ def d_step(dc: nn.Module, opt: torch.optim.Optimizer, b: Pairs, out: torch.Tenso
     """Real target mouths against detached results (and identity on the real ones)."""
     opt.zero_grad(set_to_none=True)
     with rt.autocast():
-        scores, logits = dc(judged(b, b.target, out.detach()))
+        scores, logits = dc(judged(b, w, b.target, out.detach()))
     n = len(b.target)
     terms = d_objective(scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None,
                         b.speaker, w)
@@ -73,11 +73,11 @@ def g_step(dc: nn.Module | None, opt: torch.optim.Optimizer, b: Pairs, out: torc
         with frozen(dc), rt.autocast():
             if w.fm > 0:
                 n = len(out)
-                score, logits, acts = dc(judged(b, b.target, out), features=True)
+                score, logits, acts = dc(judged(b, w, b.target, out), features=True)
                 score, logits = score[n:], logits[n:] if logits is not None else None
                 features = [a[:n].float() for a in acts], [a[n:].float() for a in acts]
             else:
-                score, logits = dc(judged(b, out))
+                score, logits = dc(judged(b, w, out))
     weight = mouth_weight(b.opening, b.mouth, w.mouth)
     terms = refiner_objective(out.float(), b.target, attention.float(), weight,
                               score.float() if score is not None else None,

@@ -55,7 +55,10 @@ def test_discriminator_sees_only_the_mouth_region():
     b = Pairs(torch.zeros(2, 3, 16, 16), opening, torch.zeros(2, 3, 16, 16), mouth, torch.zeros(2, 3),
               torch.zeros(2, dtype=torch.long))
     real, fake = torch.rand(2, 3, 16, 16) + 0.5, torch.rand(2, 3, 16, 16) + 0.5
-    seen = judged(b, real, fake)
+    from gath.losses import RefinerWeights
+
+    assert torch.equal(judged(b, RefinerWeights(), real, fake), torch.cat([real, fake]))  # the L1 stage: whole crops
+    seen = judged(b, RefinerWeights(d_mouth_only=True), real, fake)
     assert seen.shape == (4, 3, 16, 16)
     inside = torch.zeros(16, 16, dtype=torch.bool)
     inside[4:12, 2:14] = True  # both openings, grown by 2 px
