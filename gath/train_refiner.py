@@ -45,7 +45,9 @@ def judged(b: Pairs, w: RefinerWeights, *images: torch.Tensor) -> torch.Tensor:
     other: whole crops, or with `w.d_mouth_only` the mouth region only, the same for both.
     Outside it the result is the warp's real pixels, which say nothing about the refiner;
     there D's score and the feature matching would mostly compare skin."""
-    region = mouth_region(b.opening, b.mouth) if w.d_mouth_only else 1.0
+    if not w.d_mouth_only:
+        return torch.cat(images)
+    region = mouth_region(b.opening, b.mouth)
     return torch.cat([x * region for x in images])
 
 

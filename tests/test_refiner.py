@@ -47,6 +47,7 @@ def test_refiner_paints_only_inside_the_parted_lips():
 
 def test_discriminator_sees_only_the_mouth_region():
     from gath.data import Pairs
+    from gath.losses import RefinerWeights
     from gath.train_refiner import judged
 
     opening, mouth = torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16)
@@ -55,8 +56,6 @@ def test_discriminator_sees_only_the_mouth_region():
     b = Pairs(torch.zeros(2, 3, 16, 16), opening, torch.zeros(2, 3, 16, 16), mouth, torch.zeros(2, 3),
               torch.zeros(2, dtype=torch.long))
     real, fake = torch.rand(2, 3, 16, 16) + 0.5, torch.rand(2, 3, 16, 16) + 0.5
-    from gath.losses import RefinerWeights
-
     assert torch.equal(judged(b, RefinerWeights(), real, fake), torch.cat([real, fake]))  # the L1 stage: whole crops
     seen = judged(b, RefinerWeights(d_mouth_only=True), real, fake)
     assert seen.shape == (4, 3, 16, 16)

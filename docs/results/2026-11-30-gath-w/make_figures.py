@@ -5,8 +5,7 @@
 
 With several refiners, each gets its own column (pairs) or row (sweeps) after warp-only,
 and its own entry in mouth.json (the first one is "warp + GATH-W", the others are named by
-their run folder). --out
-(default: this folder) is where the files go.
+their run folder). --out (default: this folder) is where the files go.
 
 - mouth.json: on the held-out speakers' validation pairs (the trainer's `val_pairs`), the
   mouth-region error of warp-only and of warp + GATH-W against the real target (MAE, RMSE,
