@@ -58,15 +58,22 @@ class MouthRefiner:
             return
         colour, painted = self.run(np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]),
                                    aus[[t[0] for t in todo]])
+        shading = getattr(self.model, "detail_sigma", 0) > 0
         for (i, m, crop, _), c, w in zip(todo, colour, painted):
             if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
                 c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
-            paste(frames[i], m, c, w * self._window)
+            if shading:  # only colour and shading change: add that smooth change, keep the frame's own detail
+                paste(frames[i], m, c - crop, w * self._window, add=True)
+            else:
+                paste(frames[i], m, c, w * self._window)
 
 
-def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.ndarray) -> None:
+def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.ndarray, add: bool = False) -> None:
     """Blend a crop's colour into `frame` (in place) with per-pixel weight, through the
-    inverse of the crop's matrix, touching only the crop's bounding box."""
+    inverse of the crop's matrix, touching only the crop's bounding box; with `add`,
+    `colour` is a change added with that weight (a refiner that paints only colour and
+    shading: smooth, so its upsampling loses nothing and the frame keeps its own detail at
+    full resolution)."""
     size = colour.shape[0]
     inv = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
@@ -82,7 +89,8 @@ def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.
     a = cv2.warpAffine(weight.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT)[..., None]
     region = frame[y0:y1, x0:x1]
-    region[:] = np.clip(region * (1 - a) + c * a + 0.5, 0, 255).astype(np.uint8)
+    mixed = region + c * a if add else region * (1 - a) + c * a
+    region[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
 def load_refiner(path: str | Path, device: str | torch.device = "cpu") -> MouthRefiner:

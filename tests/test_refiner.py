@@ -45,6 +45,32 @@ def test_refiner_paints_only_inside_the_parted_lips():
     assert attention[0, 0, 16, 16] < 0.01
 
 
+def test_detail_refiner_paints_colour_and_keeps_the_warps_detail():
+    """With detail_sigma the painted colour is smooth plus the warp's own fine detail: a
+    refiner that paints everywhere keeps a fine checkerboard of the warp (as sharp as it),
+    where the plain refiner replaces it by its own output."""
+    from gath.losses import laplacian_energy
+
+    torch.manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    warped = (((yy + xx) % 2) * 0.8 - 0.4).expand(1, 3, 32, 32).clone()
+    opening = torch.zeros(1, 1, 32, 32)
+    opening[..., 8:24, 4:28] = 1
+    inside = torch.zeros(1, 1, 32, 32)
+    inside[..., 12:20, 10:22] = 1
+    energy = {}
+    for k in (0.0, 1.5):
+        model = WarpRefiner(len(AU_NAMES), channels=8, n_res_blocks=1, detail_sigma=k).eval()
+        with torch.no_grad():
+            model.generator.to_rgb[0].bias[3] = -5.0  # paints everywhere it may
+            out, colour, attention = model(warped, opening, torch.zeros(1, len(AU_NAMES)))
+        assert attention[..., 16, 16].item() < 0.01
+        energy[k] = (laplacian_energy(out, inside) / laplacian_energy(warped, inside)).item()
+    assert energy[1.5] > 0.9 and energy[0.0] < 0.5
+    with pytest.raises(ValueError, match="detail_sigma"):
+        WarpRefiner(len(AU_NAMES), detail_sigma=-1.0)
+
+
 def test_discriminator_sees_only_the_mouth_region():
     from gath.data import Pairs
     from gath.losses import RefinerWeights
@@ -114,25 +140,31 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
         load_refiner(tmp_path / "other.pt")
 
 
-def test_adversarial_stage_fine_tunes_the_l1_stage(tmp_path):
-    """experiment=gath_w_adv starts from the L1 stage's exported weights (refiner.init): at
-    a learning rate too small to learn anything itself, its first validation is already
-    the trained refiner's, and its feature-matching and colour terms are logged."""
+def test_later_stages_fine_tune_the_l1_stage(tmp_path):
+    """experiment=gath_w_adv and gath_w_detail start from the L1 stage's exported weights
+    (refiner.init): at a learning rate too small to learn anything itself, their first
+    validation is already the trained refiner's; the adversarial stage logs its
+    feature-matching and colour terms. The detail refiner's export keeps its blur."""
     pairs = tmp_path / "pairs.npz"
     write_pairs(pairs, 64)
     assert train(tmp_path / "l1", pairs, 40) == 0
-    tuned = tmp_path / "fm"
-    assert train(tuned, pairs, 20, f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}", "train.lr=1e-7",
-                 "train.d_lr=1e-7", experiment="gath_w_adv") == 0
+    init = f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}"
+    assert train(tmp_path / "fm", pairs, 20, init, "train.lr=1e-7", "train.d_lr=1e-7", experiment="gath_w_adv") == 0
+    assert train(tmp_path / "detail", pairs, 20, init, "train.lr=1e-7", experiment="gath_w_detail") == 0
     assert train(tmp_path / "fresh", pairs, 20, "train.lr=1e-7") == 0
     rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-            for name in ("fm", "fresh")}
+            for name in ("fm", "detail", "fresh")}
     val = {name: next(r for r in rs if "val/mouth_l1" in r) for name, rs in rows.items()}
     assert val["fm"]["val/mouth_l1"] < 0.6 * val["fm"]["val/warp_mouth_l1"]
+    # the L1 stage's dark mouth, blurred: the synthetic warp's detail is faint, so it stays close
+    assert val["detail"]["val/mouth_l1"] < 0.7 * val["detail"]["val/warp_mouth_l1"]
     assert val["fresh"]["val/mouth_l1"] > 0.9 * val["fresh"]["val/warp_mouth_l1"]
     assert 0 < val["fm"]["val/mouth_sharpness"] < 10
     for term in ("g/fm", "g/colour"):
         assert any(term in r for r in rows["fm"]) and not any(term in r for r in rows["fresh"])
+    from talkinghead.refiner import load_refiner
+
+    assert load_refiner(tmp_path / "detail" / "refiner.pt").model.detail_sigma == 1.5
 
 
 def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
@@ -162,6 +194,44 @@ def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
     ys, xs = np.nonzero(changed)
     assert xs.min() >= corners[:, 0].min() - 2 and xs.max() <= corners[:, 0].max() + 2
     assert ys.min() >= corners[:, 1].min() - 2 and ys.max() <= corners[:, 1].max() + 2
+
+
+def test_shading_refiner_keeps_the_frames_full_resolution_detail(shared_data, tmp_path):
+    """A refiner that paints colour and shading only (detail_sigma) adds a smooth change to
+    the full-resolution frame: the warped frame's fine detail in the mouth (the drawn
+    teeth) survives, where a plain refiner pastes its 32 px crop over it."""
+    from gath.checkpoint import export_weights
+    from gath.losses import laplacian_energy
+    from talkinghead.checkpoints import load_motion
+    from talkinghead.face.mouth import mouth_opening
+    from talkinghead.portrait import Portrait, WarpAnimator
+    from talkinghead.refiner import load_refiner
+
+    motion = load_motion(shipped_trained_weights("the renderer needs the shipped motion model"))
+    portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s1.jpg", max_height=480)
+    opened = portrait.aus.copy()
+    opened[JAW] = 1.0
+    plain = WarpAnimator(portrait, motion)
+    warped = plain.frames(opened[None])[0]
+    ((_, points),), _ = plain.plan(opened[None])
+    h, w = warped.shape[:2]
+    mask = mouth_opening(points, np.array([[1.0, 0, 0], [0, 1.0, 0]]), max(h, w))[:h, :w]
+    inside = torch.from_numpy((mask > 0.99).astype(np.float32))[None, None]
+    as_tensor = lambda x: torch.from_numpy(x.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]  # noqa: E731
+    ratios = {}
+    for sigma in (0.0, 1.5):
+        config = {"n_aus": len(AU_NAMES), "channels": 4, "n_res_blocks": 1, "detail_sigma": sigma}
+        model = WarpRefiner(**config).eval()
+        with torch.no_grad():
+            model.generator.to_rgb[0].bias[3] = -5.0  # paints all it may
+        export_weights(tmp_path / f"r{sigma}.pt", "gath_w", model, config,
+                       {"au_names": list(AU_NAMES), "crop_size": 32, "steps": 0})
+        refiner = load_refiner(tmp_path / f"r{sigma}.pt")
+        refined = WarpAnimator(portrait, motion, refiner=refiner).frames(opened[None])[0]
+        assert np.abs(refined.astype(int) - warped).max() > 10  # it painted
+        energy = laplacian_energy(as_tensor(refined), inside) / laplacian_energy(as_tensor(warped), inside)
+        ratios[sigma] = energy.item()
+    assert ratios[1.5] > 0.9 and ratios[0.0] < 0.6
 
 
 def test_grey_photo_gets_a_grey_mouth(shared_data, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,15 +104,35 @@ class WarpRefiner(nn.Module):
     mouth) and the rest keeps the photo's own pixels. It may paint only inside the parted
     lips, grown by `grow` pixels (1 - A is zero elsewhere): an adversarially trained refiner
     otherwise leaks faint texture onto skin. A starts near 1: an untrained refiner returns
-    the warp."""
+    the warp.
+
+    With `detail_sigma` > 0 the network paints only colour and shading: C is blurred by a
+    Gaussian of that sigma (px) and the warp's own detail above that scale (warped - its
+    blur: the edges of the drawn teeth and lips, or the photo's own teeth) is added back. L1
+    meets a mouth it cannot predict (where are the teeth, the tongue) with a blurred
+    average; this way the average is only of what it can predict, and the detail stays the
+    warp's. A Gaussian, not a box: a box's negative side lobes would let C cancel part of
+    the detail."""
 
     def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize",
-                 grow: int = 2) -> None:
+                 grow: int = 2, detail_sigma: float = 0.0) -> None:
         super().__init__()
-        self.n_aus, self.grow = n_aus, grow
+        if detail_sigma < 0:
+            raise ValueError(f"detail_sigma must be >= 0, got {detail_sigma}")
+        self.n_aus, self.grow, self.detail_sigma = n_aus, grow, detail_sigma
+        radius = int(math.ceil(3 * detail_sigma))
+        taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1) / max(detail_sigma, 1e-6)) ** 2)
+        self.register_buffer("taps", taps / taps.sum(), persistent=False)
         self.generator = Generator(n_aus, channels, n_res_blocks, upsampling, in_channels=4, out_channels=4)
         with torch.no_grad():
             self.generator.to_rgb[0].bias[3] = 2.0  # tanh(2) -> A = 0.98
+
+    def _blur(self, x: torch.Tensor) -> torch.Tensor:
+        """Separable Gaussian per channel, edges replicated."""
+        r, c = len(self.taps) // 2, x.shape[1]
+        taps = self.taps.to(x.dtype)
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
     def forward(self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,4 +141,6 @@ class WarpRefiner(nn.Module):
         out = self.generator(torch.cat([warped, opening], dim=1), aus)
         region = F.max_pool2d(opening, 2 * self.grow + 1, stride=1, padding=self.grow)
         colour, attention = out[:, :3], 1 - (1 - out[:, 3:]) / 2 * region
+        if self.detail_sigma > 0:
+            colour = self._blur(colour) + warped - self._blur(warped)
         return attention * warped + (1 - attention) * colour, colour, attention
