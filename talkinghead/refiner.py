@@ -62,7 +62,7 @@ class MouthRefiner:
         for (i, m, crop, _), c, w in zip(todo, colour, painted):
             if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
                 c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
-            if shading:  # only colour and shading change: add that smooth change, keep the frame's own detail
+            if shading:  # colour and shading change: add that change, keep the frame's own detail (brightness)
                 paste(frames[i], m, c - crop, w * self._window, add=True)
             else:
                 paste(frames[i], m, c, w * self._window)
@@ -72,8 +72,8 @@ def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.
     """Blend a crop's colour into `frame` (in place) with per-pixel weight, through the
     inverse of the crop's matrix, touching only the crop's bounding box; with `add`,
     `colour` is a change added with that weight (a refiner that paints only colour and
-    shading: smooth, so its upsampling loses nothing and the frame keeps its own detail at
-    full resolution)."""
+    shading: its brightness change is smooth, so upsampling it loses nothing and the frame
+    keeps its own detail at full resolution)."""
     size = colour.shape[0]
     inv = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]

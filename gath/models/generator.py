@@ -107,12 +107,13 @@ class WarpRefiner(nn.Module):
     the warp.
 
     With `detail_sigma` > 0 the network paints only colour and shading: C is blurred by a
-    Gaussian of that sigma (px) and the warp's own detail above that scale (warped - its
-    blur: the edges of the drawn teeth and lips, or the photo's own teeth) is added back. L1
-    meets a mouth it cannot predict (where are the teeth, the tongue) with a blurred
-    average; this way the average is only of what it can predict, and the detail stays the
-    warp's. A Gaussian, not a box: a box's negative side lobes would let C cancel part of
-    the detail."""
+    Gaussian of that sigma (px) and the warp's own detail above that scale is added back,
+    in brightness only (grey warped - its blur: the edges of the drawn teeth and lips, or
+    the photo's own teeth). L1 meets a mouth it cannot predict (where are the teeth, the
+    tongue) with a blurred average; this way the average is only of what it can predict,
+    and the detail stays the warp's. Brightness only: the drawn teeth's own tint plus C's
+    warm shift turned them lilac. A Gaussian, not a box: a box's negative side lobes would
+    let C cancel part of the detail."""
 
     def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize",
                  grow: int = 2, detail_sigma: float = 0.0) -> None:
@@ -128,11 +129,12 @@ class WarpRefiner(nn.Module):
             self.generator.to_rgb[0].bias[3] = 2.0  # tanh(2) -> A = 0.98
 
     def _blur(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian per channel, edges replicated."""
+        """Separable Gaussian per channel, edges replicated (one pad, two convs: at render
+        time, on one crop, the ops' overhead is the cost)."""
         r, c = len(self.taps) // 2, x.shape[1]
         taps = self.taps.to(x.dtype)
-        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        x = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        return F.conv2d(x, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
     def forward(self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -142,5 +144,7 @@ class WarpRefiner(nn.Module):
         region = F.max_pool2d(opening, 2 * self.grow + 1, stride=1, padding=self.grow)
         colour, attention = out[:, :3], 1 - (1 - out[:, 3:]) / 2 * region
         if self.detail_sigma > 0:
-            colour = self._blur(colour) + warped - self._blur(warped)
+            grey = warped.mean(1, keepdim=True)
+            smooth = self._blur(torch.cat([colour, grey], dim=1))
+            colour = smooth[:, :3] + grey - smooth[:, 3:]
         return attention * warped + (1 - attention) * colour, colour, attention
