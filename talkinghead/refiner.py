@@ -30,6 +30,7 @@ class MouthRefiner:
         self.au_names = tuple(meta["au_names"])
         self.steps = int(meta.get("steps", 0))
         self.speakers = list(meta.get("speakers", []))  # whose pairs it trained on
+        self.adds_change = model.detail_sigma > 0  # paints colour and shading only: add its change to the frame
         ramp = np.minimum(np.arange(self.size) + 0.5, self.size - 0.5 - np.arange(self.size)) / BORDER_FADE
         edge = np.clip(ramp, 0, 1).astype(np.float32)
         self._window = np.minimum(edge[:, None], edge[None, :])
@@ -58,11 +59,10 @@ class MouthRefiner:
             return
         colour, painted = self.run(np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]),
                                    aus[[t[0] for t in todo]])
-        shading = getattr(self.model, "detail_sigma", 0) > 0
         for (i, m, crop, _), c, w in zip(todo, colour, painted):
             if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
                 c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
-            if shading:  # colour and shading change: add that change, keep the frame's own detail (brightness)
+            if self.adds_change:  # keeps the frame's own brightness detail at full resolution
                 paste(frames[i], m, c - crop, w * self._window, add=True)
             else:
                 paste(frames[i], m, c, w * self._window)

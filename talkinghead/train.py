@@ -14,7 +14,7 @@ def run_training(model: str, overrides: list[str]) -> None:
     cfg = load_config(CONFIG_NAMES[model], overrides)
     if cfg.data.get("synthetic", False):
         ensure_synthetic_dataset(cfg.data.root, crop_size=cfg.data.crop_size)
-    refiner = model == "gath" and "refiner" in cfg  # GATH-W's stages (experiment=gath_w, gath_w_adv)
+    refiner = model == "gath" and "refiner" in cfg  # GATH-W (experiment=gath_w and the stages built on it)
     if refiner:
         from talkinghead.pairs import ensure_pairs
 
