@@ -1,9 +1,12 @@
-"""Inference with a trained generator: encode a photo's crop once, decode AU frames in batches."""
+"""Inference with a trained generator: encode a photo's crop once, decode AU frames in batches;
+and the inference form of any of the networks (`for_inference`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from actionunits.checkpoint import resolve_device
 from gath.models import Generator
@@ -22,15 +25,38 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return images.float().add(1.0).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Every BatchNorm2d that directly follows a Conv2d in a Sequential folded into that conv
+    (eval mode; children replaced in place): the same function with one op less per layer."""
+    for name, child in module.named_children():
+        setattr(module, name, fold_batchnorm(child))
+    if not isinstance(module, nn.Sequential):
+        return module
+    kept: list[nn.Module] = []
+    for layer in module:
+        if isinstance(layer, nn.BatchNorm2d) and kept and isinstance(kept[-1], nn.Conv2d):
+            kept[-1] = fuse_conv_bn_eval(kept[-1], layer)
+        else:
+            kept.append(layer)
+    return nn.Sequential(*kept)
+
+
+def for_inference(module: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """A network as the render runs it: on `device`, eval, BatchNorm folded, channels_last
+    (together ~30% faster small convolutions on one CPU thread than the eager training form;
+    the inputs should be channels_last too)."""
+    module = fold_batchnorm(module.to(device).eval())
+    return module.to(memory_format=torch.channels_last)
+
+
 class FaceAnimator:
     """Holds a generator on a device. `set_source` runs the encoder once per photo; `render`
-    runs only the decoder per batch of AU frames (channels_last everywhere: 10-30% faster
-    convolutions on CPU too; bf16 on CUDA)."""
+    runs only the decoder per batch of AU frames (`for_inference`; bf16 on CUDA)."""
 
     def __init__(self, generator: Generator, meta: dict, device: str = "auto") -> None:
         self.device = resolve_device(device)
         self.cuda = self.device.type == "cuda"
-        self.generator = generator.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.generator = for_inference(generator, self.device)
         self.au_names: tuple[str, ...] = tuple(meta["au_names"])
         self.crop_size: int = int(meta["crop_size"])
         self._code: torch.Tensor | None = None

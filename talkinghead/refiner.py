@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from gath.inference import for_inference
 from talkinghead.face.mouth import is_grey, mouth_crop
 
 # Crops whose parted-lip area is below this share of the crop are left alone (closed lips).
@@ -24,13 +25,14 @@ class MouthRefiner:
     """Refines the mouths of warped frames in place."""
 
     def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device | str = "cpu") -> None:
-        self.model = model.to(device).eval()
+        self.detail_sigma = model.detail_sigma
+        self.model = for_inference(model, device)
         self.device = torch.device(device)
         self.size = int(meta["crop_size"])
         self.au_names = tuple(meta["au_names"])
         self.steps = int(meta.get("steps", 0))
         self.speakers = list(meta.get("speakers", []))  # whose pairs it trained on
-        self.adds_change = model.detail_sigma > 0  # paints colour and shading only: add its change to the frame
+        self.adds_change = self.detail_sigma > 0  # paints colour and shading only: add its change to the frame
         ramp = np.minimum(np.arange(self.size) + 0.5, self.size - 0.5 - np.arange(self.size)) / BORDER_FADE
         edge = np.clip(ramp, 0, 1).astype(np.float32)
         self._window = np.minimum(edge[:, None], edge[None, :])
@@ -39,8 +41,9 @@ class MouthRefiner:
     def run(self, crops: np.ndarray, openings: np.ndarray, aus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, S, S, 3) uint8 crops, (B, S, S) openings, (B, K) AUs -> colour (B, S, S, 3) in
         [0, 255] and painted weight 1 - A (B, S, S)."""
-        x = torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
-        o = torch.from_numpy(openings).to(self.device)[:, None]
+        cl = torch.channels_last
+        x = (torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1).contiguous(memory_format=cl)
+        o = torch.from_numpy(openings).to(self.device)[:, None].contiguous(memory_format=cl)
         _, colour, attention = self.model(x, o, torch.from_numpy(np.asarray(aus, np.float32)).to(self.device))
         colour = ((colour.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
         return colour, (1 - attention[:, 0]).cpu().numpy()

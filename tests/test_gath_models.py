@@ -52,3 +52,22 @@ def test_upsampling_choice_is_checked_and_changes_the_decoder():
         Generator(n_aus=4, upsampling="bilinear")
     kinds = {type(m) for m in Generator(n_aus=4, channels=8, n_res_blocks=1, upsampling="resize").upsample}
     assert torch.nn.Upsample in kinds and torch.nn.ConvTranspose2d not in kinds
+
+
+def test_inference_form_folds_batchnorm_and_computes_the_same():
+    from gath.inference import for_inference
+    from gath.models import WarpRefiner
+
+    torch.manual_seed(0)
+    net = WarpRefiner(n_aus=5, channels=8, n_res_blocks=2, detail_sigma=1.5)
+    for m in net.modules():  # non-trivial statistics, or folding an identity BN proves nothing
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    x, o, a = torch.rand(3, 3, 32, 32) * 2 - 1, (torch.rand(3, 1, 32, 32) > 0.7).float(), torch.rand(3, 5)
+    with torch.no_grad():
+        want = net.eval()(x, o, a)
+        fast = for_inference(net)
+        got = fast(x.contiguous(memory_format=torch.channels_last), o, a)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, atol=1e-4, rtol=1e-4)
