@@ -111,6 +111,28 @@ def test_mouth_fill_stays_inside_the_lips(shared_data, motion):
     assert teeth.max(axis=1).max() > 150  # some teeth in view, not just a dark hole
 
 
+def test_wide_opening_shows_teeth_above_a_tongue_not_a_black_hole(shared_data, motion):
+    """Real wide-open mouths of the tracked video show upper teeth and a tongue; the drawn
+    interior is read in three bands from the upper to the lower inner lip."""
+    portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
+    aus = portrait.aus.copy()
+    aus[JAW] = 1.0
+    frame = animator.frames(aus[None])[0].astype(float)
+    ((_, points),), _ = animator.plan(aus[None])
+    up, lo = points[list(UPPER_INNER_LIP)], points[list(LOWER_INNER_LIP)]
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(np.concatenate([up, lo[::-1]])).astype(np.int32)], 1)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
+    ys, xs = np.nonzero(inside)
+    top, bottom = up[len(up) // 2, 1], lo[len(lo) // 2, 1]
+    band = np.clip(((ys - top) / (bottom - top) * 3).astype(int), 0, 2)
+    middle = np.abs(xs - xs.mean()) < 0.25 * (xs.max() - xs.min())  # away from the corners
+    teeth, cavity, tongue = (frame[ys[(band == k) & middle], xs[(band == k) & middle]].mean(0) for k in range(3))
+    assert teeth.mean() > cavity.mean() + 40
+    assert cavity.mean() > 55  # dark red behind the teeth, not black (the old fill: 36)
+    assert tongue[0] > tongue[1] + 35  # lip-coloured (the old fill: red - green 22)
+
+
 def face_box(landmarks: np.ndarray) -> tuple[slice, slice]:
     (x0, y0), (x1, y1) = landmarks[:, :2].min(0).astype(int), landmarks[:, :2].max(0).astype(int)
     return slice(y0, y1), slice(x0, x1)

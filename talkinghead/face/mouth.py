@@ -18,14 +18,24 @@ import numpy as np
 from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_LIP, UPPER_OUTER_LIP
 
 TOOTH_WHITE = np.array([236.0, 228.0, 208.0])
+# The proportions below were fitted to real open mouths of the tracked video (warp-only
+# crops against the real frames: docs/results/2026-12-02-drawn-interior/fit_fill.py).
 # Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
 # the opening (upper incisors hang into a small opening; lower teeth show less).
-UPPER_TEETH = (0.09, 0.4)
+UPPER_TEETH = (0.13, 0.4)
 LOWER_TEETH = (0.045, 0.2)
-TEETH_SPAN = 0.72  # share of the mouth width with teeth in view (the corners show cavity)
+# Share of the mouth width with teeth in view (the corners show cavity); the lower teeth,
+# further back behind the lower lip, show only in the middle.
+TEETH_SPAN = 0.72
+LOWER_TEETH_SPAN = 0.06
 # Gaps between neighbouring teeth, in mouth widths from the centre line (incisors, canines).
 TOOTH_GAPS = (0.0, -0.09, 0.09, -0.17, 0.17)
-SHADE_DEPTH = 0.65  # how much darker the back of the mouth is than its rim
+CAVITY = 0.45       # the cavity's colour at the lips, as a share of the lip colour,
+SHADE_DEPTH = 0.55  # and how much darker the back of the mouth is than that
+# The tongue's height (share of the opening) and colour (share of the lip colour): 0.9 fits
+# real mouths a little better but is too close to the lips on a black and white print, where
+# the mouth then reads half closed (MediaPipe's lip gap 0.10 instead of 0.16 at jawOpen 1).
+TONGUE = (0.55, 0.7)
 # GATH-W's mouth crop: its side in eye distances (an open mouth with its lips, the top of
 # the chin and the philtrum) and its centre, the middle of the inner lips.
 MOUTH_CROP_SPAN = 1.2
@@ -159,21 +169,27 @@ class MouthFill:
         dist = cv2.distanceTransform((mouth > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
         depth = np.clip(dist / (0.35 * gap + 1.0), 0, 1)
         c = self.colours
-        fill = (0.28 * c.lip)[None, None] * (1.0 - SHADE_DEPTH * depth)[..., None]
-        # Tongue: a lip-coloured rise at the bottom of the cavity.
+        fill = (CAVITY * c.lip)[None, None] * (1.0 - SHADE_DEPTH * depth)[..., None]
+        # Tongue: a lip-coloured rise filling the bottom of the cavity, darker towards its back
+        # (the real open mouths of the tracked video show it more than a dark hole).
         t = np.linspace(0, 1, len(lo))
         corner = np.sin(np.pi * t) ** 0.6  # 0 at the corners, 1 in the middle
-        tongue = _polygon_mask(shape, np.concatenate([lo, (lo - down * (0.3 * gap * corner)[:, None])[::-1]]))
-        fill = fill * (1 - 0.7 * tongue[..., None]) + 0.7 * tongue[..., None] * (0.55 * c.lip)
+        height, tone = TONGUE[0] * gap, TONGUE[1]
+        tongue = _polygon_mask(shape, np.concatenate([lo, (lo - down * (height * corner)[:, None])[::-1]]))
+        pixels = np.indices(shape)[::-1].transpose(1, 2, 0) + 0.5
+        centre = (up[len(up) // 2] + lo[len(lo) // 2]) / 2
+        along = ((pixels - centre) @ across) / max(width, 1e-6)  # -0.5 .. 0.5 corner to corner
+        rise = np.clip(((lo[len(lo) // 2] - pixels) @ down) / max(height, 1e-6), 0, 1)
+        rounded = (1.0 - 0.35 * rise) * (1.0 - 0.3 * np.clip(2 * np.abs(along), 0, 1) ** 2)
+        fill = fill * (1 - 0.9 * tongue[..., None]) + 0.9 * tongue[..., None] * (tone * c.lip) * rounded[..., None]
         # Teeth: bands along the middle of the inner lips, darker towards the corners, with
         # thin shadows between neighbouring teeth.
-        middle = np.clip((corner - (1 - TEETH_SPAN)) / TEETH_SPAN, 0, 1) ** 0.5
-        centre = (up[len(up) // 2] + lo[len(lo) // 2]) / 2
-        along = ((np.indices(shape)[::-1].transpose(1, 2, 0) + 0.5 - centre) @ across) / max(width, 1e-6)
         gaps = np.ones(shape, np.float32)
         for g in TOOTH_GAPS:
             gaps *= 1 - 0.25 * np.exp(-0.5 * ((along - g) * width / max(0.5, 0.006 * width)) ** 2)
-        for lip, (share, cap), tone, sign in ((up, UPPER_TEETH, 1.0, 1.0), (lo, LOWER_TEETH, 0.78, -1.0)):
+        for lip, (share, cap), span, tone, sign in ((up, UPPER_TEETH, TEETH_SPAN, 1.0, 1.0),
+                                                   (lo, LOWER_TEETH, LOWER_TEETH_SPAN, 0.78, -1.0)):
+            middle = np.clip((corner - (1 - span)) / span, 0, 1) ** 0.5
             edge = lip + sign * down * (min(share * width, cap * gap) * middle)[:, None]
             teeth = _polygon_mask(shape, np.concatenate([lip, edge[::-1]]))
             shade = tone * (0.72 + 0.28 * np.clip(1 - np.abs(along) / (0.5 * TEETH_SPAN), 0, 1)) * gaps
