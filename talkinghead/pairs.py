@@ -35,7 +35,8 @@ from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips, read_info
 from audio2au.mouth import lip_gap
 from talkinghead.clip_sources import list_clips, shared_data_inputs
-from talkinghead.face.mouth import mouth_crop
+from talkinghead.errors import UserError
+from talkinghead.face.mouth import DRAWING, mouth_crop
 from talkinghead.io.video_frames import VideoFrames
 from talkinghead.portrait import Portrait, WarpAnimator
 
@@ -155,9 +156,19 @@ def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, format=PAIR_FORMAT, speakers=np.array(names), au_names=np.array(info.au_names),
+            np.savez(f, format=PAIR_FORMAT, drawing=DRAWING, speakers=np.array(names), au_names=np.array(info.au_names),
                      tracker=np.array(motion.tracker), **{k: np.stack(v) for k, v in arrays.items()})
     return out
+
+
+def check_drawing(path: str | os.PathLike) -> None:
+    """Refuse pairs whose warped crops were drawn with another mouth interior than the
+    renderer's: a refiner trained on them would learn to correct a drawing it never sees."""
+    with np.load(path) as d:
+        drawing = int(d["drawing"]) if "drawing" in d.files else 1
+    if drawing != DRAWING:
+        raise UserError(f"GATH-W pairs {path} were built with drawn interior {drawing}, the renderer now draws "
+                        f"{DRAWING}: delete the file (it is rebuilt on the next run) or point refiner.pairs elsewhere")
 
 
 def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath config with experiment=gath_w
@@ -171,6 +182,8 @@ def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath config 
     held = list(cfg.data.exclude_speakers)
     motion = None
     for path, kw in ((r.pairs, {"exclude": held}), (r.val_pairs, {"speakers": held})):
+        if path and Path(path).is_file():
+            check_drawing(path)
         if not path or Path(path).is_file() or ("speakers" in kw and not held):
             continue
         motion = motion or load_motion(None)

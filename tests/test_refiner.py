@@ -91,7 +91,7 @@ def test_discriminator_sees_only_the_mouth_region():
     assert (seen[..., ~inside] == 0).all()
 
 
-def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
+def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0, drawing: int | None = None) -> None:
     """Pairs whose target is the warp with the opening painted dark (an open mouth the warp
     did not show): learnable only by painting inside the opening."""
     rng = np.random.default_rng(seed)
@@ -105,7 +105,10 @@ def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0) -> None:
     target = np.where(opening > 0, 25, warped).astype(np.uint8)
     from talkinghead.face.au_tracker import tracker_version
 
-    np.savez(path, format=1, speakers=np.array(["a", "b"]), au_names=np.array(AU_NAMES), tracker=np.array(tracker_version()),
+    from talkinghead.face.mouth import DRAWING
+
+    np.savez(path, format=1, drawing=DRAWING if drawing is None else drawing, speakers=np.array(["a", "b"]),
+             au_names=np.array(AU_NAMES), tracker=np.array(tracker_version()),
              warped=warped, opening=opening, target=target, mouth=opening, aus=rng.random((n, len(AU_NAMES)), np.float32),
              speaker=(np.arange(n) % 2).astype(np.int64))
 
@@ -138,6 +141,16 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
     torch.save(ckpt, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="another AU tracker"):
         load_refiner(tmp_path / "other.pt")
+
+
+def test_pairs_of_another_drawn_interior_are_refused(tmp_path, capsys):
+    """Pairs bake the renderer's drawn interior into their warped crops: after the drawing
+    changes, training on old pairs would teach the refiner to fix what it never sees."""
+    pairs = tmp_path / "pairs.npz"
+    write_pairs(pairs, 8, drawing=1)
+    assert train(tmp_path / "run", pairs, 2) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "drawn interior 1" in err[0] and not (tmp_path / "run" / "refiner.pt").exists()
 
 
 def test_later_stages_fine_tune_the_l1_stage(tmp_path):

@@ -20,6 +20,9 @@ from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_
 TOOTH_WHITE = np.array([236.0, 228.0, 208.0])
 # The proportions below were fitted to real open mouths of the tracked video (warp-only
 # crops against the real frames: docs/results/2026-12-02-drawn-interior/fit_fill.py).
+# GATH-W's training pairs bake the drawing in: bump DRAWING with any change to it, and pairs
+# built with another drawing are refused (talkinghead.pairs).
+DRAWING = 2
 # Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
 # the opening (upper incisors hang into a small opening; lower teeth show less).
 UPPER_TEETH = (0.13, 0.4)
