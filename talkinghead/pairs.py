@@ -184,7 +184,8 @@ def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath config 
     for path, kw in ((r.pairs, {"exclude": held}), (r.val_pairs, {"speakers": held})):
         if path and Path(path).is_file():
             check_drawing(path)
-        if not path or Path(path).is_file() or ("speakers" in kw and not held):
+            continue
+        if not path or ("speakers" in kw and not held):
             continue
         motion = motion or load_motion(None)
         print(f"building GATH-W pairs {path} from {cfg.data.root} and the videos in {r.videos}", flush=True)

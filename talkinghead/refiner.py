@@ -25,14 +25,13 @@ class MouthRefiner:
     """Refines the mouths of warped frames in place."""
 
     def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device | str = "cpu") -> None:
-        self.detail_sigma = model.detail_sigma
+        self.adds_change = model.detail_sigma > 0  # paints colour and shading only: add its change to the frame
         self.model = for_inference(model, device)
         self.device = torch.device(device)
         self.size = int(meta["crop_size"])
         self.au_names = tuple(meta["au_names"])
         self.steps = int(meta.get("steps", 0))
         self.speakers = list(meta.get("speakers", []))  # whose pairs it trained on
-        self.adds_change = self.detail_sigma > 0  # paints colour and shading only: add its change to the frame
         ramp = np.minimum(np.arange(self.size) + 0.5, self.size - 0.5 - np.arange(self.size)) / BORDER_FADE
         edge = np.clip(ramp, 0, 1).astype(np.float32)
         self._window = np.minimum(edge[:, None], edge[None, :])

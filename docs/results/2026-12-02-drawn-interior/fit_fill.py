@@ -27,10 +27,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 TUNE = ("ted_lieu", "vlogger_man_brickwall", "shorts_woman_darkhair", "w2lpaper_woman_auburn", "vlogger_venya_pak",
         "ko_lipreading_woman", "jen_psaki", "vidtimit_fadg0", "ben_shapiro", "accent_coach_woman_mic")
-HELD = ("grid_f_lbbc2a", "grid_m_lbax4n", "lrs2_deepavsr_00009", "theresa_may", "clips__pcavs_voxceleb__00010",
-        "grid_s2", "grid_f_brbk7n", "grid_m_sbwe5n", "lrs2_deepavsr_00001", "lrs2_deepavsr_00019", "obama", "macron",
-        "cnn_anchor_jim_acosta", "clips__video_retalking__1", "clips__pcavs_voxceleb__00002",
-        "clips__liveportrait_driving__*")
 BINS = ((0.01, 0.04), (0.04, 0.08), (0.08, 0.13), (0.13, 1.0))
 
 
@@ -61,6 +57,7 @@ def main() -> None:
     args = p.parse_args()
     import talkinghead.face.mouth as mouth
     from talkinghead.checkpoints import load_motion
+    from talkinghead.evaluation.heldout import DEFAULT_SPEAKERS
     from talkinghead.pairs import build_pairs
 
     motion = load_motion(None)
@@ -73,8 +70,8 @@ def main() -> None:
                     raise SystemExit(f"talkinghead.face.mouth has no {name}")
                 setattr(mouth, name, tuple(value) if isinstance(value, list) else value)
             out = Path(tmp) / f"{i}.npz"
-            build_pairs(args.prepared, args.data, out, motion, speakers=list(HELD if args.held_out else TUNE),
-                        progress=False)
+            speakers = list(DEFAULT_SPEAKERS if args.held_out else TUNE)
+            build_pairs(args.prepared, args.data, out, motion, speakers=speakers, progress=False)
             print(f"| `{json.dumps(setting)}` " + score(out), flush=True)
 
 
