@@ -196,7 +196,7 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     elif case == "enhance_with_warp":
         extra = ["--enhance"]
     rc, stdout, err = run(["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt,
-                           "--size", 128, "--quiet", *extra], capsys)
+                           "--size", 128, *extra], capsys)  # not --quiet: stage lines must not precede the error
     assert rc == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("talkinghead: error: "), err
