@@ -85,7 +85,7 @@ def clip_pairs(frames: dict[int, np.ndarray], landmarks: np.ndarray, aus: np.nda
         animator = WarpAnimator(Portrait(frames[s], landmarks[s], aus[s]), motion)
         moves = animator.offsets_to(landmarks[targets]) if geometry == "real" else None
         plan = animator.plan(aus[targets], moves)
-        for t, warped, (_, points) in zip(targets, animator.draw(plan), plan[0]):
+        for t, warped, points in zip(targets, animator.draw(plan), plan.points):
             _, w_crop, opening = mouth_crop(warped, points, size)
             _, t_crop, mouth = mouth_crop(frames[t], landmarks[t][:, :2], size)
             out["warped"].append(w_crop.transpose(2, 0, 1))

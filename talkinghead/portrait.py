@@ -7,12 +7,11 @@ frames of it.
 
 `render`, `reenact`, `edit`, `live`, `demo` and `eval` all go through here, so they animate
 a photo the same way. Every animator splits its per-batch work in two halves, `plan` and
-`draw`, so the render pipeline can run them on two cores (the second in the video writer's
-thread, where OpenCV releases the GIL):
+`draw`, which the render pipeline times apart (and GATH-W's training pairs stop between):
 
-- `WarpAnimator` (the default): the photo's own pixels moved by the AU -> motion model,
-  plus a drawn mouth interior, optionally refined by GATH-W (`talkinghead.refiner`);
-  AU_target = AU_photo gives the photo back exactly.
+- `WarpAnimator` (the default): the photo's own pixels moved by the AU -> motion model
+  (`plan`), plus a drawn mouth interior, optionally refined by GATH-W
+  (`talkinghead.refiner`) (`draw`); AU_target = AU_photo gives the photo back exactly.
 - `GathAnimator`: the GATH generator redraws the aligned face crop, pasted back with a
   feathered edge (the paper's method; its weights are trained separately).
 """
@@ -37,17 +36,24 @@ LIP_OPENING_AUS = ("jawOpen", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRi
                    "mouthLowerDownRight")
 LIPS_APART = 0.04
 
+def frame_workers() -> int:
+    """Threads that make frames on CPU: one per core, up to 4 (beyond that the Python
+    between OpenCV's and numpy's calls, which holds the GIL, stops them from scaling)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
 @contextmanager
-def frame_loop_threads(cuda: bool) -> Iterator[None]:
-    """While frames are made on CPU, torch uses all cores but one: the other runs the
-    second half of each batch (drawing, the video writer, ffmpeg). Oversubscribed OpenMP
-    threads spin-wait (on 2 busy cores one GATH decoder thread was 2x faster than two).
-    The old setting is restored."""
+def frame_loop_threads(cuda: bool, workers: int = 1) -> Iterator[None]:
+    """While `workers` threads make frames on CPU, torch gives each its share of the cores
+    (with one worker on 2 cores, one thread: the other core runs the video writer and
+    ffmpeg). Oversubscribed OpenMP threads spin-wait (on 2 busy cores one GATH decoder
+    thread was 2x faster than two). The old setting is restored."""
     import torch
 
     old = torch.get_num_threads()
     if not cuda:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+        cores = len(os.sched_getaffinity(0))
+        torch.set_num_threads(max(1, cores - 1) if workers == 1 else max(1, cores // workers))
     try:
         yield
     finally:
@@ -166,13 +172,30 @@ class _FullFrames:
         return self.draw(self.plan(aus))
 
 
+@dataclass
+class WarpPlan:
+    """A batch halfway (`WarpAnimator.plan`): the photo's pixels moved, the mouth interior
+    not drawn yet."""
+
+    frames: np.ndarray  # (B, H, W, 3) uint8, the warped photo
+    points: np.ndarray  # (B, 478, 2) moved landmarks, photo pixels
+    moved: np.ndarray  # (B,) bool; False: the frame is the photo itself
+    aus: np.ndarray  # (B, K) targets (the refiner's input)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, s: slice) -> WarpPlan:
+        return WarpPlan(self.frames[s], self.points[s], self.moved[s], self.aus[s])
+
+
 class WarpAnimator(_FullFrames):
     """The photo's pixels moved by AU-driven landmark motion, plus a drawn mouth interior.
 
     Per frame: target landmarks = photo landmarks + motion(AU_target - AU_photo) in the
-    photo's head pose; `plan` finds the backward warp map of the face region, `draw`
-    samples the full-resolution photo with it and fills the parted lips (then lets the
-    GATH-W `refiner` repaint them, when given)."""
+    photo's head pose; `plan` finds the backward warp map of the face region and samples
+    the full-resolution photo with it, `draw` fills the parted lips (then lets the GATH-W
+    `refiner` repaint them, when given)."""
 
     def __init__(self, portrait: Portrait, motion, crop_height: int | None = None, refiner=None) -> None:
         from talkinghead.face.align import DEFAULT_CROP_SIZE, warp_region
@@ -215,30 +238,32 @@ class WarpAnimator(_FullFrames):
         other, _ = remove_pose(np.asarray(landmarks), reference)
         return ((other - own).astype(np.float32) @ self._to_photo)[..., :2]
 
-    def plan(self, aus: np.ndarray, offsets: np.ndarray | None = None) -> tuple[list, np.ndarray]:
-        """Per frame: (backward map or None when nothing moves, target landmark positions),
-        and the AUs (for the refiner). `offsets` (B, 478, 2) replace the motion model's."""
+    def plan(self, aus: np.ndarray, offsets: np.ndarray | None = None) -> WarpPlan:
+        """The photo warped to each frame's landmarks. `offsets` (B, 478, 2) replace the
+        motion model's."""
         aus = np.asarray(aus, np.float32)
-        out = []
-        for off in self.offsets(aus) if offsets is None else offsets:
-            vertex = self.mesh.vertex_offsets(off)
-            maps = self.warp.backward_map(vertex) if np.abs(vertex).max() > 1e-3 else None
-            out.append((maps, self.portrait.landmarks[:, :2] + off))
-        return out, aus
-
-    def draw(self, plan: tuple[list, np.ndarray]) -> np.ndarray:
         photo = self.portrait.image
-        per_frame, aus = plan
-        frames = np.empty((len(per_frame), *photo.shape), np.uint8)
-        for frame, (maps, points) in zip(frames, per_frame):
-            frame[:] = photo
-            if maps is None:
-                continue
-            frame[self.warp.roi] = cv2.remap(photo, maps[0], maps[1], cv2.INTER_CUBIC,
-                                             borderMode=cv2.BORDER_REPLICATE)
-            self.mouth.draw(frame, points)
+        offsets = self.offsets(aus) if offsets is None else offsets
+        frames = np.empty((len(offsets), *photo.shape), np.uint8)
+        moved = np.zeros(len(offsets), bool)
+        for i, off in enumerate(offsets):
+            frames[i] = photo
+            vertex = self.mesh.vertex_offsets(off)
+            if np.abs(vertex).max() > 1e-3:
+                map_x, map_y = self.warp.backward_map(vertex)
+                cv2.remap(photo, map_x, map_y, cv2.INTER_CUBIC, dst=frames[i][self.warp.roi],
+                          borderMode=cv2.BORDER_REPLICATE)
+                moved[i] = True
+        return WarpPlan(frames, self.portrait.landmarks[:, :2] + offsets, moved, aus)
+
+    def draw(self, plan: WarpPlan) -> np.ndarray:
+        """The plan's frames (in place) with their mouth interiors."""
+        frames = plan.frames
+        for frame, points, moved in zip(frames, plan.points, plan.moved):
+            if moved:
+                self.mouth.draw(frame, points)
         if self.refiner is not None:
-            self.refiner(frames, [points if maps is not None else None for maps, points in per_frame], aus)
+            self.refiner(frames, [p if m else None for p, m in zip(plan.points, plan.moved)], plan.aus)
         if self.crop_height is not None:
             return np.stack([self._crop(f) for f in frames])
         return frames

@@ -7,6 +7,7 @@ benchmark's per-stage table, so what the benchmark reports is what users see.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ class Progress:
         self.seconds: dict[str, float] = defaultdict(float)
         self.start = time.perf_counter()
         self._held: list[str] | None = []  # None once the held lines have been printed
+        self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -38,8 +40,10 @@ class Progress:
         self._print(name, dt)
 
     def add(self, name: str, seconds: float) -> None:
-        """Account time measured elsewhere (per batch, or in the encoder thread)."""
-        self.seconds[name] += seconds
+        """Account time measured elsewhere (per batch in the frame workers, or in the
+        encoder thread)."""
+        with self._lock:
+            self.seconds[name] += seconds
 
     def show(self, *names: str) -> None:
         """Print the totals of stages accounted with `add` (those that ran)."""

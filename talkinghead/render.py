@@ -6,10 +6,11 @@ talking video out.
     speech -> audio2au -> AU series | driving video -> AU tracker | CSV -> AU series
     AU series -> post-processing (smoothing, the photo's expression held outside the
        speech AUs, blinks, idle brows, user controls)
-    -> per batch: animator.plan (main thread) -> [writer thread] animator.draw ->
-       ffmpeg pipe -> H.264 + AAC into a temp file, renamed when complete.
+    -> per batch, on one of the frame worker threads: animator.plan -> animator.draw
+    -> [writer thread, in order] ffmpeg pipe -> H.264 + AAC into a temp file, renamed
+       when complete.
 
-Memory holds one batch of frames plus the writer's short queue, whatever the length of
+Memory holds a batch per worker plus the writer's short queue, whatever the length of
 the audio.
 """
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from talkinghead.aupost import PostOptions, postprocess, resample
 from talkinghead.checkpoints import AnimatorFactory, ModelOptions, load_audio2au
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
-from talkinghead.portrait import Animator, Portrait, even, frame_loop_threads
+from talkinghead.portrait import Animator, Portrait, even, frame_loop_threads, frame_workers
 from talkinghead.progress import Progress
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
@@ -90,8 +93,8 @@ class RenderResult:
 
 
 class FrameMaker:
-    """Times an animator's two halves: `plan` (main thread) and `draw` (the video writer's
-    thread, where OpenCV releases the GIL), so they run on two cores."""
+    """An animator with its two halves timed (`plan`, `draw`; summed over the worker
+    threads, so on several cores they can exceed the wall time)."""
 
     def __init__(self, animator: Animator, progress: Progress) -> None:
         self.animator, self.progress = animator, progress
@@ -112,20 +115,28 @@ class FrameMaker:
         self.progress.add("draw", time.perf_counter() - t0)
         return frames
 
+    def frames(self, aus: np.ndarray) -> np.ndarray:
+        return self.draw(self.plan(aus))
+
 
 def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str | os.PathLike | None,
            batch_size: int, progress: Progress, cuda: bool = False) -> int:
     """Render every frame of `series` in batches straight into the video encoder; returns
-    the number of frames written."""
+    the number of frames written. On CPU each batch is made whole (plan, then draw) by one
+    of `frame_workers` threads, in order, while the writer thread feeds ffmpeg."""
     n = len(series)
-    with VideoWriter(output, frame_maker.size, series.fps, audio=audio, compose=frame_maker.draw) as writer, \
-            frame_loop_threads(cuda):
+    workers = 1 if cuda else frame_workers()
+    with VideoWriter(output, frame_maker.size, series.fps, audio=audio) as writer, frame_loop_threads(cuda, workers), \
+            ThreadPoolExecutor(workers, thread_name_prefix="frames") as pool:
+        pending: deque = deque()
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
-                batch = series.values[i : i + batch_size]
-                writer.write(frame_maker.plan(batch))
-                bar.update(len(batch))
-    progress.add("encode", writer.busy_seconds)  # ran beside the planner, in the writer thread
+                pending.append(pool.submit(frame_maker.frames, series.values[i : i + batch_size]))
+                if len(pending) > workers:  # one batch queued per worker keeps them all busy
+                    bar.update(writer.write(pending.popleft().result()))
+            while pending:
+                bar.update(writer.write(pending.popleft().result()))
+    progress.add("encode", writer.busy_seconds)  # ran beside the frame workers, in the writer thread
     return writer.frames_written
 
 

@@ -199,7 +199,7 @@ def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
     assert np.array_equal(a[0], b[0]) and np.array_equal(b[0], portrait.image)  # nothing moves: untouched
     changed = np.abs(a[1].astype(int) - b[1]).sum(-1) > 0
     assert changed.any()
-    ((_, points),), _ = plain.plan(opened[None])
+    points = plain.plan(opened[None]).points[0]
     from talkinghead.face.mouth import mouth_crop
 
     m = cv2.invertAffineTransform(mouth_crop(a[1], points, 32)[0])
@@ -226,7 +226,7 @@ def test_shading_refiner_keeps_the_frames_full_resolution_detail(shared_data, tm
     opened[JAW] = 1.0
     plain = WarpAnimator(portrait, motion)
     warped = plain.frames(opened[None])[0]
-    ((_, points),), _ = plain.plan(opened[None])
+    points = plain.plan(opened[None]).points[0]
     h, w = warped.shape[:2]
     mask = mouth_opening(points, np.array([[1.0, 0, 0], [0, 1.0, 0]]), max(h, w))[:h, :w]
     inside = torch.from_numpy((mask > 0.99).astype(np.float32))[None, None]

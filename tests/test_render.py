@@ -102,6 +102,33 @@ def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
     assert probe(tmp_path / "csv.mp4").frames == p.frames
 
 
+def test_batches_made_on_several_threads_come_out_in_order(shared_data, tmp_path, capsys):
+    """Frame workers make batches in parallel; the video must still show them in order.
+    The jaw steps between three levels batch by batch, so each decoded frame's nearest
+    directly made frame has its own jaw level (a swapped pair of batches is 0.5 off)."""
+    from actionunits import AUSeries
+    from talkinghead.checkpoints import load_motion
+    from talkinghead.portrait import Portrait, WarpAnimator
+
+    weights = shipped_trained_weights("the jaw must visibly move")
+    jaw = AU_NAMES.index("jawOpen")
+    values = np.zeros((48, len(AU_NAMES)), np.float32)
+    values[:, jaw] = np.repeat(np.resize([0.0, 1.0, 0.5], 12), 4)
+    AUSeries(values, 25.0, AU_NAMES).write_csv(tmp_path / "drive.csv")
+    out, used = tmp_path / "v.mp4", tmp_path / "used.csv"
+    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", tmp_path / "drive.csv", "-o", out,
+                      "--checkpoint", weights, "--size", 256, "--batch-size", 4, "--save-aus", used, "--quiet"], capsys)
+    assert rc == 0, err
+    portrait = Portrait.open(shared_data / PHOTO, 256)
+    series = AUSeries.read_csv(used).reorder(portrait.names)  # the AUs after post-processing
+    expected = WarpAnimator(portrait, load_motion(weights)).frames(series.values).astype(np.float32)
+    decoded = read_frames(out).astype(np.float32)
+    assert len(decoded) == len(expected) == 48
+    nearest = np.abs(decoded[:, None] - expected[None]).mean(axis=(2, 3, 4)).argmin(axis=1)
+    off = np.abs(series.values[nearest, jaw] - series.values[:, jaw])
+    assert off.max() < 0.25, off.round(2)
+
+
 def test_demo_renders_bundled_example_outside_the_current_folder(tiny, tmp_path, capsys, monkeypatch):
     here, out = tmp_path / "checkout", tmp_path / "videos"
     here.mkdir()
@@ -204,7 +231,7 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     assert list(out_dir.rglob("*")) == []  # no output, no temp file
 
 
-@pytest.mark.parametrize("step", ["plan", "draw"])  # the animator's halves: main thread, writer thread
+@pytest.mark.parametrize("step", ["plan", "draw"])  # the animator's halves, both in the frame workers
 def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, monkeypatch):
     from talkinghead import render as render_module
 

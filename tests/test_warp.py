@@ -96,9 +96,8 @@ def test_mouth_fill_stays_inside_the_lips(shared_data, motion):
     portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
     aus = portrait.aus.copy()
     aus[JAW] = 0.8
-    ((maps, points),), _ = animator.plan(aus[None])
-    warped = portrait.image.copy()
-    warped[animator.warp.roi] = cv2.remap(portrait.image, maps[0], maps[1], cv2.INTER_LINEAR)
+    plan = animator.plan(aus[None])
+    warped, points = plan.frames[0], plan.points[0]
     filled = warped.copy()
     animator.mouth.draw(filled, points)
     changed = np.abs(filled.astype(int) - warped).sum(axis=2) > 0
@@ -118,7 +117,7 @@ def test_wide_opening_shows_teeth_above_a_tongue_not_a_black_hole(shared_data, m
     aus = portrait.aus.copy()
     aus[JAW] = 1.0
     frame = animator.frames(aus[None])[0].astype(float)
-    ((_, points),), _ = animator.plan(aus[None])
+    points = animator.plan(aus[None]).points[0]
     up, lo = points[list(UPPER_INNER_LIP)], points[list(LOWER_INNER_LIP)]
     inside = np.zeros(frame.shape[:2], np.uint8)
     cv2.fillPoly(inside, [np.round(np.concatenate([up, lo[::-1]])).astype(np.int32)], 1)

@@ -120,9 +120,14 @@ class WarpMesh:
 class DenseWarp:
     """Everything that depends only on the photo's geometry is computed once (the region
     the warp can touch, the grid); per frame, `backward_map` rasterises the moved mesh on a
-    grid `step` times coarser than the photo and interpolates each grid point's position in
-    the photo from its triangle's corners (exact for a piecewise-affine warp, however much
-    a triangle stretches), then scales that map up to full resolution."""
+    grid `step` times coarser than the photo and evaluates, at each grid point, its
+    triangle's affine map back to the photo (exact for a piecewise-affine warp, however
+    much a triangle stretches), then scales that map up to full resolution.
+
+    The map is kept in absolute photo coordinates. The identity is linear, so where no
+    triangle moved the linear upscaling reproduces it exactly (the grid has one cell of
+    margin around the region so that holds at its border too) and those pixels come back
+    bit-exact without a per-pixel mask."""
 
     def __init__(self, mesh: WarpMesh, image_shape: tuple[int, ...], step: int = FIELD_STEP) -> None:
         h, w = image_shape[:2]
@@ -134,29 +139,26 @@ class DenseWarp:
         if self.x1 <= self.x0 or self.y1 <= self.y0:
             raise ValueError("the face lies outside the photo")
         rw, rh = self.x1 - self.x0, self.y1 - self.y0
-        self.fw, self.fh = -(-rw // step), -(-rh // step)
-        # Grid point (i, j) is the centre of a step x step cell: photo pixel x0 + step*(j+0.5) - 0.5,
-        # the convention cv2.resize uses, so scaling the map up puts every value in place.
-        gx = self.x0 + step * (np.arange(self.fw, dtype=np.float32) + 0.5) - 0.5
-        gy = self.y0 + step * (np.arange(self.fh, dtype=np.float32) + 0.5) - 0.5
-        self._grid_xy = np.stack(np.meshgrid(gx, gy), -1)  # (fh, fw, 2) float32 photo coordinates
+        self.fw, self.fh = -(-rw // step) + 2, -(-rh // step) + 2
+        # Grid point (i, j) is the centre of a step x step cell: photo pixel x0 + step*(j-1+0.5) - 0.5
+        # (column 0 is the margin), the convention cv2.resize uses, so scaling the map up puts
+        # every value in place.
         gx, gy = np.meshgrid(np.arange(self.fw, dtype=np.float32), np.arange(self.fh, dtype=np.float32))
-        self._gx, self._gy = gx[..., None], gy[..., None]
+        self._gx, self._gy = gx.ravel(), gy.ravel()
         # grid (x, y, 1) -> photo coordinates where nothing moved
-        self._identity_affine = np.array([[step, 0.0], [0.0, step], [self.x0 + 0.5 * step - 0.5, self.y0 + 0.5 * step - 0.5]])
+        c = -0.5 * step - 0.5
+        self._identity_affine = np.array([[step, 0.0], [0.0, step], [self.x0 + c, self.y0 + c]])
         self._source = mesh.points.astype(np.float64)
-        px, py = np.meshgrid(np.arange(self.x0, self.x1, dtype=np.float32), np.arange(self.y0, self.y1, dtype=np.float32))
-        self._pixels = np.stack([px, py], -1)  # (ROI h, ROI w, 2) the identity map at full resolution
-        support = np.zeros((rh, rw), np.uint8)
-        cv2.fillPoly(support, [np.round((mesh.outline - [self.x0, self.y0]) * 16).astype(np.int32)], 1, shift=4)
-        self._support = support.astype(np.float32)[..., None]  # outside it the map is the identity, exactly
+        outline = np.zeros((self.fh, self.fw), np.uint8)
+        cv2.fillPoly(outline, [np.round(self._to_grid(mesh.outline) * 16).astype(np.int32)], 1, shift=4)
+        self._outside = outline == 0  # grid points that keep the identity, whatever moves
 
     @property
     def roi(self) -> tuple[slice, slice]:
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 
     def _to_grid(self, points: np.ndarray) -> np.ndarray:
-        return (points - [self.x0, self.y0] + 0.5) / self.step - 0.5
+        return (points - [self.x0, self.y0] + 0.5) / self.step + 0.5
 
     def backward_map(self, vertex_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Absolute photo coordinates (map_x, map_y), each (ROI height, ROI width) float32,
@@ -166,19 +168,18 @@ class DenseWarp:
         ids = np.full((self.fh, self.fw), len(tris), np.int32)  # len(tris): no triangle, the identity
         for t, corners in enumerate(np.round(grid * 16).astype(np.int32)[tris]):
             cv2.fillConvexPoly(ids, corners, t, lineType=cv2.LINE_8, shift=4)  # mouth-opening triangles first
+        ids[self._outside] = len(tris)
         affines = np.concatenate([self._affines(grid, tris), self._identity_affine[None]]).astype(np.float32)
-        affine = affines[ids]  # (fh, fw, 3, 2)
-        shift = affine[..., 2, :] - self._grid_xy
-        shift += self._gx * affine[..., 0, :]
-        shift += self._gy * affine[..., 1, :]
-        # The map is kept as an offset from the identity, zero where no triangle moved, so
-        # scaling it up leaves exact zeros (bit-exact photo pixels) outside the support.
-        rw, rh = self.x1 - self.x0, self.y1 - self.y0
-        full = cv2.resize(shift, (self.fw * self.step, self.fh * self.step), interpolation=cv2.INTER_LINEAR)
-        full = full[:rh, :rw]
-        full *= self._support
-        full += self._pixels
-        return full[..., 0], full[..., 1]
+        a = np.take(affines.reshape(-1, 6), ids.ravel(), axis=0)  # per grid point: x, y and constant rows
+        size, s = (self.fw * self.step, self.fh * self.step), self.step
+        rows, cols = slice(s, s + self.y1 - self.y0), slice(s, s + self.x1 - self.x0)
+        maps = []
+        for k in (0, 1):  # photo x, then y
+            m = a[:, k] * self._gx
+            m += a[:, 2 + k] * self._gy
+            m += a[:, 4 + k]
+            maps.append(cv2.resize(m.reshape(self.fh, self.fw), size, interpolation=cv2.INTER_LINEAR)[rows, cols])
+        return maps[0], maps[1]
 
     def _affines(self, grid: np.ndarray, tris: np.ndarray) -> np.ndarray:
         """Per triangle, the affine map (3, 2) from grid coordinates [x, y, 1] to the photo

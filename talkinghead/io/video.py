@@ -14,7 +14,6 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +48,14 @@ class VideoWriter:
     """Stream RGB uint8 frames (all the same size, even width and height) into `path`.
 
     `audio` is any file ffmpeg reads (WAV, MP3, a video with an audio stream); its first
-    audio stream is encoded to AAC. `compose`, when given, turns each written batch into
-    frames in the writer thread (work that releases the GIL runs beside the producer).
-    Use as a context manager: leaving the block normally finishes and renames the file,
+    audio stream is encoded to AAC. Use as a context manager: leaving the block normally finishes and renames the file,
     an exception deletes the partial file. While it is open (in the main thread) a `kill`
     (SIGTERM) unwinds like Ctrl+C, so the partial file is deleted then too.
     """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
                  audio: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast",
-                 queue_batches: int = 4, compose: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 queue_batches: int = 4) -> None:
         from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
 
         self.path = check_output_path(path, VIDEO_SUFFIXES)
@@ -74,7 +71,6 @@ class VideoWriter:
         self._writer = FFMPEG_VideoWriter(str(self._tmp), (w, h), fps, codec="libx264", preset=preset,
                                           audiofile=None if audio is None else str(audio),
                                           audio_codec="aac", ffmpeg_params=params)
-        self._compose = compose
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._error: BaseException | None = None
         self.frames_written = 0
@@ -90,13 +86,12 @@ class VideoWriter:
             if self._error is not None:
                 continue  # drain so the producer never blocks on a dead writer
             try:
-                frames = self._compose(batch) if self._compose is not None else batch
-                self._check(frames)
+                self._check(batch)
                 t0 = time.perf_counter()
-                for frame in frames:
+                for frame in batch:
                     self._writer.write_frame(frame)
                 self.busy_seconds += time.perf_counter() - t0
-                self.frames_written += len(frames)
+                self.frames_written += len(batch)
             except OSError as e:  # moviepy's wrapper around ffmpeg's own error
                 self._error = EncoderError(str(e))
             except BaseException as e:  # noqa: BLE001 - re-raised in the producer's thread
@@ -107,12 +102,12 @@ class VideoWriter:
             raise ValueError(f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got "
                              f"{frames.dtype} {frames.shape}")
 
-    def write(self, batch: np.ndarray) -> None:
-        """Queue a batch: (B, H, W, 3) uint8 frames, or what `compose` takes. Blocks while
-        the writer is `queue_batches` behind."""
+    def write(self, batch: np.ndarray) -> int:
+        """Queue a batch of (B, H, W, 3) uint8 frames; returns its length. Blocks while the writer is `queue_batches` behind."""
         if self._error is not None:
             self._raise_failure()
         self._queue.put(batch)
+        return len(batch)
 
     def _finish_encoder(self) -> None:
         """Let the writer thread drain, close ffmpeg's input, wait for it, record a failure."""
