@@ -30,10 +30,13 @@ import numpy as np
 from actionunits import AU_NAMES
 from talkinghead.errors import UserError
 
-# The AUs that part the lips; a photo whose lips are apart by more than LIPS_APART (inner-lip
-# gap / eye distance; closed mouths measure ~0.002, open ones 0.13-0.22) rests with them at 0.
-LIP_OPENING_AUS = ("jawOpen", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-                   "mouthLowerDownRight")
+# A photo whose lips are apart by more than LIPS_APART (inner-lip gap / eye distance; closed
+# mouths measure ~0.002, open ones 0.13-0.22) rests with CLOSING_AUS at 0: the jaw, the
+# funnel and the lower lip's pull-down. Not the upper lip's raise: the motion model moves
+# the whole upper lip with it, so undoing the raise the tracker reads in a smile that shows
+# teeth thins that lip to a line (liveportrait_s1: dlib identity distance of the rest frame
+# 0.46 against 0.04 without it, the lips as nearly closed; docs/results/2026-12-02-rest-lips/).
+CLOSING_AUS = ("jawOpen", "mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight")
 LIPS_APART = 0.04
 
 def frame_workers() -> int:
@@ -129,10 +132,11 @@ class Portrait:
     def rest_aus(self) -> np.ndarray:
         """The AU vector of this face at rest, which speech AUs are added to: the photo's
         own (the tracker reads a long chin or full lips of a closed mouth as some jawOpen or
-        mouthClose, which must not be undone), except that parted lips rest closed."""
+        mouthClose, which must not be undone), except that parted lips rest closed (or
+        nearly: the upper lip keeps its raise, see CLOSING_AUS)."""
         rest = self.aus.copy()
         if self.lip_gap > LIPS_APART:
-            rest[[i for i, n in enumerate(self.names) if n in LIP_OPENING_AUS]] = 0.0
+            rest[[i for i, n in enumerate(self.names) if n in CLOSING_AUS]] = 0.0
         return rest
 
     def aligned(self, crop_size: int):

@@ -169,15 +169,24 @@ class DenseWarp:
         for t, corners in enumerate(np.round(grid * 16).astype(np.int32)[tris]):
             cv2.fillConvexPoly(ids, corners, t, lineType=cv2.LINE_8, shift=4)  # mouth-opening triangles first
         ids[self._outside] = len(tris)
+        ids = ids.ravel()
         affines = np.concatenate([self._affines(grid, tris), self._identity_affine[None]]).astype(np.float32)
-        a = np.take(affines.reshape(-1, 6), ids.ravel(), axis=0)  # per grid point: x, y and constant rows
+        a = np.take(affines.reshape(-1, 6), ids, axis=0)  # per grid point: x, y and constant rows
+        # Inside a triangle the backward shift (photo position - frame position) is a blend
+        # of its corners' (-offset), so it lies between their extremes. Rasterised edges
+        # also claim grid points just outside a triangle, where a sliver's affine map
+        # extrapolates far (a nostril pixel sampled the lips 37 px away): clip to them.
+        back = np.concatenate([-vertex_offsets[tris], np.zeros((1, 3, 2))]).astype(np.float32)
+        low, high = np.take(back.min(1), ids, axis=0), np.take(back.max(1), ids, axis=0)
         size, s = (self.fw * self.step, self.fh * self.step), self.step
         rows, cols = slice(s, s + self.y1 - self.y0), slice(s, s + self.x1 - self.x0)
         maps = []
-        for k in (0, 1):  # photo x, then y
+        for k, g in enumerate((self._gx, self._gy)):  # photo x, then y
             m = a[:, k] * self._gx
             m += a[:, 2 + k] * self._gy
             m += a[:, 4 + k]
+            here = self.step * g + self._identity_affine[2, k]  # the grid point's own photo position
+            np.clip(m, here + low[:, k], here + high[:, k], out=m)
             maps.append(cv2.resize(m.reshape(self.fh, self.fw), size, interpolation=cv2.INTER_LINEAR)[rows, cols])
         return maps[0], maps[1]
 
