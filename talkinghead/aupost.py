@@ -10,8 +10,8 @@ Speech drives the jaw and mouth (`SPEECH_AUS`). When the photo's resting AU vect
 as `base`, every other AU keeps the photo's value (a smiling photo keeps smiling, raised
 brows stay raised; `--neutral` passes zeros instead), and the speech AUs, which audio2au
 gives relative to a speaker's rest, are added to the photo's rest: a closed mouth opens
-from where it is, and a photo with parted lips rests closed (`Portrait.rest_aus`), so its
-mouth closes in pauses.
+from where it is, and a photo with parted lips rests (nearly) closed (`Portrait.rest_aus`),
+so its mouth closes in pauses.
 """
 
 from __future__ import annotations
