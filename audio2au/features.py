@@ -209,7 +209,7 @@ def resample(waveform: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def _decode_ffmpeg(path: Path, tmp_dir: str) -> Path:
     try:
-        import imageio_ffmpeg  # ships its own ffmpeg binary (a moviepy dependency)
+        import imageio_ffmpeg  # ships its own ffmpeg binary
     except ImportError:
         raise UnsupportedAudioError(f"{path}: decoding {path.suffix} needs the imageio-ffmpeg package") from None
     out = Path(tmp_dir) / "decoded.wav"

@@ -231,6 +231,21 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     assert list(out_dir.rglob("*")) == []  # no output, no temp file
 
 
+def test_ffmpeg_failure_is_one_line_with_its_words_and_leaves_nothing(tmp_path):
+    """ffmpeg exits while frames are still coming (here: an audio track it cannot read):
+    the writer reports ffmpeg's own last line, not the broken pipe, and deletes the file."""
+    from talkinghead.errors import UserError
+    from talkinghead.io.video import VideoWriter
+
+    audio = tmp_path / "speech.wav"
+    audio.write_bytes(b"not audio")
+    with pytest.raises(UserError, match=r"ffmpeg could not write .*v\.mp4: .*Invalid data"):
+        with VideoWriter(tmp_path / "v.mp4", (64, 64), 25.0, audio=audio) as writer:
+            for _ in range(50):
+                writer.write(np.zeros((4, 64, 64, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == [audio]
+
+
 @pytest.mark.parametrize("step", ["plan", "draw"])  # the animator's halves, both in the frame workers
 def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, monkeypatch):
     from talkinghead import render as render_module
