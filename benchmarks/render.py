@@ -9,9 +9,9 @@ The command runs as a user would run it, in a subprocess: the bundled demo portr
 to `--size` px high and the bundled speech looped to `--seconds`. Targets (issue 12): RTF
 <= 0.5 on an otherwise idle 2-core machine (goal 0.25), memory flat in audio length. Stages
 overlap (`frames` and `draw` are summed over the frame workers, encoding runs in the writer
-thread and ffmpeg beside them), so they do not add up to the total. The CPU row (user + system seconds of the
-render and its ffmpeg) moves less than wall time on a shared machine: it says what the
-work costs, the wall row what a user waits.
+thread and ffmpeg beside them), so they do not add up to the total. The CPU row (user +
+system seconds of the render and its ffmpeg) moves less than wall time on a shared
+machine: it says what the work costs, the wall row what a user waits.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from talkinghead.errors import UserError
 CLOSING_AUS = ("jawOpen", "mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight")
 LIPS_APART = 0.04
 
+
 def frame_workers() -> int:
     """Threads that make frames on CPU: one per core, up to 4 (beyond that the Python
     between OpenCV's and numpy's calls, which holds the GIL, stops them from scaling)."""

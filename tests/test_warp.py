@@ -203,9 +203,8 @@ def test_parted_lips_rest_closed_without_thinning_the_upper_lip(shared_data, mot
     raise_ = [AU_NAMES.index(n) for n in ("mouthUpperUpLeft", "mouthUpperUpRight")]
     assert portrait.lip_gap > 0.05 and portrait.aus[raise_].min() > 0.5
     rest = animator.plan(portrait.rest_aus[None]).points[0]
-    middle = slice(2, -2)  # away from the corners
-    thickness = lambda p: np.linalg.norm(p[list(UPPER_OUTER_LIP)[middle]] - p[list(UPPER_INNER_LIP)[middle]],  # noqa: E731
-                                         axis=1).mean()
+    outer, inner = list(UPPER_OUTER_LIP)[2:-2], list(UPPER_INNER_LIP)[2:-2]  # away from the corners
+    thickness = lambda p: np.linalg.norm(p[outer] - p[inner], axis=1).mean()  # noqa: E731
     assert thickness(rest) > 0.9 * thickness(portrait.landmarks[:, :2])
     eyes = anchor_points(portrait.landmarks)
     assert inner_lip_gap(rest) / np.linalg.norm(eyes[1] - eyes[0]) < 0.7 * portrait.lip_gap

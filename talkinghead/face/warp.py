@@ -148,6 +148,7 @@ class DenseWarp:
         # grid (x, y, 1) -> photo coordinates where nothing moved
         c = -0.5 * step - 0.5
         self._identity_affine = np.array([[step, 0.0], [0.0, step], [self.x0 + c, self.y0 + c]])
+        self._grid_photo = (step * self._gx + self.x0 + c, step * self._gy + self.y0 + c)  # each point's own position
         self._source = mesh.points.astype(np.float64)
         outline = np.zeros((self.fh, self.fw), np.uint8)
         cv2.fillPoly(outline, [np.round(self._to_grid(mesh.outline) * 16).astype(np.int32)], 1, shift=4)
@@ -181,11 +182,10 @@ class DenseWarp:
         size, s = (self.fw * self.step, self.fh * self.step), self.step
         rows, cols = slice(s, s + self.y1 - self.y0), slice(s, s + self.x1 - self.x0)
         maps = []
-        for k, g in enumerate((self._gx, self._gy)):  # photo x, then y
+        for k, here in enumerate(self._grid_photo):  # photo x, then y
             m = a[:, k] * self._gx
             m += a[:, 2 + k] * self._gy
             m += a[:, 4 + k]
-            here = self.step * g + self._identity_affine[2, k]  # the grid point's own photo position
             np.clip(m, here + low[:, k], here + high[:, k], out=m)
             maps.append(cv2.resize(m.reshape(self.fh, self.fw), size, interpolation=cv2.INTER_LINEAR)[rows, cols])
         return maps[0], maps[1]

@@ -2,11 +2,11 @@
 
 Frames go to the ffmpeg inside imageio-ffmpeg through a pipe, from a background thread,
 so the frames keep coming while ffmpeg encodes, and memory stays bounded however long the
-video is. They are piped as I420 (YUV 4:2:0, BT.601 limited range, what ffmpeg's own
-RGB conversion gives): OpenCV converts a 720 px frame in 0.3 ms, and ffmpeg, spared its
-conversion and half the bytes, spends ~1.9 ms less CPU per frame. The file is written under a temporary name in
-the output folder and renamed only when ffmpeg succeeded: a failure or a kill never
-leaves a half-written video at the requested path.
+video is. They are piped as I420 (YUV 4:2:0, BT.601 limited range, what ffmpeg's own RGB
+conversion gives): OpenCV converts a 720 px frame in 0.3 ms, and ffmpeg, spared its
+conversion and half the bytes, spends ~1.9 ms less CPU per frame. The file is written
+under a temporary name in the output folder and renamed only when ffmpeg succeeded: a
+failure or a kill never leaves a half-written video at the requested path.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ class VideoWriter:
     """Stream RGB uint8 frames (all the same size, even width and height) into `path`.
 
     `audio` is any file ffmpeg reads (WAV, MP3, a video with an audio stream); its first
-    audio stream is encoded to AAC. Use as a context manager: leaving the block normally finishes and renames the file,
-    an exception deletes the partial file. While it is open (in the main thread) a `kill`
-    (SIGTERM) unwinds like Ctrl+C, so the partial file is deleted then too.
+    audio stream is encoded to AAC. Use as a context manager: leaving the block normally
+    finishes and renames the file, an exception deletes the partial file. While it is open
+    (in the main thread) a `kill` (SIGTERM) unwinds like Ctrl+C, so the partial file is
+    deleted then too.
     """
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
