@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -110,8 +111,10 @@ def pair_rows(pairs: list[dict], motion, refiners: list, size: int = 64) -> np.n
         cells = [mouth_crop(q["source"], q["lm_s"][:, :2], size)[1]]
         for moves in (None, plain.offsets_to(q["lm_t"][None])):
             plan = plain.plan(q["aus_t"][None], moves)
-            points = plan[0][0][1]
-            cells += [mouth_crop(a.draw(plan)[0], points, size)[1] for a in animators] + [real]
+            points = plan.points[0]
+            # draw works in place: each animator draws on its own copy of the warped frame
+            cells += [mouth_crop(a.draw(replace(plan, frames=plan.frames.copy()))[0], points, size)[1]
+                      for a in animators] + [real]
         rows.append(np.concatenate([cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_CUBIC) for c in cells], 1))
     return np.concatenate(rows, 0)
 
