@@ -3,9 +3,9 @@
 A warp cannot show what the photo never did. Between the moved inner-lip contours this
 draws a shaded cavity (darker away from the lips), upper teeth hanging from the upper lip
 and lower teeth standing on the lower lip (both fading towards the corners), and a tongue
-low in the mouth, all in colours taken from the photo (its lips, its skin's exposure, grey
-for a grey photo). The fill is confined to the inner-lip polygon, anti-aliased at its edge,
-so the lips themselves are never covered. A learned interior is GATH-W's job (issue 13).
+low in the mouth, all in colours taken from the photo (its lips, its own teeth or its lit
+skin, grey for a grey photo). The fill is confined to the inner-lip polygon, anti-aliased
+at its edge, so the lips themselves are never covered. A learned interior is GATH-W's job (issue 13).
 """
 
 from __future__ import annotations
@@ -15,14 +15,27 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from talkinghead.face.landmarks import FACE_OVAL, LEFT_EYE, RIGHT_EYE
 from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_LIP, UPPER_OUTER_LIP
 
-TOOTH_WHITE = np.array([236.0, 228.0, 208.0])
+TOOTH_WHITE = np.array([236.0, 228.0, 208.0])  # the hue of a white tooth in neutral light
+# Teeth the photo does not show are about as bright as its lit skin (the face's 90th brightness
+# percentile) and take on part of the skin's hue (the light and the lips' reflection):
+# TEETH_LEVEL and TEETH_TINT were fitted to the teeth of 33 speakers' widest-open real
+# frames, then checked on the shared portraits that show their own teeth
+# (docs/results/2026-12-02-teeth/).
+TEETH_LEVEL = 0.98
+TEETH_TINT = 0.55
+# A photo that shows its own teeth lends them: pixels up to TEETH_REACH eye-corner
+# distances outside the inner-lip contour (the landmarks sit on the lips' edge), at least
+# MIN_TEETH_PIXELS of them.
+TEETH_REACH = 0.02
+MIN_TEETH_PIXELS = 30
 # The proportions below were fitted to real open mouths of the tracked video (warp-only
 # crops against the real frames: docs/results/2026-12-02-drawn-interior/fit_fill.py).
 # GATH-W's training pairs bake the drawing in: bump DRAWING with any change to it, and pairs
 # built with another drawing are refused (talkinghead.pairs).
-DRAWING = 2
+DRAWING = 3
 # Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
 # the opening (upper incisors hang into a small opening; lower teeth show less).
 UPPER_TEETH = (0.13, 0.4)
@@ -102,17 +115,51 @@ def mouth_opening(points: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarr
     return _polygon_mask((size, size), poly)
 
 
+def face_skin(photo: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 the pixels inside the face oval."""
+    face = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(face, [np.round(landmarks[list(FACE_OVAL), :2]).astype(np.int32)], 1)
+    return photo[face > 0].reshape(-1, 3).astype(np.float64)
+
+
+def teeth_from_skin(skin: np.ndarray) -> np.ndarray:
+    """(3,) the colour of teeth in a photo whose face skin pixels are `skin` (N, 3): as bright
+    as the lit skin, part of the way from a white tooth's hue to the skin's."""
+    hue = TEETH_TINT * skin.mean(0) / max(skin.mean(), 1.0) + (1 - TEETH_TINT) * TOOTH_WHITE / TOOTH_WHITE.mean()
+    return np.clip(TEETH_LEVEL * np.percentile(skin.mean(1), 90) * hue, 0, 255)
+
+
+def visible_teeth(photo: np.ndarray, landmarks: np.ndarray, lip: np.ndarray) -> np.ndarray | None:
+    """(3,) the median colour of the teeth a photo shows between its lips, or None when it
+    shows fewer than MIN_TEETH_PIXELS: the pixels at most a little outside the inner-lip
+    contour that are brighter than the lips (`lip`, their mean colour) and much less
+    saturated. A grey photo has no such pixels."""
+    pts = landmarks[:, :2]
+    inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
+    radius = max(1, int(round(TEETH_REACH * np.linalg.norm(pts[RIGHT_EYE[0]] - pts[LEFT_EYE[0]]))))
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - radius, 0)
+    x1, y1 = np.ceil(inner.max(0)).astype(int) + radius + 1
+    box = np.ascontiguousarray(photo[y0:y1, x0:x1])
+    if box.size == 0:
+        return None
+    mouth = np.zeros(box.shape[:2], np.uint8)
+    cv2.fillPoly(mouth, [np.round(inner - [x0, y0]).astype(np.int32)], 1)
+    mouth = cv2.dilate(mouth, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
+    hsv = cv2.cvtColor(box, cv2.COLOR_RGB2HSV)
+    lip_saturation = cv2.cvtColor(np.uint8([[np.clip(lip, 0, 255)]]), cv2.COLOR_RGB2HSV)[0, 0, 1]
+    teeth = mouth & (hsv[..., 1] < 0.6 * lip_saturation) & (box.mean(2) > lip.mean() + 15)
+    return np.median(box[teeth].astype(np.float64), 0) if teeth.sum() >= MIN_TEETH_PIXELS else None
+
+
 @dataclass
 class MouthColours:
     """Colours of the fill, from the photo."""
 
     lip: np.ndarray  # (3,) mean lip colour
-    teeth: np.ndarray  # (3,)
+    teeth: np.ndarray  # (3,) the photo's own teeth where it shows them, else from its lit skin
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthColours:
-        from talkinghead.face.landmarks import FACE_OVAL
-
         pts = landmarks[:, :2]
         outer = np.concatenate([pts[list(UPPER_OUTER_LIP)], pts[list(LOWER_OUTER_LIP)][::-1]])
         inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
@@ -124,11 +171,10 @@ class MouthColours:
         lips = (_polygon_mask(shape, outer - [x0, y0]) > 0.5) & (_polygon_mask(shape, inner - [x0, y0]) < 0.5)
         lip = box[lips.ravel()].mean(0) if lips.sum() >= 4 else box.mean(0)
         grey = is_grey(box)
-        face = np.zeros(photo.shape[:2], np.uint8)
-        cv2.fillPoly(face, [np.round(pts[list(FACE_OVAL)]).astype(np.int32)], 1)
-        skin = photo[face > 0].reshape(-1, 3).astype(np.float64).mean(0) if face.any() else lip
-        exposure = np.clip(skin.mean() / 150.0, 0.55, 1.05)  # skin ~150 in a normally exposed photo
-        teeth = np.clip(0.8 * TOOTH_WHITE * exposure + 0.2 * skin, 0, 255)  # tinted like the photo
+        teeth = visible_teeth(photo, landmarks, lip)
+        if teeth is None:
+            skin = face_skin(photo, landmarks)
+            teeth = teeth_from_skin(skin if len(skin) else lip[None])
         if grey:
             lip, teeth = np.full(3, lip.mean()), np.full(3, teeth.mean())
         return cls(lip, teeth)
