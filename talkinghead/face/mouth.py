@@ -5,7 +5,8 @@ draws a shaded cavity (darker away from the lips), upper teeth hanging from the 
 and lower teeth standing on the lower lip (both fading towards the corners), and a tongue
 low in the mouth, all in colours taken from the photo (its lips, its own teeth or its lit
 skin, grey for a grey photo). The fill is confined to the inner-lip polygon, anti-aliased
-at its edge, so the lips themselves are never covered. A learned interior is GATH-W's job (issue 13).
+at its edge, so the lips themselves are never covered. A learned interior is GATH-W's job
+(issue 13).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from talkinghead.face.landmarks import FACE_OVAL, LEFT_EYE, RIGHT_EYE
 from talkinghead.face.warp import LOWER_INNER_LIP, LOWER_OUTER_LIP, UPPER_INNER_LIP, UPPER_OUTER_LIP
 
 TOOTH_WHITE = np.array([236.0, 228.0, 208.0])  # the hue of a white tooth in neutral light
-# Teeth the photo does not show are about as bright as its lit skin (the face's 90th brightness
-# percentile) and take on part of the skin's hue (the light and the lips' reflection):
-# TEETH_LEVEL and TEETH_TINT were fitted to the teeth of 33 speakers' widest-open real
-# frames, then checked on the shared portraits that show their own teeth
-# (docs/results/2026-12-02-teeth/).
+# Teeth the photo does not show are about as bright as its lit skin (the face's 90th
+# brightness percentile) and take on part of the skin's hue (the light, the lips'
+# reflection): TEETH_LEVEL and TEETH_TINT were fitted to the teeth in 23 speakers'
+# widest-open real frames, then checked on the shared portraits that show their own teeth
+# (docs/results/2026-12-02-teeth/fit_teeth.py).
 TEETH_LEVEL = 0.98
 TEETH_TINT = 0.55
 # A photo that shows its own teeth lends them: pixels up to TEETH_REACH eye-corner
