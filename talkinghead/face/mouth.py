@@ -64,6 +64,13 @@ def inner_lip_gap(points: np.ndarray) -> float:
     return float(np.linalg.norm(lo - up, axis=1).max())
 
 
+def inner_lip_polygon(points: np.ndarray) -> np.ndarray:
+    """(N, 2) the inner-lip contour of `points` (468+ landmarks), upper lip from corner to
+    corner, then the lower lip back (the corners are the upper lip's)."""
+    up, lo = points[list(UPPER_INNER_LIP), :2], points[list(LOWER_INNER_LIP), :2]
+    return np.concatenate([up, lo[-2:0:-1]])
+
+
 def _polygon_mask(shape: tuple[int, int], polygon: np.ndarray, ss: int = 4) -> np.ndarray:
     """Each pixel's covered share of a polygon (coordinates of the mask's own pixels, pixel
     centres at integers): filled at `ss` times the resolution, then area-averaged, so the
@@ -111,8 +118,7 @@ def mouth_crop(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.nda
 def mouth_opening(points: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """(size, size) float32 coverage of the inner-lip polygon of `points` (image pixels) in
     the crop that `matrix` makes: where the lips are parted."""
-    up, lo = points[list(UPPER_INNER_LIP), :2], points[list(LOWER_INNER_LIP), :2]
-    poly = np.concatenate([up, lo[-2:0:-1]]).astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    poly = inner_lip_polygon(points).astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
     return _polygon_mask((size, size), poly)
 
 
@@ -136,7 +142,7 @@ def visible_teeth(photo: np.ndarray, landmarks: np.ndarray, lip: np.ndarray) -> 
     contour that are brighter than the lips (`lip`, their mean colour) and much less
     saturated. A grey photo has no such pixels."""
     pts = landmarks[:, :2]
-    inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
+    inner = inner_lip_polygon(pts)
     radius = max(1, int(round(TEETH_REACH * np.linalg.norm(pts[RIGHT_EYE[0]] - pts[LEFT_EYE[0]]))))
     x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - radius, 0)
     x1, y1 = np.ceil(inner.max(0)).astype(int) + radius + 1
@@ -163,7 +169,7 @@ class MouthColours:
     def from_photo(cls, photo: np.ndarray, landmarks: np.ndarray) -> MouthColours:
         pts = landmarks[:, :2]
         outer = np.concatenate([pts[list(UPPER_OUTER_LIP)], pts[list(LOWER_OUTER_LIP)][::-1]])
-        inner = np.concatenate([pts[list(UPPER_INNER_LIP)], pts[list(LOWER_INNER_LIP)][::-1]])
+        inner = inner_lip_polygon(pts)
         x0, y0 = np.floor(outer.min(0)).astype(int) - 1
         x1, y1 = np.ceil(outer.max(0)).astype(int) + 2
         x0, y0 = max(x0, 0), max(y0, 0)
@@ -201,7 +207,7 @@ class MouthFill:
             return
         up, lo = points[list(UPPER_INNER_LIP), :2], points[list(LOWER_INNER_LIP), :2]
         h, w = frame.shape[:2]
-        poly = np.concatenate([up, lo[-2:0:-1]])
+        poly = inner_lip_polygon(points)
         x0, y0 = np.maximum(np.floor(poly.min(0)).astype(int) - 2, 0)
         x1, y1 = np.minimum(np.ceil(poly.max(0)).astype(int) + 3, [w, h])
         if x1 - x0 < 2 or y1 - y0 < 2:
