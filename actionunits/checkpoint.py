@@ -42,7 +42,9 @@ def load(path: str | os.PathLike, kind: str | None = None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a talkinghead checkpoint ({type(e).__name__})") from None
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a talkinghead checkpoint ({type(e).__name__})"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} has an unknown format")
     if kind is not None and ckpt.get("kind") != kind:

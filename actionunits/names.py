@@ -55,8 +55,13 @@ def mirror_permutation(names: tuple[str, ...] | list[str]) -> list[int]:
     return perm
 
 
-def parse_assignments(text: str, names: tuple[str, ...] | list[str] = AU_NAMES, what: str = "AU",
-                      default: float | None = None, lower: bool = False) -> dict[str, float]:
+def parse_assignments(
+    text: str,
+    names: tuple[str, ...] | list[str] = AU_NAMES,
+    what: str = "AU",
+    default: float | None = None,
+    lower: bool = False,
+) -> dict[str, float]:
     """Parse 'jawOpen=0.6,mouthSmileLeft=0.8' into {name: value in [0, 1]}, with clear
     errors. `what` names the kind in messages; with `default` a bare NAME means that value
     ('happy' for 'happy=1'); `lower` matches names case-insensitively (lower-case `names`)."""

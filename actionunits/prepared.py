@@ -60,9 +60,7 @@ def write_info(root: str | os.PathLike, info: DatasetInfo) -> None:
 def read_info(root: str | os.PathLike) -> DatasetInfo:
     path = Path(root) / "dataset.json"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{root} is not a prepared dataset (no dataset.json); run `talkinghead prepare` first"
-        )
+        raise FileNotFoundError(f"{root} is not a prepared dataset (no dataset.json); run `talkinghead prepare` first")
     d = json.loads(path.read_text())
     if d.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: format version {d.get('format_version')}, expected {FORMAT_VERSION}")

@@ -16,8 +16,15 @@ class PlainProgress:
     """tqdm's interface as used here (update, set_postfix, close, context manager), as
     lines like `frames: 1200/4500 (27%), 88.1/s, loss=0.031`."""
 
-    def __init__(self, total: int | None, desc: str = "", unit: str = "it", initial: int = 0,
-                 every_s: float = PLAIN_EVERY_S, file=None) -> None:
+    def __init__(
+        self,
+        total: int | None,
+        desc: str = "",
+        unit: str = "it",
+        initial: int = 0,
+        every_s: float = PLAIN_EVERY_S,
+        file=None,
+    ) -> None:
         self.total, self.desc, self.unit, self.n = total, desc.strip(), unit, initial
         self.every_s, self.file = every_s, file or sys.stderr
         self._start = self._last = time.monotonic()
@@ -43,8 +50,11 @@ class PlainProgress:
         rate = (self.n - self._start_n) / max(self._last - self._start, 1e-9)
         done = f"{self.n}/{self.total} ({100 * self.n / self.total:.0f}%)" if self.total else f"{self.n}"
         extra = f", {self._postfix}" if self._postfix else ""
-        print(f"{self.desc + ': ' if self.desc else ''}{done}, {rate:.1f} {self.unit}/s{extra}", file=self.file,
-              flush=True)
+        print(
+            f"{self.desc + ': ' if self.desc else ''}{done}, {rate:.1f} {self.unit}/s{extra}",
+            file=self.file,
+            flush=True,
+        )
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -60,14 +70,16 @@ class _Off(PlainProgress):
         pass
 
 
-def progress_bar(total: int | None, desc: str = "", unit: str = "it", disable: bool = False, initial: int = 0,
-                 leave: bool = True):
+def progress_bar(
+    total: int | None, desc: str = "", unit: str = "it", disable: bool = False, initial: int = 0, leave: bool = True
+):
     """A tqdm bar on a terminal, PlainProgress lines elsewhere, nothing when disabled."""
     if disable:
         return _Off(total, desc, unit, initial)
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, leave=leave,
-                    dynamic_ncols=True)
+        return tqdm(
+            total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr, leave=leave, dynamic_ncols=True
+        )
     return PlainProgress(total, desc, unit, initial)

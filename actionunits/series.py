@@ -40,9 +40,7 @@ class AUSeries:
         self.values = np.asarray(self.values, dtype=np.float32)
         self.names = tuple(self.names)
         if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
-            raise ValueError(
-                f"AU series must be (frames, {len(self.names)}), got {self.values.shape}"
-            )
+            raise ValueError(f"AU series must be (frames, {len(self.names)}), got {self.values.shape}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
         if self.valid is not None:
@@ -97,8 +95,14 @@ class AUSeries:
         if not names:
             raise ValueError(f"AU CSV {path} has no known AU columns")
         try:
-            data = np.array([[float(r[header.index(h)]) for h in header if h in names or h in ("time", "valid")]
-                             for r in rows[1:] if r], dtype=np.float64)
+            data = np.array(
+                [
+                    [float(r[header.index(h)]) for h in header if h in names or h in ("time", "valid")]
+                    for r in rows[1:]
+                    if r
+                ],
+                dtype=np.float64,
+            )
         except (ValueError, IndexError) as e:
             raise ValueError(f"AU CSV {path}: bad value ({e})") from None
         cols = [h for h in header if h in names or h in ("time", "valid")]

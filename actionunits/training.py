@@ -83,8 +83,16 @@ class TrainLoop:
     """Steps `start+1 .. steps` (or until a stop signal), with a progress line, the run log
     and checkpoints (`save()` every `checkpoint_every` steps, on stop and at the end)."""
 
-    def __init__(self, run_dir: Path, steps: int, start: int, name: str, checkpoint_every: int,
-                 save: Callable[[int], None], main: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        steps: int,
+        start: int,
+        name: str,
+        checkpoint_every: int,
+        save: Callable[[int], None],
+        main: bool = True,
+    ) -> None:
         self.steps, self.step, self.name = int(steps), int(start), name
         self.checkpoint_every, self.save, self.main = int(checkpoint_every), save, main
         self.log_to = RunLog(run_dir, main)

@@ -11,5 +11,14 @@ from audio2au.model import Audio2AU
 from audio2au.predict import predict_aus
 from audio2au.stream import AUStream
 
-__all__ = ["SAMPLE_RATE", "AUStream", "Audio2AU", "AudioError", "CheckpointError", "FeatureConfig", "load_audio",
-           "load_audio2au", "predict_aus"]
+__all__ = [
+    "SAMPLE_RATE",
+    "AUStream",
+    "Audio2AU",
+    "AudioError",
+    "CheckpointError",
+    "FeatureConfig",
+    "load_audio",
+    "load_audio2au",
+    "predict_aus",
+]

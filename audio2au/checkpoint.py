@@ -22,11 +22,21 @@ KIND = "audio2au"
 
 def checkpoint_dict(model: Audio2AU, half: bool = False, **extra: Any) -> dict:
     """The checkpoint of `model`; `half` stores floating weights as fp16 (inference export)."""
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
-             for k, v in model.net.state_dict().items()}
-    return {"format_version": FORMAT_VERSION, "kind": KIND, "au_names": list(model.au_names), "fps": float(model.fps),
-            "features": model.features.to_dict(), "model": dict(model.meta["model"]), "state_dict": state,
-            "info": dict(model.meta.get("info", {})), **extra}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in model.net.state_dict().items()
+    }
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "au_names": list(model.au_names),
+        "fps": float(model.fps),
+        "features": model.features.to_dict(),
+        "model": dict(model.meta["model"]),
+        "state_dict": state,
+        "info": dict(model.meta.get("info", {})),
+        **extra,
+    }
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -42,8 +52,9 @@ def from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> Audio2AU:
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint weights do not fit its model config: {str(e).splitlines()[0]}") from None
     meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer")}
-    return Audio2AU(net.to(device).eval(), FeatureConfig(**ckpt["features"]), tuple(ckpt["au_names"]),
-                    float(ckpt["fps"]), meta)
+    return Audio2AU(
+        net.to(device).eval(), FeatureConfig(**ckpt["features"]), tuple(ckpt["au_names"]), float(ckpt["fps"]), meta
+    )
 
 
 def load_audio2au(path: str | os.PathLike, device: str | torch.device = "cpu") -> Audio2AU:

@@ -14,7 +14,7 @@ import torch
 from actionunits import AUSeries
 from actionunits.prepared import clip_dir, matches_any, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
-from audio2au.mouth import frame_rms_db, lip_gap, speech_frames
+from audio2au.frame_measures import frame_rms_db, lip_gap, speech_frames
 
 NO_SPEECH_RMS = 10 ** (-50 / 20)
 LANDMARKS_FILE = "landmarks.npy"  # (frames, 478, 3) face-mesh points in the video's pixels, NaN: no face
@@ -28,7 +28,9 @@ class Clip:
     waveform: np.ndarray  # 16 kHz mono float32
     aus: np.ndarray  # (frames, AUs) float32 in [0, 1]
     valid: np.ndarray  # (frames,) bool: tracked (True) or interpolated
-    gap: np.ndarray | None = None  # (frames,) measured inner-lip gap (mouth.lip_gap), NaN: no face; None: no landmarks
+    gap: np.ndarray | None = (
+        None  # (frames,) measured inner-lip gap (frame_measures.lip_gap), NaN: no face; None: no landmarks
+    )
 
 
 def read_lip_gap(clip_folder: Path, n_frames: int) -> np.ndarray | None:
@@ -43,8 +45,9 @@ def read_lip_gap(clip_folder: Path, n_frames: int) -> np.ndarray | None:
     return lip_gap(landmarks).astype(np.float32)
 
 
-def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = ()
-               ) -> tuple[list[Clip], tuple[str, ...]]:
+def load_clips(
+    root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = ()
+) -> tuple[list[Clip], tuple[str, ...]]:
     """Every clip with speech in a prepared dataset, in the dataset's AU order, with its
     measured lip gap where the dataset has landmarks. Clips without audio, with near-silent
     audio (RMS below -50 dBFS: silent footage with an empty track), or whose clip or speaker
@@ -63,15 +66,25 @@ def load_clips(root: str | os.PathLike, exclude: list[str] | tuple[str, ...] = (
         if len(wav) == 0 or float(np.sqrt(np.mean(wav**2))) < NO_SPEECH_RMS:
             continue
         valid = series.valid if series.valid is not None else np.ones(len(series), bool)
-        clips.append(Clip(rec.clip, rec.speaker, rec.fps, resample(wav.mean(axis=1), sr), series.values, valid,
-                          read_lip_gap(d, len(series))))
+        clips.append(
+            Clip(
+                rec.clip,
+                rec.speaker,
+                rec.fps,
+                resample(wav.mean(axis=1), sr),
+                series.values,
+                valid,
+                read_lip_gap(d, len(series)),
+            )
+        )
     if not clips:
         raise ValueError(f"{root}: no target clips with audio (run `talkinghead prepare` on videos with speech)")
     return clips, names
 
 
-def split_by_speaker(clips: list[Clip], val_speakers: list[str] | None = None, val_fraction: float = 0.2,
-                     seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+def split_by_speaker(
+    clips: list[Clip], val_speakers: list[str] | None = None, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[Clip], list[Clip]]:
     """(train, validation) with no speaker in both: the given speakers, else a seeded
     random `val_fraction` of them (at least one)."""
     speakers = sorted({c.speaker for c in clips})
@@ -126,9 +139,14 @@ def silent_frames(waveform: np.ndarray, fps: float, n_frames: int, before: int, 
     return ~near
 
 
-def speech_targets(clip: Clip, names: tuple[str, ...], rest_aus: list[str] | tuple[str, ...] = (),
-                   rest_percentile: float = 5.0, silence_aus: list[str] | tuple[str, ...] = (),
-                   hangover: tuple[int, int] = (2, 2)) -> Clip:
+def speech_targets(
+    clip: Clip,
+    names: tuple[str, ...],
+    rest_aus: list[str] | tuple[str, ...] = (),
+    rest_percentile: float = 5.0,
+    silence_aus: list[str] | tuple[str, ...] = (),
+    hangover: tuple[int, int] = (2, 2),
+) -> Clip:
     """The clip with the targets the renderer wants: `rest_aus` relative to the clip's rest,
     and `silence_aus` at 0 in silence (people often pause with parted lips, but a rendered
     face that hangs open whenever the voice stops looks wrong); `hangover`: frames (before,
@@ -181,16 +199,25 @@ class FeatureBank:
     (tracked frames) times the optional `frame_weights`; `gaps` replace the clips' measured
     lip gaps in the samples."""
 
-    def __init__(self, clips: list[Clip], cfg: FeatureConfig, lookahead: int = 0, speaker_balance: float = 0.0,
-                 frame_weights: list[np.ndarray] | None = None, gaps: list[np.ndarray | None] | None = None) -> None:
+    def __init__(
+        self,
+        clips: list[Clip],
+        cfg: FeatureConfig,
+        lookahead: int = 0,
+        speaker_balance: float = 0.0,
+        frame_weights: list[np.ndarray] | None = None,
+        gaps: list[np.ndarray | None] | None = None,
+    ) -> None:
         self.clips, self.lookahead = clips, lookahead
         self.feats = [compute_features(c.waveform, c.fps, len(c.aus) + lookahead, cfg).half() for c in clips]
         self.targets = [torch.from_numpy(c.aus) for c in clips]
         self.valid = [torch.from_numpy(c.valid) for c in clips]
         extra = frame_weights or [np.ones(len(c.aus), np.float32) for c in clips]
         self.weights = [v.float() * torch.from_numpy(np.asarray(e, np.float32)) for v, e in zip(self.valid, extra)]
-        self.gaps = [torch.from_numpy(np.asarray(g, np.float32)) if g is not None
-                     else torch.full((len(c.aus),), float("nan")) for c, g in zip(clips, gaps or [c.gap for c in clips])]
+        self.gaps = [
+            torch.from_numpy(np.asarray(g, np.float32)) if g is not None else torch.full((len(c.aus),), float("nan"))
+            for c, g in zip(clips, gaps or [c.gap for c in clips])
+        ]
         self.silence = compute_features(np.zeros(1, np.float32), 25.0, 1, cfg)[0]  # the same at any position
         # sample clips by length, times speaker_total ** -balance: 0 = every frame alike,
         # 1 = every speaker alike (one speaker with most of the data must not drown the rest)
@@ -205,8 +232,9 @@ class FeatureBank:
         x = torch.cat([f.reshape(-1, f.shape[-1]).double() for f in self.feats])
         return x.mean(0).float(), x.std(0).float()
 
-    def sample(self, batch_size: int, seq_len: int, generator: torch.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(
+        self, batch_size: int, seq_len: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features (B, seq_len + lookahead, window, dim), targets (B, seq_len, AUs),
         frame weights (B, seq_len), measured lip gaps (B, seq_len), NaN where unknown);
         clips shorter than seq_len are padded with silence and weight 0."""

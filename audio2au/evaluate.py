@@ -15,9 +15,9 @@ import numpy as np
 
 from audio2au.checkpoint import load_audio2au
 from audio2au.data import Clip, load_clips
+from audio2au.frame_measures import frame_rms_db
 from audio2au.model import Audio2AU
 from audio2au.predict import predict_aus
-from audio2au.mouth import frame_rms_db
 
 MOUTH_PREFIXES = ("jaw", "mouth")
 LOUDNESS_OFFSETS_MS = (-80, -40, -20, 0, 20, 40, 80)
@@ -79,9 +79,11 @@ def evaluate(model: Audio2AU, clips: list[Clip], train_clips: list[Clip]) -> dic
     for k, ps in preds.items():
         p = np.concatenate(ps)
         per_clip = np.array([[pearson(pc[:, j], yc[:, j]) for j in range(y.shape[1])] for pc, yc in zip(ps, targets)])
-        out[k] = {"rmse": np.sqrt(((p - y) ** 2).mean(0)),
-                  "r": np.array([pearson(p[:, j], y[:, j]) for j in range(y.shape[1])]),
-                  "r_clip": np.array([mean_ignoring_nan(per_clip[:, j]) for j in range(y.shape[1])])}
+        out[k] = {
+            "rmse": np.sqrt(((p - y) ** 2).mean(0)),
+            "r": np.array([pearson(p[:, j], y[:, j]) for j in range(y.shape[1])]),
+            "r_clip": np.array([mean_ignoring_nan(per_clip[:, j]) for j in range(y.shape[1])]),
+        }
     return out
 
 
@@ -95,10 +97,18 @@ def format_table(results: dict[str, dict[str, np.ndarray]], names: tuple[str, ..
     """Mouth AUs: RMSE of model/mean/loudness, Pearson r (pooled, and per clip) of
     model/loudness, plus means."""
     mouth = mouth_names(names)
-    head = (f"{'AU':<22}{'RMSE model':>11}{'mean':>8}{'loud':>8}{'r model':>10}{'loud':>8}"
-            f"{'r/clip model':>14}{'loud':>8}")
-    cols = (("model", "rmse"), ("mean", "rmse"), ("loudness", "rmse"), ("model", "r"), ("loudness", "r"),
-            ("model", "r_clip"), ("loudness", "r_clip"))
+    head = (
+        f"{'AU':<22}{'RMSE model':>11}{'mean':>8}{'loud':>8}{'r model':>10}{'loud':>8}{'r/clip model':>14}{'loud':>8}"
+    )
+    cols = (
+        ("model", "rmse"),
+        ("mean", "rmse"),
+        ("loudness", "rmse"),
+        ("model", "r"),
+        ("loudness", "r"),
+        ("model", "r_clip"),
+        ("loudness", "r_clip"),
+    )
     lines = [head, "-" * len(head)]
 
     def row(label: str, idx: list[int]) -> str:

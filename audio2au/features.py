@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -138,7 +139,9 @@ def window_features(buffer: torch.Tensor, starts: torch.Tensor, cfg: FeatureConf
     return spec.transpose(1, 2).contiguous()
 
 
-def compute_features(waveform: np.ndarray | torch.Tensor, fps: float, n_frames: int, cfg: FeatureConfig) -> torch.Tensor:
+def compute_features(
+    waveform: np.ndarray | torch.Tensor, fps: float, n_frames: int, cfg: FeatureConfig
+) -> torch.Tensor:
     """(n_frames, window, dim) float32 features of 16 kHz mono audio; frames past the end
     of the audio see silence (used for the model's look-ahead)."""
     wav = torch.as_tensor(np.asarray(waveform, dtype=np.float32)).reshape(-1)
@@ -213,8 +216,21 @@ def _decode_ffmpeg(path: Path, tmp_dir: str) -> Path:
     except ImportError:
         raise UnsupportedAudioError(f"{path}: decoding {path.suffix} needs the imageio-ffmpeg package") from None
     out = Path(tmp_dir) / "decoded.wav"
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(path), "-vn", "-ac", "1",
-           "-c:a", "pcm_f32le", str(out)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-c:a",
+        "pcm_f32le",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not out.is_file():
         msg = proc.stderr.strip()
@@ -235,7 +251,9 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in SOUNDFILE_SUFFIXES + FFMPEG_SUFFIXES:
         known = " ".join(s.lstrip(".") for s in SOUNDFILE_SUFFIXES + FFMPEG_SUFFIXES)
-        raise UnsupportedAudioError(f"{path}: unsupported audio format {suffix or '(no extension)'!r}; use one of: {known}")
+        raise UnsupportedAudioError(
+            f"{path}: unsupported audio format {suffix or '(no extension)'!r}; use one of: {known}"
+        )
     if path.stat().st_size == 0:
         raise EmptyAudioError(f"{path}: the file is empty (0 bytes)")
     with tempfile.TemporaryDirectory(prefix="audio2au-") as tmp:
@@ -243,7 +261,8 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
         try:
             data, sr = sf.read(readable, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-            raise CorruptAudioError(f"{path}: cannot decode audio ({str(e).splitlines()[0]})") from None
+            reason = re.sub(r"^Error opening .*?: ", "", str(e).splitlines()[0])  # the path again, in quotes
+            raise CorruptAudioError(f"{path}: cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
         raise EmptyAudioError(f"{path}: the audio is empty (no samples)")
     if not 4000 <= sr <= 384000:

@@ -11,15 +11,17 @@ def _weights(mask: torch.Tensor, au_weights: torch.Tensor | None, like: torch.Te
     return w * au_weights.to(like) if au_weights is not None else w.expand_as(like)
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-               au_weights: torch.Tensor | None = None) -> torch.Tensor:
+def masked_mse(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, au_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Weighted mean squared error; (B, T, AUs) inputs, (B, T) frame weights, (AUs,) AU weights."""
     w = _weights(mask, au_weights, pred)
     return ((pred - target) ** 2 * w).sum() / w.sum().clamp_min(1e-6)
 
 
-def velocity_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                 au_weights: torch.Tensor | None = None) -> torch.Tensor:
+def velocity_mse(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, au_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """MSE of frame-to-frame differences (a pair weighs as its lighter frame): punishes
     jitter and lag that a per-frame MSE lets through."""
     mask = mask.to(pred.dtype)
@@ -40,8 +42,9 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, colum
     return (1 - 2 * cov / (vp + vt + (mp - mt) ** 2).clamp_min(1e-8)).mean()
 
 
-def gap_correlation_loss(pred_gap: torch.Tensor, gap: torch.Tensor, mask: torch.Tensor, min_frames: int = 10
-                         ) -> torch.Tensor:
+def gap_correlation_loss(
+    pred_gap: torch.Tensor, gap: torch.Tensor, mask: torch.Tensor, min_frames: int = 10
+) -> torch.Tensor:
     """1 - Pearson r between the lip gap the predicted AUs ask for and the measured one, per
     sequence (B, T), averaged over sequences with at least `min_frames` measured, weighted
     frames where the lips move: it trains the mouth on the real mouth rather than on the
@@ -60,9 +63,15 @@ def gap_correlation_loss(pred_gap: torch.Tensor, gap: torch.Tensor, mask: torch.
     return (1 - r).mean()
 
 
-def audio2au_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, velocity_weight: float,
-                  au_weights: torch.Tensor | None = None, ccc_weight: float = 0.0, ccc_columns: list[int] = ()
-                  ) -> tuple[torch.Tensor, dict[str, float]]:
+def audio2au_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    velocity_weight: float,
+    au_weights: torch.Tensor | None = None,
+    ccc_weight: float = 0.0,
+    ccc_columns: list[int] = (),
+) -> tuple[torch.Tensor, dict[str, float]]:
     """MSE + velocity_weight * velocity MSE (+ ccc_weight * CCC loss of `ccc_columns`), and
     the parts for logging."""
     mse, vel = masked_mse(pred, target, mask, au_weights), velocity_mse(pred, target, mask, au_weights)

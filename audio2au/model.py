@@ -22,12 +22,24 @@ class Audio2AUNet(nn.Module):
     `feat_mean`/`feat_std` are the training set's feature statistics (buffers, so they
     travel in the state dict)."""
 
-    def __init__(self, n_features: int, window: int, n_aus: int, conv_channels: int = 64, conv_layers: int = 2,
-                 hidden: int = 128, layers: int = 2, bidirectional: bool = True, lookahead: int = 0,
-                 dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        window: int,
+        n_aus: int,
+        conv_channels: int = 64,
+        conv_layers: int = 2,
+        hidden: int = 128,
+        layers: int = 2,
+        bidirectional: bool = True,
+        lookahead: int = 0,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         if bidirectional and lookahead:
-            raise ValueError("lookahead is for unidirectional (streaming) models; a bidirectional model sees the future")
+            raise ValueError(
+                "lookahead is for unidirectional (streaming) models; a bidirectional model sees the future"
+            )
         if lookahead < 0:
             raise ValueError(f"lookahead must be >= 0, got {lookahead}")
         self.lookahead = lookahead
@@ -38,10 +50,17 @@ class Audio2AUNet(nn.Module):
         for _ in range(conv_layers if conv_channels else 0):
             front += [nn.Conv1d(channels, conv_channels, 3, stride=2 if length > 4 else 1, padding=1), nn.GELU()]
             channels, length = conv_channels, (length + 1) // 2 if length > 4 else length
-        self.front = nn.Sequential(*front, nn.Flatten(), nn.Linear(channels * length, hidden), nn.GELU(),
-                                   nn.Dropout(dropout))
-        self.lstm = nn.LSTM(hidden, hidden, layers, batch_first=True, bidirectional=bidirectional,
-                            dropout=dropout if layers > 1 else 0.0)
+        self.front = nn.Sequential(
+            *front, nn.Flatten(), nn.Linear(channels * length, hidden), nn.GELU(), nn.Dropout(dropout)
+        )
+        self.lstm = nn.LSTM(
+            hidden,
+            hidden,
+            layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), n_aus)
 
     def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -54,8 +73,9 @@ class Audio2AUNet(nn.Module):
         x = (feats - self.feat_mean) / self.feat_std
         return self.front(x.reshape(b * t, w, d).transpose(1, 2)).reshape(b, t, -1)
 
-    def step(self, feats: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def step(
+        self, feats: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Outputs for each input frame (not yet shifted by the look-ahead) and the LSTM
         state after them; streaming calls this chunk by chunk."""
         h, state = self.lstm(self.embed(feats), state)

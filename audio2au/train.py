@@ -18,13 +18,22 @@ from actionunits.atomic import atomic_output
 from actionunits.checkpoint import atomic_save, resolve_device, update_manifest
 from actionunits.training import TrainLoop
 from audio2au.checkpoint import checkpoint_dict, read_checkpoint
-from audio2au.data import (Clip, FeatureBank, gap_weights, load_clips, silence_weights, speech_gap, speech_targets,
-                           speed_perturb, split_by_speaker)
+from audio2au.data import (
+    Clip,
+    FeatureBank,
+    gap_weights,
+    load_clips,
+    silence_weights,
+    speech_gap,
+    speech_targets,
+    speed_perturb,
+    split_by_speaker,
+)
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
 from audio2au.features import FeatureConfig, eq_shift, gain_shift, noise_mix
+from audio2au.frame_measures import AU_GAP_WEIGHTS
 from audio2au.lipsync import clip_series, lip_levels, speaker_sync
 from audio2au.losses import audio2au_loss, gap_correlation_loss
-from audio2au.mouth import AU_GAP_WEIGHTS
 from audio2au.model import Audio2AU, Audio2AUNet
 
 PLOT_AUS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmileLeft", "mouthStretchLeft")
@@ -47,8 +56,9 @@ def learning_rate(step: int, base: float, warmup: int, steps: int) -> float:
 
 
 @torch.inference_mode()
-def validate(net: Audio2AUNet, bank: FeatureBank, names: tuple[str, ...], loss_args: dict, device: torch.device
-             ) -> tuple[dict[str, float], list[np.ndarray]]:
+def validate(
+    net: Audio2AUNet, bank: FeatureBank, names: tuple[str, ...], loss_args: dict, device: torch.device
+) -> tuple[dict[str, float], list[np.ndarray]]:
     """Loss over whole validation clips, the Pearson r of jawOpen and of the mouth AUs with
     the (processed) labels, and, where clips have a measured lip gap, the mean per-speaker r
     of the predicted lip gap and jawOpen with it and the lip-opening AUs in silence."""
@@ -61,8 +71,10 @@ def validate(net: Audio2AUNet, bank: FeatureBank, names: tuple[str, ...], loss_a
     valid = torch.cat(bank.valid).numpy()
     pred, true = np.concatenate(preds)[valid], torch.cat(bank.targets).numpy()[valid]
     rs = [pearson(pred[:, names.index(n)], true[:, names.index(n)]) for n in mouth_names(names)]
-    metrics = {"loss": float(sum(losses) / max(1.0, float(torch.cat(bank.weights).sum()))),
-               "r_mouth": mean_ignoring_nan(np.array(rs))}
+    metrics = {
+        "loss": float(sum(losses) / max(1.0, float(torch.cat(bank.weights).sum()))),
+        "r_mouth": mean_ignoring_nan(np.array(rs)),
+    }
     if "jawOpen" in names:
         metrics["r_jawOpen"] = pearson(pred[:, names.index("jawOpen")], true[:, names.index("jawOpen")])
     by_speaker: dict[str, list[tuple]] = {}
@@ -124,31 +136,50 @@ def train_audio2au(cfg: DictConfig) -> Path:
         raise ValueError(f"train.select must be r_gap or loss, got {tc.select!r}")
     split = _plain(cfg.split)
     clips, names = load_clips(cfg.data.root, split["exclude"])
-    targets = {"rest_aus": list(tc.rest_aus), "rest_percentile": float(tc.rest_percentile),
-               "silence_aus": list(tc.lip_aus), "hangover": [int(v) for v in tc.silence_hangover]}
+    targets = {
+        "rest_aus": list(tc.rest_aus),
+        "rest_percentile": float(tc.rest_percentile),
+        "silence_aus": list(tc.lip_aus),
+        "hangover": [int(v) for v in tc.silence_hangover],
+    }
     clips = [speech_targets(c, names, **targets) for c in clips]
     train_clips, val_clips = split_by_speaker(clips, split["val_speakers"], split["val_fraction"], int(cfg.seed))
     model_cfg = {"n_features": feats.dim, "window": feats.window, "n_aus": len(names), **_plain(cfg.model)}
     torch.manual_seed(int(cfg.seed))
     net = Audio2AUNet(**model_cfg)
     augmented = train_clips + [speed_perturb(c, float(f)) for c in train_clips for f in tc.speed_perturb]
-    bank = FeatureBank(augmented, feats, net.lookahead, float(tc.speaker_balance),
-                       [gap_weights(c, float(tc.gap_weight)) * silence_weights(c, float(tc.silence_weight),
-                                                                                targets["hangover"]) for c in augmented],
-                       [speech_gap(c, targets["hangover"]) if tc.gap_corr_speech_only else c.gap for c in augmented])
+    bank = FeatureBank(
+        augmented,
+        feats,
+        net.lookahead,
+        float(tc.speaker_balance),
+        [
+            gap_weights(c, float(tc.gap_weight)) * silence_weights(c, float(tc.silence_weight), targets["hangover"])
+            for c in augmented
+        ],
+        [speech_gap(c, targets["hangover"]) if tc.gap_corr_speech_only else c.gap for c in augmented],
+    )
     val_bank = FeatureBank(val_clips, feats, net.lookahead)
     lips = [names.index(n) for n in tc.lip_aus]
     au_weights = torch.ones(len(names))
     au_weights[lips] = float(tc.lip_weight)
     gap_vector = torch.tensor([AU_GAP_WEIGHTS.get(n, 0.0) for n in names]).to(device)
-    loss_args = {"velocity_weight": float(tc.velocity_weight), "au_weights": au_weights,
-                 "ccc_weight": float(tc.ccc_weight), "ccc_columns": lips}
+    loss_args = {
+        "velocity_weight": float(tc.velocity_weight),
+        "au_weights": au_weights,
+        "ccc_weight": float(tc.ccc_weight),
+        "ccc_columns": lips,
+    }
     net.set_normalization(*bank.stats())
     with torch.no_grad():  # start from the training mean: the easy part is learned at step 0
         mean = torch.cat([c_t[c_m] for c_t, c_m in zip(bank.targets, bank.valid)]).mean(0).clamp(0.01, 0.99)
         net.head.bias.copy_(torch.logit(mean))
-    info = {"train_speakers": sorted({c.speaker for c in train_clips}), "val_speakers": sorted({c.speaker for c in val_clips}),
-            "train_frames": int(sum(len(c.aus) for c in train_clips)), "targets": targets}
+    info = {
+        "train_speakers": sorted({c.speaker for c in train_clips}),
+        "val_speakers": sorted({c.speaker for c in val_clips}),
+        "train_frames": int(sum(len(c.aus) for c in train_clips)),
+        "targets": targets,
+    }
     fps = float(np.median([c.fps for c in clips]))
     model = Audio2AU(net, feats, names, fps, {"model": model_cfg, "info": info})
     net.to(device)
@@ -162,8 +193,10 @@ def train_audio2au(cfg: DictConfig) -> Path:
     if cfg.resume and ckpt_path.is_file():
         ckpt = read_checkpoint(ckpt_path)
         if ckpt["model"] != model_cfg or ckpt["features"] != feats.to_dict() or tuple(ckpt["au_names"]) != names:
-            raise ValueError(f"{ckpt_path} was trained with another model/feature config or AU names; "
-                             "use another run_dir or resume=false")
+            raise ValueError(
+                f"{ckpt_path} was trained with another model/feature config or AU names; "
+                "use another run_dir or resume=false"
+            )
         net.load_state_dict(ckpt["state_dict"])
         if tc.ema:
             shown.net.load_state_dict(ckpt.get("ema_state_dict", ckpt["state_dict"]))
@@ -172,8 +205,10 @@ def train_audio2au(cfg: DictConfig) -> Path:
         print(f"resumed {ckpt_path} at step {step}")
 
     speakers = (len(info["train_speakers"]), len(info["val_speakers"]))
-    print(f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers, x{1 + len(tc.speed_perturb)} with "
-          f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}")
+    print(
+        f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers, x{1 + len(tc.speed_perturb)} with "
+        f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}"
+    )
 
     def save(step: int) -> None:
         ema = {"ema_state_dict": checkpoint_dict(shown)["state_dict"]} if tc.ema else {}
@@ -230,6 +265,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
                     best = score
                     export("audio2au_best.pt", step)
     out = export("audio2au.pt", loop.step)
-    print(f"audio2au: {loop.step} steps; exported fp16 weights to {out} ({out.stat().st_size / 1e6:.2f} MB)"
-          f"{loop.done_words()}")
+    print(
+        f"audio2au: {loop.step} steps; exported fp16 weights to {out} ({out.stat().st_size / 1e6:.2f} MB)"
+        f"{loop.done_words()}"
+    )
     return out

@@ -1,4 +1,4 @@
-"""Server-side time of one Edit-tab update of `talkinghead app` (issue 16: <= 150 ms per
+"""Server-side time of one Edit-tab update of `talkinghead app` (target: <= 150 ms per
 slider move on 2 cores, of which gradio's round trip and the browser take the rest).
 
     python benchmarks/app_edit.py [--photo PHOTO] [--moves 30]
@@ -31,7 +31,7 @@ def main() -> None:
     args = p.parse_args()
 
     from talkinghead.app.handlers import edit_setup
-    from talkinghead.demo import demo_photo
+    from talkinghead.commands.demo import demo_photo
 
     with tempfile.TemporaryDirectory() as work:
         t0 = time.perf_counter()
@@ -44,8 +44,10 @@ def main() -> None:
             t0 = time.perf_counter()
             setup.render(aus, preview=True)
             times.append(1000 * (time.perf_counter() - t0))
-    print(f"edit tab: photo set-up {first:.2f} s once per session; per slider move (warp + preview JPEG) "
-          f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms over {args.moves} moves")
+    print(
+        f"edit tab: photo set-up {first:.2f} s once per session; per slider move (warp + preview JPEG) "
+        f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms over {args.moves} moves"
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,12 @@ def rank_auc(positive: np.ndarray, negative: np.ndarray) -> float:
 def frame_rms(wav: Path, n_frames: int, fps: float) -> np.ndarray:
     audio, sr = sf.read(wav, dtype="float64")
     hop = sr / fps
-    return np.array([np.sqrt(np.mean(audio[int(i * hop): int((i + 1) * hop)] ** 2) if int(i * hop) < len(audio)
-                             else 0.0) for i in range(n_frames)])
+    return np.array(
+        [
+            np.sqrt(np.mean(audio[int(i * hop) : int((i + 1) * hop)] ** 2) if int(i * hop) < len(audio) else 0.0)
+            for i in range(n_frames)
+        ]
+    )
 
 
 def grid_numbers(root: Path, data: Path) -> None:
@@ -63,16 +67,20 @@ def grid_numbers(root: Path, data: Path) -> None:
                 if line.strip():
                     start, end, word = line.split()
                     if word != "sil":
-                        speech[int(start) // 1000: int(end) // 1000] = True
+                        speech[int(start) // 1000 : int(end) // 1000] = True
             speech_jaw.append(jaw[speech].mean())
             silence_jaw.append(jaw[~speech].mean())
     if not corr:
         print("GRID: no prepared grid__s1__ clips found")
         return
-    print(f"GRID s1, {len(corr)} clips: corr(jawOpen, RMS) per clip mean {np.mean(corr):.3f} "
-          f"median {np.median(corr):.3f}; corr(jawOpen, log RMS) mean {np.mean(corr_log):.3f}")
-    print(f"GRID s1: jawOpen mean in speech frames {np.mean(speech_jaw):.3f} vs silence {np.mean(silence_jaw):.3f}; "
-          f"speech > silence in {np.mean(np.array(speech_jaw) > np.array(silence_jaw)) * 100:.1f} % of clips")
+    print(
+        f"GRID s1, {len(corr)} clips: corr(jawOpen, RMS) per clip mean {np.mean(corr):.3f} "
+        f"median {np.median(corr):.3f}; corr(jawOpen, log RMS) mean {np.mean(corr_log):.3f}"
+    )
+    print(
+        f"GRID s1: jawOpen mean in speech frames {np.mean(speech_jaw):.3f} vs silence {np.mean(silence_jaw):.3f}; "
+        f"speech > silence in {np.mean(np.array(speech_jaw) > np.array(silence_jaw)) * 100:.1f} % of clips"
+    )
 
 
 def blink_numbers(root: Path) -> None:
@@ -88,17 +96,18 @@ def blink_numbers(root: Path) -> None:
         seconds[group] = seconds.get(group, 0.0) + len(series) / rec.fps
         clips_with.setdefault(group, []).append(n > 0)
     for group in blinks:
-        print(f"blinks, {group}: {blinks[group]} in {seconds[group] / 60:.1f} min = "
-              f"{blinks[group] / seconds[group] * 60:.1f}/min; {sum(clips_with[group])} of "
-              f"{len(clips_with[group])} clips have at least one")
+        print(
+            f"blinks, {group}: {blinks[group]} in {seconds[group] / 60:.1f} min = "
+            f"{blinks[group] / seconds[group] * 60:.1f}/min; {sum(clips_with[group])} of "
+            f"{len(clips_with[group])} clips have at least one"
+        )
 
 
 def smile_numbers(data: Path, per_label: int) -> None:
     from talkinghead.face.au_tracker import AUTracker
+    from talkinghead.face.calibrate import lfw_images_by_emotion
     from talkinghead.face.landmarks import LandmarkDetector
     from talkinghead.io.image import read_image
-
-    from talkinghead.face.calibrate import lfw_images_by_emotion
 
     lfw = data / "faces" / "lfw_expressions"
     by_label = lfw_images_by_emotion(lfw)

@@ -33,8 +33,12 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "audio2au"
 
 def shipped_model(variant: str) -> Audio2AU:
     feats = FeatureConfig(**yaml.safe_load((CONFIGS / "features" / "logmel.yaml").read_text()))
-    config = {"n_features": feats.dim, "window": feats.window, "n_aus": len(AU_NAMES),
-              **yaml.safe_load((CONFIGS / "model" / f"{variant}.yaml").read_text())}
+    config = {
+        "n_features": feats.dim,
+        "window": feats.window,
+        "n_aus": len(AU_NAMES),
+        **yaml.safe_load((CONFIGS / "model" / f"{variant}.yaml").read_text()),
+    }
     return Audio2AU(Audio2AUNet(**config).eval(), feats, AU_NAMES, 25.0, {"model": config})
 
 
@@ -47,17 +51,19 @@ def test_audio(seconds: float) -> np.ndarray:
 
 def bench_offline(model: Audio2AU, wav: np.ndarray, fps: float) -> None:
     n = frame_count(len(wav), fps)
-    predict_aus(model, wav[: SAMPLE_RATE], fps)  # warm-up
+    predict_aus(model, wav[:SAMPLE_RATE], fps)  # warm-up
     t0 = time.perf_counter()
     predict_aus(model, wav, fps)
     total = time.perf_counter() - t0
     t0 = time.perf_counter()
     compute_features(wav, fps, n + model.net.lookahead, model.features)
     features = time.perf_counter() - t0
-    print(f"offline ({'bi' if model.net.lstm.bidirectional else 'uni'}directional): {len(wav) / SAMPLE_RATE:.0f} s "
-          f"of audio -> {n} frames in {total:.3f} s = {n / total:,.0f} AU frames/s "
-          f"({total / (len(wav) / SAMPLE_RATE) * 1000:.1f} ms per second of audio, of which features "
-          f"{features / total:.0%})")
+    print(
+        f"offline ({'bi' if model.net.lstm.bidirectional else 'uni'}directional): {len(wav) / SAMPLE_RATE:.0f} s "
+        f"of audio -> {n} frames in {total:.3f} s = {n / total:,.0f} AU frames/s "
+        f"({total / (len(wav) / SAMPLE_RATE) * 1000:.1f} ms per second of audio, of which features "
+        f"{features / total:.0%})"
+    )
 
 
 def bench_stream(model: Audio2AU, wav: np.ndarray, fps: float, chunk_ms: float = 20.0) -> None:
@@ -70,12 +76,16 @@ def bench_stream(model: Audio2AU, wav: np.ndarray, fps: float, chunk_ms: float =
         times.append(time.perf_counter() - t0)
     ms = np.array(times[5:]) * 1000
     latency = stream.latency_s * 1000
-    print(f"streaming ({chunk_ms:.0f} ms chunks, look-ahead {model.net.lookahead} frames at {fps:g} fps): "
-          f"compute per chunk mean {ms.mean():.2f} ms, p50 {np.percentile(ms, 50):.2f}, p95 {np.percentile(ms, 95):.2f}, "
-          f"max {ms.max():.2f} ms ({ms.mean() / chunk_ms:.0%} of real time); {frames} frames emitted")
-    print(f"algorithmic latency: model look-ahead {model.net.lookahead / fps * 1000:.0f} ms + feature look-ahead "
-          f"{model.features.right / SAMPLE_RATE * 1000:.1f} ms = {latency:.1f} ms, + {chunk_ms:.0f} ms chunk = "
-          f"{latency + chunk_ms:.1f} ms (+ compute {ms.mean():.1f} ms)")
+    print(
+        f"streaming ({chunk_ms:.0f} ms chunks, look-ahead {model.net.lookahead} frames at {fps:g} fps): "
+        f"compute per chunk mean {ms.mean():.2f} ms, p50 {np.percentile(ms, 50):.2f}, p95 {np.percentile(ms, 95):.2f}, "
+        f"max {ms.max():.2f} ms ({ms.mean() / chunk_ms:.0%} of real time); {frames} frames emitted"
+    )
+    print(
+        f"algorithmic latency: model look-ahead {model.net.lookahead / fps * 1000:.0f} ms + feature look-ahead "
+        f"{model.features.right / SAMPLE_RATE * 1000:.1f} ms = {latency:.1f} ms, + {chunk_ms:.0f} ms chunk = "
+        f"{latency + chunk_ms:.1f} ms (+ compute {ms.mean():.1f} ms)"
+    )
 
 
 def main() -> None:

@@ -55,9 +55,11 @@ def bench(path, n_frames: int, tracker: AUTracker) -> None:
     n = len(frames)
     total = sum(timings.values())
     h, w = frames[0].shape[:2]
-    print(f"{path.name} ({w}x{h}, {n} frames): {n / total:.1f} frames/s  "
-          + "  ".join(f"{k} {v / n * 1e3:.2f} ms" for k, v in timings.items())
-          + f"  | AUs batched over the clip {batch_aus * 1e3:.3f} ms/frame, paste-back {paste * 1e3:.2f} ms")
+    print(
+        f"{path.name} ({w}x{h}, {n} frames): {n / total:.1f} frames/s  "
+        + "  ".join(f"{k} {v / n * 1e3:.2f} ms" for k, v in timings.items())
+        + f"  | AUs batched over the clip {batch_aus * 1e3:.3f} ms/frame, paste-back {paste * 1e3:.2f} ms"
+    )
 
 
 def main() -> None:

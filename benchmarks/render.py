@@ -6,7 +6,7 @@ loading and face set-up included) / audio seconds, and the time of each stage.
     python benchmarks/render.py --memory                 # peak RSS for 30 s and 180 s (flat = streamed)
 
 The command runs as a user would run it, in a subprocess: the bundled demo portrait scaled
-to `--size` px high and the bundled speech looped to `--seconds`. Targets (issue 12): RTF
+to `--size` px high and the bundled speech looped to `--seconds`. Targets: RTF
 <= 0.5 on an otherwise idle 2-core machine (goal 0.25), memory flat in audio length. Stages
 overlap (`frames` and `draw` are summed over the frame workers, encoding runs in the writer
 thread and ffmpeg beside them), so they do not add up to the total. The CPU row (user +
@@ -35,7 +35,7 @@ STAGE_LINE = re.compile(r"^\s+([A-Za-z][\w -]*?)\s+([\d.]+) s$")
 
 
 def speech(seconds: float, folder: Path) -> Path:
-    from talkinghead.demo import SPEECH
+    from talkinghead.commands.demo import SPEECH
 
     wav, sr = sf.read(SPEECH, dtype="float32")
     out = folder / f"speech_{seconds:g}s.wav"
@@ -56,11 +56,26 @@ def peak_rss_mb(pid: int) -> float:
 def run_render(seconds: float, folder: Path, args: argparse.Namespace) -> dict:
     """One `talkinghead render` in a subprocess: wall seconds, CPU seconds (it and its
     ffmpeg, all cores), stage seconds, peak RSS."""
-    from talkinghead.demo import demo_photo
+    from talkinghead.commands.demo import demo_photo
 
-    cmd = [sys.executable, "-m", "talkinghead.cli", "render", "--photo", str(demo_photo()),
-           "--audio", str(speech(seconds, folder)), "-o", str(folder / "bench.mp4"), "--size", str(args.size),
-           "--generator", args.generator, "--device", args.device]
+    cmd = [
+        sys.executable,
+        "-m",
+        "talkinghead.cli",
+        "render",
+        "--photo",
+        str(demo_photo()),
+        "--audio",
+        str(speech(seconds, folder)),
+        "-o",
+        str(folder / "bench.mp4"),
+        "--size",
+        str(args.size),
+        "--generator",
+        args.generator,
+        "--device",
+        args.device,
+    ]
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
@@ -85,7 +100,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=180.0, help="speech length (default 180)")
     p.add_argument("--size", type=int, default=720, help="output height (default 720)")
-    p.add_argument("--generator", default="warp", choices=["warp", "gath_w", "gath"])
+    from talkinghead.renderers import names
+    from talkinghead.renderers.registry import DEFAULT
+
+    p.add_argument("--generator", default=DEFAULT, choices=names())
     p.add_argument("--device", default="cpu")
     p.add_argument("--memory", action="store_true", help="peak RSS of 30 s and 180 s renders, each its own process")
     args = p.parse_args()
@@ -98,15 +116,19 @@ def main() -> None:
             return
         r = run_render(args.seconds, Path(tmp), args)
     rtf = r["wall"] / args.seconds
-    print(f"talkinghead render, {args.seconds:.0f} s of speech, {args.size} px, {args.generator}, {args.device}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"talkinghead render, {args.seconds:.0f} s of speech, {args.size} px, {args.generator}, {args.device}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"  {r['summary']}")
     print("| stage | seconds | per audio second |\n|---|---|---|")
     for stage, s in r["stages"].items():
         print(f"| {stage} | {s:.2f} | {s / args.seconds:.3f} |")
     print(f"| **whole command (wall)** | **{r['wall']:.2f}** | **RTF {rtf:.3f}** |")
-    print(f"| CPU, all cores (render + ffmpeg) | {r['cpu']:.2f} | {r['cpu'] / args.seconds:.3f} "
-          f"({r['cpu'] / r['wall']:.2f} cores busy) |")
+    print(
+        f"| CPU, all cores (render + ffmpeg) | {r['cpu']:.2f} | {r['cpu'] / args.seconds:.3f} "
+        f"({r['cpu'] / r['wall']:.2f} cores busy) |"
+    )
     print(f"peak RSS of the render process: {r['peak_rss_mb']:.0f} MB")
 
 

@@ -67,8 +67,11 @@ def main() -> None:
     opt_g = torch.optim.Adam(generator.parameters(), 1e-4, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(dc.parameters(), 1e-4, betas=(0.9, 0.999))
     n_images = 4096
-    src = Batcher((torch.randint(0, 256, (n_images, 3, s, s), dtype=torch.uint8),
-                   torch.randint(0, args.classes, (n_images,))), dev, 0)
+    src = Batcher(
+        (torch.randint(0, 256, (n_images, 3, s, s), dtype=torch.uint8), torch.randint(0, args.classes, (n_images,))),
+        dev,
+        0,
+    )
     tgt = Batcher((torch.randint(0, 256, (n_images, 3, s, s), dtype=torch.uint8), torch.rand(n_images, n_aus)), dev, 1)
     aug = Augment(True, 0.08, 0.04)
     w = LossWeights()
@@ -86,15 +89,22 @@ def main() -> None:
     train_flops = flops(step) / args.batch
 
     g = generator.eval()
-    print(f"device: {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'CPU, %d threads' % torch.get_num_threads()}"
-          f"; {'lite' if args.lite else 'default'} generator; {s}x{s}; bf16={rt.bf16} channels_last={rt.channels_last}"
-          f" compile={args.compile}")
-    print(f"train step (D/C + G, batch {args.batch}): {args.batch / t_step:,.1f} images/s "
-          f"({t_step * 1e3:.1f} ms/step), {train_flops / 1e9:.2f} GFLOP/image")
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(
+        f"device: {where}"
+        f"; {'lite' if args.lite else 'default'} generator; {s}x{s}; bf16={rt.bf16} channels_last={rt.channels_last}"
+        f" compile={args.compile}"
+    )
+    print(
+        f"train step (D/C + G, batch {args.batch}): {args.batch / t_step:,.1f} images/s "
+        f"({t_step * 1e3:.1f} ms/step), {train_flops / 1e9:.2f} GFLOP/image"
+    )
     peak = next((v for k, v in PEAK_BF16.items() if dev.type == "cuda" and k in torch.cuda.get_device_name(dev)), None)
     if peak:
-        print(f"  achieved {train_flops * args.batch / t_step / 1e12:.1f} TFLOP/s = "
-              f"{100 * train_flops * args.batch / t_step / peak:.1f}% of bf16 peak")
+        print(
+            f"  achieved {train_flops * args.batch / t_step / 1e12:.1f} TFLOP/s = "
+            f"{100 * train_flops * args.batch / t_step / peak:.1f}% of bf16 peak"
+        )
     with torch.inference_mode():
         for b in (1, 64):
             x = rt.to_input(torch.rand(b, 3, s, s, device=dev) * 2 - 1)
@@ -105,8 +115,10 @@ def main() -> None:
                 dec = timed(lambda: g.decode(code, e), args.steps, dev)
             f_full = flops(lambda: g(x, e)) / b
             f_dec = flops(lambda: g.decode(code, e)) / b
-            print(f"generator batch {b:>2}: full {b / full:,.1f} frames/s ({f_full / 1e9:.2f} GFLOP/frame); "
-                  f"decode-only {b / dec:,.1f} frames/s ({f_dec / 1e9:.2f} GFLOP/frame)")
+            print(
+                f"generator batch {b:>2}: full {b / full:,.1f} frames/s ({f_full / 1e9:.2f} GFLOP/frame); "
+                f"decode-only {b / dec:,.1f} frames/s ({f_dec / 1e9:.2f} GFLOP/frame)"
+            )
 
 
 if __name__ == "__main__":

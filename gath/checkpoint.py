@@ -12,17 +12,27 @@ from torch import nn
 
 from actionunits.checkpoint import FORMAT_VERSION, CheckpointError, atomic_save, load, update_manifest
 
-__all__ = ["CheckpointError", "export_weights", "load", "load_model", "restore_training_state", "resume",
-           "save_training_state"]
+__all__ = [
+    "CheckpointError",
+    "export_weights",
+    "load",
+    "load_model",
+    "restore_training_state",
+    "resume",
+    "save_training_state",
+]
 
 
-def export_weights(path: str | os.PathLike, kind: str, model: nn.Module, config: dict, meta: dict,
-                   half: bool = True) -> Path:
+def export_weights(
+    path: str | os.PathLike, kind: str, model: nn.Module, config: dict, meta: dict, half: bool = True
+) -> Path:
     """Save inference weights (fp16 floats by default) with the constructor config and
     metadata (AU names, crop size, ...), and record the file's SHA-256 in the manifest."""
     path = Path(path)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
-             for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
     atomic_save({"format_version": FORMAT_VERSION, "kind": kind, "config": config, "state_dict": state, **meta}, path)
     update_manifest(path)
     return path
@@ -41,23 +51,42 @@ def load_model(path: str | os.PathLike, kind: str, build: Any) -> tuple[nn.Modul
     return model.eval(), meta
 
 
-def save_training_state(path: str | os.PathLike, kind: str, step: int, modules: dict[str, nn.Module],
-                        optimizers: dict[str, torch.optim.Optimizer], generators: dict[str, torch.Generator],
-                        rng: dict, config: dict, meta: dict) -> None:
+def save_training_state(
+    path: str | os.PathLike,
+    kind: str,
+    step: int,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generators: dict[str, torch.Generator],
+    rng: dict,
+    config: dict,
+    meta: dict,
+) -> None:
     """Everything `resume` needs to continue exactly: weights, optimizer moments, step,
     the batch samplers' generators and the global RNG state."""
-    atomic_save({
-        "format_version": FORMAT_VERSION, "kind": kind, "step": step, "config": config, "rng": rng,
-        "modules": {k: m.state_dict() for k, m in modules.items()},
-        "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-        "generators": {k: g.get_state() for k, g in generators.items()},
-        **meta,
-    }, path)
+    atomic_save(
+        {
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "step": step,
+            "config": config,
+            "rng": rng,
+            "modules": {k: m.state_dict() for k, m in modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+            "generators": {k: g.get_state() for k, g in generators.items()},
+            **meta,
+        },
+        path,
+    )
 
 
-def restore_training_state(path: str | os.PathLike, kind: str, modules: dict[str, nn.Module],
-                           optimizers: dict[str, torch.optim.Optimizer],
-                           generators: dict[str, torch.Generator]) -> dict:
+def restore_training_state(
+    path: str | os.PathLike,
+    kind: str,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generators: dict[str, torch.Generator],
+) -> dict:
     """Load a training checkpoint into unwrapped modules, optimizers and generators; returns
     the checkpoint (for its step, rng and meta)."""
     ckpt = load(path, kind)
@@ -67,15 +96,21 @@ def restore_training_state(path: str | os.PathLike, kind: str, modules: dict[str
         for k, o in optimizers.items():
             o.load_state_dict(ckpt["optimizers"][k])
     except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"cannot resume from {path}: it was made with another configuration "
-                              f"({str(e).splitlines()[0]})") from None
+        raise CheckpointError(
+            f"cannot resume from {path}: it was made with another configuration ({str(e).splitlines()[0]})"
+        ) from None
     for k, g in generators.items():
         g.set_state(ckpt["generators"][k])
     return ckpt
 
 
-def resume(path: str | os.PathLike, kind: str, modules: dict[str, nn.Module],
-           optimizers: dict[str, torch.optim.Optimizer], generators: dict[str, torch.Generator]) -> int:
+def resume(
+    path: str | os.PathLike,
+    kind: str,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    generators: dict[str, torch.Generator],
+) -> int:
     """Continue a run exactly: restore its training state and the global RNG; its step."""
     from actionunits.training import set_rng_state
 

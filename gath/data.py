@@ -87,8 +87,11 @@ def load_target_set(root: str | Path, exclude: Sequence[str] = (), only: Sequenc
     decodes just its held-out speakers)."""
     root = Path(root)
     info = read_info(root)
-    clips = [c for c in read_clips(root) if not matches_any(exclude, c.speaker, c.clip)
-             and (only is None or matches_any(only, c.speaker, c.clip))]
+    clips = [
+        c
+        for c in read_clips(root)
+        if not matches_any(exclude, c.speaker, c.clip) and (only is None or matches_any(only, c.speaker, c.clip))
+    ]
     speakers = sorted({c.speaker for c in clips})
     paths, aus, spk = [], [], []
     for clip in clips:
@@ -100,8 +103,13 @@ def load_target_set(root: str | Path, exclude: Sequence[str] = (), only: Sequenc
             spk.append(speakers.index(clip.speaker))
     if not paths:
         raise ValueError(f"{root} has no valid target frames (target/clips.csv)" + _filtered(exclude, only))
-    return TargetSet(decode_images(paths, info.crop_size), torch.from_numpy(np.stack(aus)),
-                     torch.tensor(spk, dtype=torch.long), speakers, info.au_names)
+    return TargetSet(
+        decode_images(paths, info.crop_size),
+        torch.from_numpy(np.stack(aus)),
+        torch.tensor(spk, dtype=torch.long),
+        speakers,
+        info.au_names,
+    )
 
 
 def _filtered(exclude: Sequence[str], only: Sequence[str] | None = None) -> str:
@@ -137,13 +145,15 @@ class Augment:
     """Batch augmentation on the device: horizontal flip (mirroring Left/Right AUs with
     it), brightness/contrast jitter and a small random affine (scale and shift)."""
 
-    def __init__(self, flip: bool = True, jitter: float = 0.0, affine: float = 0.0,
-                 au_names: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self, flip: bool = True, jitter: float = 0.0, affine: float = 0.0, au_names: tuple[str, ...] | None = None
+    ) -> None:
         self.flip, self.jitter, self.affine = flip, jitter, affine
         self.perm = torch.tensor(mirror_permutation(au_names)) if au_names else None
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator, aus: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(
+        self, x: torch.Tensor, gen: torch.Generator, aus: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, 3, H, W) in [-1, 1]. Random numbers come from the CPU generator `gen` so a
         resumed run draws the same ones."""
         b = x.shape[0]
@@ -175,8 +185,15 @@ class Batcher:
     seeded CPU generator and keeps its own slice, so one generator state (saved in the
     checkpoint) resumes every rank exactly."""
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], device: torch.device, seed: int,
-                 rank: int = 0, world_size: int = 1, weights: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        device: torch.device,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        weights: torch.Tensor | None = None,
+    ) -> None:
         self.tensors = tuple(t.to(device) for t in tensors)
         self.n = len(tensors[0])
         self.gen = torch.Generator().manual_seed(seed)
@@ -185,15 +202,18 @@ class Batcher:
 
     def sample(self, batch_size: int) -> tuple[torch.Tensor, ...]:
         n = batch_size * self.world_size
-        idx = (torch.randint(self.n, (n,), generator=self.gen) if self.weights is None
-               else torch.multinomial(self.weights, n, replacement=True, generator=self.gen))
+        idx = (
+            torch.randint(self.n, (n,), generator=self.gen)
+            if self.weights is None
+            else torch.multinomial(self.weights, n, replacement=True, generator=self.gen)
+        )
         idx = idx[self.rank * batch_size : (self.rank + 1) * batch_size].to(self.tensors[0].device)
         return tuple(t[idx] for t in self.tensors)
 
 
 @dataclass
-class Pairs:
-    """GATH-W self-reenactment pairs (talkinghead.pairs' docstring gives the arrays): as
+class RefinerPairs:
+    """GATH-W self-reenactment pairs (talkinghead.refiner_pairs' docstring gives the arrays): as
     stored, uint8 crops and masks; `as_float()` makes a training batch (images in [-1, 1],
     masks in [0, 1])."""
 
@@ -210,22 +230,28 @@ class Pairs:
     def tensors(self) -> tuple[torch.Tensor, ...]:
         return tuple(getattr(self, f.name) for f in fields(self))
 
-    def take(self, index) -> Pairs:  # noqa: ANN001 - an index or slice of the first dimension
-        return Pairs(*(t[index] for t in self.tensors()))
+    def take(self, index) -> RefinerPairs:  # noqa: ANN001 - an index or slice of the first dimension
+        return RefinerPairs(*(t[index] for t in self.tensors()))
 
-    def to(self, device: torch.device | str) -> Pairs:
-        return Pairs(*(t.to(device) for t in self.tensors()))
+    def to(self, device: torch.device | str) -> RefinerPairs:
+        return RefinerPairs(*(t.to(device) for t in self.tensors()))
 
-    def as_float(self) -> Pairs:
-        return Pairs(to_unit_range(self.warped), self.opening.float() / 255, to_unit_range(self.target),
-                     self.mouth.float() / 255, self.aus.float(), self.speaker)
+    def as_float(self) -> RefinerPairs:
+        return RefinerPairs(
+            to_unit_range(self.warped),
+            self.opening.float() / 255,
+            to_unit_range(self.target),
+            self.mouth.float() / 255,
+            self.aus.float(),
+            self.speaker,
+        )
 
 
 @dataclass
 class PairSet:
     """The pairs of a file with their speakers' names, AU names and the tracker version."""
 
-    pairs: Pairs
+    pairs: RefinerPairs
     speakers: list[str]
     au_names: tuple[str, ...]
     tracker: str
@@ -244,7 +270,7 @@ def load_pairs(path: str | Path) -> PairSet:
     if not path.is_file():
         raise FileNotFoundError(f"GATH-W pairs not found: {path}")
     with np.load(path) as d:
-        pairs = Pairs(**{f.name: torch.from_numpy(d[f.name]) for f in fields(Pairs)})
+        pairs = RefinerPairs(**{f.name: torch.from_numpy(d[f.name]) for f in fields(RefinerPairs)})
         return PairSet(pairs, [str(s) for s in d["speakers"]], tuple(str(n) for n in d["au_names"]), str(d["tracker"]))
 
 

@@ -77,9 +77,13 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
-def adversarial_terms(terms: dict[str, torch.Tensor], score_fake: torch.Tensor | None,
-                      logits_fake: torch.Tensor | None, labels: torch.Tensor,
-                      w: LossWeights | RefinerWeights) -> torch.Tensor | float:
+def adversarial_terms(
+    terms: dict[str, torch.Tensor],
+    score_fake: torch.Tensor | None,
+    logits_fake: torch.Tensor | None,
+    labels: torch.Tensor,
+    w: LossWeights | RefinerWeights,
+) -> torch.Tensor | float:
     """The generator's share of eq. 10 from D/C (adversarial, identity) where the variant
     has them; adds each term to `terms` and returns their weighted sum."""
     total: torch.Tensor | float = 0.0
@@ -92,8 +96,13 @@ def adversarial_terms(terms: dict[str, torch.Tensor], score_fake: torch.Tensor |
     return total
 
 
-def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real: torch.Tensor | None,
-                labels: torch.Tensor, w: LossWeights | RefinerWeights) -> dict[str, torch.Tensor]:
+def d_objective(
+    score_real: torch.Tensor,
+    score_fake: torch.Tensor,
+    logits_real: torch.Tensor | None,
+    labels: torch.Tensor,
+    w: LossWeights | RefinerWeights,
+) -> dict[str, torch.Tensor]:
     """Eq. 9, the D/C loss. Returns the total under "total" and each term."""
     terms = {"d_adv": lsgan_d_loss(score_real, score_fake)}
     total = w.adv * terms["d_adv"]
@@ -104,10 +113,18 @@ def d_objective(score_real: torch.Tensor, score_fake: torch.Tensor, logits_real:
     return terms
 
 
-def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tensor, x_synth: torch.Tensor,
-                score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
-                w: LossWeights, au_pred: torch.Tensor | None = None,
-                au_requested: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def g_objective(
+    f_target: torch.Tensor,
+    f_synth: torch.Tensor,
+    x_src: torch.Tensor,
+    x_synth: torch.Tensor,
+    score_fake: torch.Tensor | None,
+    logits_fake: torch.Tensor | None,
+    labels: torch.Tensor,
+    w: LossWeights,
+    au_pred: torch.Tensor | None = None,
+    au_requested: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Eq. 10, the generator loss. Adversarial and identity terms only where the variant
     has a discriminator / classifier; the AU output term where its weight is set."""
     terms = {"au": au_loss(f_target, f_synth), "rec": rec_loss(x_src, x_synth), "tv": tv_loss(x_synth)}
@@ -121,7 +138,7 @@ def g_objective(f_target: torch.Tensor, f_synth: torch.Tensor, x_src: torch.Tens
 
 @dataclass(frozen=True)
 class RefinerWeights:
-    """GATH-W (issue 13): self-reenactment against the real target frame, so the main terms
+    """GATH-W: self-reenactment against the real target frame, so the main terms
     are reconstruction (L1, heavier inside the mouth, plus L1 on image gradients for the
     edges of teeth and lips, which plain L1 averages away), GANimation's attention terms
     (L1 on 1 - A keeps the warp unless painting helps; TV on A paints in regions, not
@@ -188,15 +205,28 @@ def feature_matching(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torc
     return sum((f - r.detach()).abs().mean() for r, f in zip(real, fake)) / len(real)
 
 
-def refiner_objective(out: torch.Tensor, target: torch.Tensor, attention: torch.Tensor, weight: torch.Tensor,
-                      score_fake: torch.Tensor | None, logits_fake: torch.Tensor | None, labels: torch.Tensor,
-                      w: RefinerWeights, features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
-                      ) -> dict[str, torch.Tensor]:
+def refiner_objective(
+    out: torch.Tensor,
+    target: torch.Tensor,
+    attention: torch.Tensor,
+    weight: torch.Tensor,
+    score_fake: torch.Tensor | None,
+    logits_fake: torch.Tensor | None,
+    labels: torch.Tensor,
+    w: RefinerWeights,
+    features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
     """The GATH-W generator loss; "total" and each term. `features`: D's activations on
     (real targets, results), for the feature-matching term where its weight is set."""
-    terms = {"l1": weighted_l1(out, target, weight), "grad": gradient_l1(out, target, weight),
-             "attention": (1 - attention).abs().mean(), "attention_tv": tv_loss(attention)}
-    total = terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
+    terms = {
+        "l1": weighted_l1(out, target, weight),
+        "grad": gradient_l1(out, target, weight),
+        "attention": (1 - attention).abs().mean(),
+        "attention_tv": tv_loss(attention),
+    }
+    total = (
+        terms["l1"] + w.grad * terms["grad"] + w.attention * terms["attention"] + w.attention_tv * terms["attention_tv"]
+    )
     if w.colour > 0:
         terms["colour"] = colour_l1(out, target, weight)
         total = total + w.colour * terms["colour"]

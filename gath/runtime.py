@@ -38,7 +38,9 @@ class Runtime:
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         if ddp and self.world_size > 1:
-            module = DistributedDataParallel(module, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            module = DistributedDataParallel(
+                module, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         if self.compile:
             module = torch.compile(module)
         return module

@@ -25,7 +25,7 @@ KIND = "gath_training"
 class Nets:
     generator: nn.Module
     dc: nn.Module | None  # None for GATH-DC
-    aue: AUEstimator      # frozen, eval mode
+    aue: AUEstimator  # frozen, eval mode
 
 
 @contextlib.contextmanager
@@ -44,24 +44,40 @@ def frozen(module: nn.Module):
             p.requires_grad_(True)
 
 
-def d_step(nets: Nets, opt: torch.optim.Optimizer, x_real: torch.Tensor, labels: torch.Tensor,
-           x_fake: torch.Tensor, w: LossWeights, rt: Runtime) -> dict[str, torch.Tensor]:
+def d_step(
+    nets: Nets,
+    opt: torch.optim.Optimizer,
+    x_real: torch.Tensor,
+    labels: torch.Tensor,
+    x_fake: torch.Tensor,
+    w: LossWeights,
+    rt: Runtime,
+) -> dict[str, torch.Tensor]:
     """Eq. 9: update D/C on real sources (real label, identity) and detached syntheses.
     One forward over real and fake together, so DDP sees a single call."""
     opt.zero_grad(set_to_none=True)
     with rt.autocast():
         scores, logits = nets.dc(torch.cat([x_real, x_fake.detach()]))
     n = x_real.shape[0]
-    terms = d_objective(scores[:n].float(), scores[n:].float(),
-                        logits[:n].float() if logits is not None else None, labels, w)
+    terms = d_objective(
+        scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None, labels, w
+    )
     terms["total"].backward()
     opt.step()
     return {f"d/{k}": v.detach() for k, v in terms.items()}
 
 
-def g_step(nets: Nets, opt: torch.optim.Optimizer, x_src: torch.Tensor, labels: torch.Tensor,
-           y_tgt: torch.Tensor, x_fake: torch.Tensor, w: LossWeights, rt: Runtime,
-           e_tgt: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def g_step(
+    nets: Nets,
+    opt: torch.optim.Optimizer,
+    x_src: torch.Tensor,
+    labels: torch.Tensor,
+    y_tgt: torch.Tensor,
+    x_fake: torch.Tensor,
+    w: LossWeights,
+    rt: Runtime,
+    e_tgt: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Eq. 10: update G from the AU feature, reconstruction, TV, adversarial and identity
     terms (+ the AU output term when `w.au_out` > 0). `x_fake` = G(x_src, e_tgt) with its
     graph; E and D/C stay untouched."""
@@ -75,18 +91,34 @@ def g_step(nets: Nets, opt: torch.optim.Optimizer, x_src: torch.Tensor, labels: 
         if nets.dc is not None:
             with frozen(nets.dc):
                 score_fake, logits_fake = nets.dc(x_fake)
-    terms = g_objective(f_target.float(), f_synth.float(), x_src.float(), x_fake.float(),
-                        score_fake.float() if score_fake is not None else None,
-                        logits_fake.float() if logits_fake is not None else None, labels, w,
-                        au_pred.float() if au_pred is not None else None, e_tgt)
+    terms = g_objective(
+        f_target.float(),
+        f_synth.float(),
+        x_src.float(),
+        x_fake.float(),
+        score_fake.float() if score_fake is not None else None,
+        logits_fake.float() if logits_fake is not None else None,
+        labels,
+        w,
+        au_pred.float() if au_pred is not None else None,
+        e_tgt,
+    )
     terms["total"].backward()
     opt.step()
     return {f"g/{k}": v.detach() for k, v in terms.items()}
 
 
-def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
-               x_src: torch.Tensor, labels: torch.Tensor, y_tgt: torch.Tensor, e_tgt: torch.Tensor,
-               w: LossWeights, rt: Runtime) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def train_step(
+    nets: Nets,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer | None,
+    x_src: torch.Tensor,
+    labels: torch.Tensor,
+    y_tgt: torch.Tensor,
+    e_tgt: torch.Tensor,
+    w: LossWeights,
+    rt: Runtime,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One GATH iteration: synthesize once, D/C step on the detached synthesis, G step."""
     with rt.autocast():
         x_fake = nets.generator(x_src, e_tgt)
@@ -95,17 +127,23 @@ def train_step(nets: Nets, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Opti
     return x_fake, logs
 
 
-def with_adversary(name: str, generator: nn.Module, w: LossWeights | RefinerWeights, n_classes: int,
-                   cfg: DictConfig, device: torch.device
-                   ) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+def with_adversary(
+    name: str,
+    generator: nn.Module,
+    w: LossWeights | RefinerWeights,
+    n_classes: int,
+    cfg: DictConfig,
+    device: torch.device,
+) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
     """The modules to train, the generator under `name` and the variant's D/C under "dc"
     (identity head only with the classifier; none without a discriminator), and their Adam
     optimizers ("g", "d") with the configured betas; D/C learns at `train.d_lr` where set
     (a faster discriminator, the two time-scale rule), else at `train.lr`."""
     modules = {name: generator.to(device)}
     if w.use_discriminator:
-        modules["dc"] = DiscriminatorClassifier(n_classes=n_classes if w.use_classifier else 0,
-                                                **cfg.model.discriminator).to(device)
+        modules["dc"] = DiscriminatorClassifier(
+            n_classes=n_classes if w.use_classifier else 0, **cfg.model.discriminator
+        ).to(device)
     make = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, betas=tuple(cfg.train.betas))  # noqa: E731
     d_lr = cfg.train.get("d_lr") or cfg.train.lr
     return modules, {"g": make(generator, cfg.train.lr)} | ({"d": make(modules["dc"], d_lr)} if "dc" in modules else {})
@@ -157,13 +195,27 @@ def train_gath(cfg: DictConfig) -> Path:
         generator.load_state_dict(init.state_dict())
     nets = Nets(rt.prepare(generator), rt.prepare(dc) if dc is not None else None, aue)
 
-    meta = {"au_names": list(target.au_names), "crop_size": crop, "classes": source.classes, "variant": cfg.variant,
-            "exclude_speakers": held_out}
+    meta = {
+        "au_names": list(target.au_names),
+        "crop_size": crop,
+        "classes": source.classes,
+        "variant": cfg.variant,
+        "exclude_speakers": held_out,
+    }
 
     def save(step: int) -> None:
         if rt.is_main:
-            save_training_state(ckpt_path, KIND, step, {k: unwrap(m) for k, m in modules.items()}, optimizers,
-                                generators, rng_state(), OmegaConf.to_container(cfg), meta)
+            save_training_state(
+                ckpt_path,
+                KIND,
+                step,
+                {k: unwrap(m) for k, m in modules.items()},
+                optimizers,
+                generators,
+                rng_state(),
+                OmegaConf.to_container(cfg),
+                meta,
+            )
 
     with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:
         for step in loop:

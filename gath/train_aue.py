@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from actionunits.training import TrainLoop, rng_state
 
+from actionunits.training import TrainLoop, rng_state
 from gath.checkpoint import export_weights, resume, save_training_state
 from gath.data import Augment, Batcher, TargetSet, load_target_set, split_by_speaker, to_unit_range
 from gath.losses import aue_loss
@@ -18,8 +18,9 @@ from gath.runtime import Runtime, setup_runtime, shutdown, unwrap
 KIND = "aue_training"
 
 
-def aue_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, aus: torch.Tensor,
-             rt: Runtime) -> torch.Tensor:
+def aue_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, aus: torch.Tensor, rt: Runtime
+) -> torch.Tensor:
     opt.zero_grad(set_to_none=True)
     with rt.autocast():
         pred = model(x)
@@ -30,7 +31,9 @@ def aue_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor
 
 
 @torch.inference_mode()
-def evaluate_rmse(model: torch.nn.Module, data: TargetSet, rt: Runtime, batch_size: int = 256) -> tuple[float, torch.Tensor]:
+def evaluate_rmse(
+    model: torch.nn.Module, data: TargetSet, rt: Runtime, batch_size: int = 256
+) -> tuple[float, torch.Tensor]:
     """Overall and per-AU RMSE over a whole set (eval mode, no augmentation)."""
     was_training = model.training
     model.eval()
@@ -50,8 +53,9 @@ def train_aue(cfg: DictConfig) -> Path:
     rt = setup_runtime(cfg.device, cfg.train.precision, cfg.train.channels_last, cfg.train.compile)
     torch.manual_seed(cfg.seed)
     run_dir = Path(cfg.run_dir)
-    train_set, val_set = split_by_speaker(load_target_set(cfg.data.root, list(cfg.data.exclude_speakers)),
-                                          cfg.train.val_fraction, cfg.seed)
+    train_set, val_set = split_by_speaker(
+        load_target_set(cfg.data.root, list(cfg.data.exclude_speakers)), cfg.train.val_fraction, cfg.seed
+    )
     crop = train_set.images.shape[-1]
     config = {"n_aus": len(train_set.au_names), **cfg.model.au_estimator}
     model = AUEstimator(**config).to(rt.device)
@@ -59,16 +63,28 @@ def train_aue(cfg: DictConfig) -> Path:
     batches = Batcher((train_set.images, train_set.aus), rt.device, cfg.seed, rt.rank, rt.world_size)
     aug = Augment(cfg.train.augment.flip, cfg.train.augment.jitter, cfg.train.augment.affine, train_set.au_names)
     ckpt_path = run_dir / "checkpoint.pt"
-    step = (resume(ckpt_path, KIND, {"aue": model}, {"opt": opt}, {"batches": batches.gen})
-            if cfg.resume and ckpt_path.is_file() else 0)
+    step = (
+        resume(ckpt_path, KIND, {"aue": model}, {"opt": opt}, {"batches": batches.gen})
+        if cfg.resume and ckpt_path.is_file()
+        else 0
+    )
     net = rt.prepare(model)
     meta = {"au_names": list(train_set.au_names), "crop_size": crop, "val_speakers": val_set.present_speakers()}
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
 
     def save(step: int) -> None:
         if rt.is_main:
-            save_training_state(ckpt_path, KIND, step, {"aue": unwrap(net)}, {"opt": opt}, {"batches": batches.gen},
-                                rng_state(), OmegaConf.to_container(cfg), meta)
+            save_training_state(
+                ckpt_path,
+                KIND,
+                step,
+                {"aue": unwrap(net)},
+                {"opt": opt},
+                {"batches": batches.gen},
+                rng_state(),
+                OmegaConf.to_container(cfg),
+                meta,
+            )
 
     with TrainLoop(run_dir, cfg.train.steps, step, "aue", cfg.train.checkpoint_every, save, rt.is_main) as loop:
         for step in loop:
@@ -83,9 +99,16 @@ def train_aue(cfg: DictConfig) -> Path:
     out = run_dir / "au_estimator.pt"
     if rt.is_main:
         val_rmse, per_au = evaluate_rmse(unwrap(net), val_set, rt)
-        export_weights(out, "au_estimator", unwrap(net), config,
-                       meta | {"steps": loop.step, "val_rmse": val_rmse, "val_rmse_per_au": per_au.tolist()})
-        print(f"aue: {loop.step} steps; validation RMSE {val_rmse:.4f} on held-out speakers "
-              f"{', '.join(meta['val_speakers'])}; weights {out}{loop.done_words()}")
+        export_weights(
+            out,
+            "au_estimator",
+            unwrap(net),
+            config,
+            meta | {"steps": loop.step, "val_rmse": val_rmse, "val_rmse_per_au": per_au.tolist()},
+        )
+        print(
+            f"aue: {loop.step} steps; validation RMSE {val_rmse:.4f} on held-out speakers "
+            f"{', '.join(meta['val_speakers'])}; weights {out}{loop.done_words()}"
+        )
     shutdown(rt)
     return out

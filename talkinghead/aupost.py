@@ -10,40 +10,80 @@ Speech drives the jaw and mouth (`SPEECH_AUS`). When the photo's resting AU vect
 as `base`, every other AU keeps the photo's value (a smiling photo keeps smiling, raised
 brows stay raised; `--neutral` passes zeros instead), and the speech AUs, which audio2au
 gives relative to a speaker's rest, are added to the photo's rest: a closed mouth opens
-from where it is, and a photo with parted lips rests (nearly) closed (`Portrait.rest_aus`),
+from where it is, and a photo with parted lips rests (nearly) closed (`rest_face.rest_aus`),
 so its mouth closes in pauses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries, parse_assignments
 from actionunits.series import smooth_in_time
+from talkinghead.options import option
 
 # Documented AU offsets per emotion at strength 1 (added to the speech AUs, then clipped).
 # Chosen from the FACS prototypes of the basic emotions, expressed in ARKit names.
 EMOTIONS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"mouthSmileLeft": 0.7, "mouthSmileRight": 0.7, "cheekSquintLeft": 0.4, "cheekSquintRight": 0.4},
-    "sad": {"browInnerUp": 0.6, "mouthFrownLeft": 0.5, "mouthFrownRight": 0.5, "mouthPressLeft": 0.2,
-            "mouthPressRight": 0.2},
-    "angry": {"browDownLeft": 0.7, "browDownRight": 0.7, "mouthPressLeft": 0.4, "mouthPressRight": 0.4,
-              "cheekSquintLeft": 0.2, "cheekSquintRight": 0.2},
-    "surprised": {"browInnerUp": 0.7, "browOuterUpLeft": 0.7, "browOuterUpRight": 0.7, "eyeWideLeft": 0.6,
-                  "eyeWideRight": 0.6, "jawOpen": 0.2},
-    "disgusted": {"mouthUpperUpLeft": 0.5, "mouthUpperUpRight": 0.5, "browDownLeft": 0.4, "browDownRight": 0.4,
-                  "cheekSquintLeft": 0.3, "cheekSquintRight": 0.3},
-    "fearful": {"browInnerUp": 0.7, "eyeWideLeft": 0.5, "eyeWideRight": 0.5, "mouthStretchLeft": 0.4,
-                "mouthStretchRight": 0.4},
+    "sad": {
+        "browInnerUp": 0.6,
+        "mouthFrownLeft": 0.5,
+        "mouthFrownRight": 0.5,
+        "mouthPressLeft": 0.2,
+        "mouthPressRight": 0.2,
+    },
+    "angry": {
+        "browDownLeft": 0.7,
+        "browDownRight": 0.7,
+        "mouthPressLeft": 0.4,
+        "mouthPressRight": 0.4,
+        "cheekSquintLeft": 0.2,
+        "cheekSquintRight": 0.2,
+    },
+    "surprised": {
+        "browInnerUp": 0.7,
+        "browOuterUpLeft": 0.7,
+        "browOuterUpRight": 0.7,
+        "eyeWideLeft": 0.6,
+        "eyeWideRight": 0.6,
+        "jawOpen": 0.2,
+    },
+    "disgusted": {
+        "mouthUpperUpLeft": 0.5,
+        "mouthUpperUpRight": 0.5,
+        "browDownLeft": 0.4,
+        "browDownRight": 0.4,
+        "cheekSquintLeft": 0.3,
+        "cheekSquintRight": 0.3,
+    },
+    "fearful": {
+        "browInnerUp": 0.7,
+        "eyeWideLeft": 0.5,
+        "eyeWideRight": 0.5,
+        "mouthStretchLeft": 0.4,
+        "mouthStretchRight": 0.4,
+    },
 }
 
 # The AUs speech drives; the rest keep the photo's expression when a base is given.
-SPEECH_AUS = ("jawOpen", "mouthClose", "mouthPucker", "mouthFunnel", "mouthStretchLeft", "mouthStretchRight",
-              "mouthPressLeft", "mouthPressRight", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-              "mouthLowerDownRight")
+SPEECH_AUS = (
+    "jawOpen",
+    "mouthClose",
+    "mouthPucker",
+    "mouthFunnel",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "mouthPressLeft",
+    "mouthPressRight",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+)
 BLINK_AUS = ("eyeBlinkLeft", "eyeBlinkRight")
 IDLE_AUS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 
@@ -52,14 +92,30 @@ IDLE_AUS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
 class PostOptions:
     """What the user asked for. Defaults give a natural-looking talking face."""
 
-    expressiveness: float = 1.0
-    emotion: dict[str, float] = field(default_factory=dict)  # name -> strength
-    overrides: dict[str, float] = field(default_factory=dict)  # AU name -> constant value
-    smooth_s: float = 0.03  # Gaussian sigma in seconds; 0 disables
-    blinks: bool = True
-    idle: bool = True
-    seed: int = 0
-    neutral: bool = False  # AUs not driven or set start from 0, not from the photo's own
+    expressiveness: float = option(1.0, "scale of the driven AUs")
+    emotion: dict[str, float] = option(  # name -> strength
+        help="add an emotion: happy, sad, angry, surprised, disgusted, fearful (strength S in [0, 1], default 1)",
+        factory=dict,
+        metavar="NAME[=S]",
+        parse=lambda text: parse_emotion(text),
+    )
+    overrides: dict[str, float] = option(  # AU name -> constant value
+        help="fix AUs to values in [0, 1] (e.g. mouthSmileLeft=0.5); repeatable",
+        factory=dict,
+        flag="--au",
+        metavar="NAME=V,...",
+        repeat=True,
+        parse=lambda items: parse_overrides(items),
+    )
+    smooth_s: float = option(
+        0.03, "time constant of the AU smoothing in seconds (0 = off)", flag="--smooth", metavar="S"
+    )
+    blinks: bool = option(True, "do not add eye blinks")
+    idle: bool = option(True, "do not add idle brow motion")
+    seed: int = option(0, "seed of the synthesized blinks and brow motion")
+    neutral: bool = option(
+        False, "start from the neutral face: AUs not driven or set are 0 (default: the photo's own expression)"
+    )
 
     def check(self) -> None:
         from talkinghead.errors import UserError
@@ -185,8 +241,14 @@ class StreamPost:
     constant is `smooth_s`, since a live stream has no future frames to average) and
     blink/idle tracks precomputed for `loop_s` seconds and then repeated."""
 
-    def __init__(self, names: tuple[str, ...], fps: float, options: PostOptions, loop_s: float = 600.0,
-                 base: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        fps: float,
+        options: PostOptions,
+        loop_s: float = 600.0,
+        base: np.ndarray | None = None,
+    ) -> None:
         self.names, self.options, self.base = tuple(names), options, base
         self.col = {n: i for i, n in enumerate(self.names)}
         self._alpha = 1.0 - float(np.exp(-1.0 / (fps * options.smooth_s))) if options.smooth_s > 0 else 1.0
@@ -204,8 +266,12 @@ class StreamPost:
         _hold(v, self.names, self.base)
         _add_emotions(v, self.col, self.options)
         frames = (self._frame + np.arange(len(v))) % self._loop
-        _add_motion(v, self.col, None if self._blink is None else self._blink[frames],
-                    None if self._idle is None else self._idle[:, frames])
+        _add_motion(
+            v,
+            self.col,
+            None if self._blink is None else self._blink[frames],
+            None if self._idle is None else self._idle[:, frames],
+        )
         _set_overrides(v, self.col, self.options)
         self._frame += len(v)
         return np.clip(v, 0, 1)

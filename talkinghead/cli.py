@@ -7,114 +7,49 @@ import os
 import sys
 
 from talkinghead.errors import UserError
+from talkinghead.options import add_options, from_args
 
 
 def _train(args: argparse.Namespace) -> int:
-    from talkinghead.train import run_training
+    from talkinghead.commands.train import run_training
 
     run_training(args.model, args.overrides)
     return 0
 
 
 # ---------------------------------------------------------------- option groups
-# One group per concern, declared once here and read back into the dataclass that owns
-# the concern's checks (checkpoints.ModelOptions, aupost.PostOptions, RenderOptions, ...).
+# Each option is declared once, on the dataclass that owns it (talkinghead.options); these
+# pick which of them a command takes and read them back.
+SPEECH_POST = ("expressiveness", "emotion", "overrides", "neutral", "seed", "blinks", "idle")
+STILL_POST = ("expressiveness", "emotion", "overrides", "neutral")
+VIDEO_OUTPUT = ("size", "face_index", "crop_only", "enhance", "fps", "batch_size", "save_aus", "quiet")
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--generator", default="warp", choices=["warp", "gath_w", "gath"],
-                   help="warp: move the photo's own pixels (default, sharp); gath_w: the warp with GATH-W's learned "
-                        "mouth interior; gath: the GATH generator redraws the face crop")
-    g.add_argument("--checkpoint", metavar="DIR", help="weights folder: motion.pt (warp), refiner.pt (gath_w), "
-                                                       "generator.pt or generator_lite.pt (gath), audio2au.pt "
-                                                       "(default: the weights shipped in the package)")
-    g.add_argument("--lite", action="store_true", help="gath: the lite generator also on CUDA (the default on CPU)")
-    _add_device_options(p)
+    from talkinghead.renderers import ModelOptions
 
-
-def _add_device_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("device")
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="where GATH and audio2au run (default auto: CUDA when present); the warp runs on the CPU")
+    add_options(p, "model", ModelOptions(), ("generator", "checkpoint", "lite"))
+    add_options(p, "device", ModelOptions(), ("device",))
 
 
 def _model_options(args: argparse.Namespace):
-    from talkinghead.checkpoints import ModelOptions
+    from talkinghead.renderers import ModelOptions
 
-    return ModelOptions(args.generator, args.checkpoint, args.device, args.lite)
-
-
-def _add_expression_options(p: argparse.ArgumentParser, speech: bool = False, smooth: float | None = None) -> None:
-    g = p.add_argument_group("expression")
-    g.add_argument("--expressiveness", type=float, default=1.0, help="scale of the driven AUs (default 1.0)")
-    g.add_argument("--emotion", metavar="NAME[=S]", help="add an emotion: happy, sad, angry, surprised, disgusted, "
-                                                         "fearful (strength S in [0, 1], default 1)")
-    g.add_argument("--au", action="append", metavar="NAME=V,...", help="fix AUs to values in [0, 1] "
-                                                                       "(e.g. mouthSmileLeft=0.5); repeatable")
-    g.add_argument("--neutral", action="store_true", help="start from the neutral face: AUs not driven or set are 0 "
-                                                          "(default: the photo's own expression)")
-    if speech:
-        g.add_argument("--seed", type=int, default=0, help="seed of the synthesized blinks and brow motion")
-        g.add_argument("--no-blinks", action="store_true", help="do not add eye blinks")
-        g.add_argument("--no-idle", action="store_true", help="do not add idle brow motion")
-    if smooth is not None:
-        g.add_argument("--smooth", type=float, default=smooth, metavar="S",
-                       help=f"time constant of the causal AU smoothing in seconds (default {smooth:g}; 0 = off)")
+    return from_args(ModelOptions(), args)
 
 
-def _post_options(args: argparse.Namespace):
-    from talkinghead.aupost import PostOptions, parse_emotion, parse_overrides
+def _post_options(args: argparse.Namespace, defaults=None):
+    from talkinghead.aupost import PostOptions
 
-    try:
-        post = PostOptions(expressiveness=args.expressiveness, emotion=parse_emotion(args.emotion or ""),
-                           overrides=parse_overrides(args.au), blinks=not getattr(args, "no_blinks", False),
-                           idle=not getattr(args, "no_idle", False), seed=getattr(args, "seed", 0),
-                           neutral=args.neutral)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    if hasattr(args, "smooth"):
-        post.smooth_s = args.smooth
+    post = from_args(defaults or PostOptions(), args)
     post.check()
     return post
 
 
-def _add_output_options(p: argparse.ArgumentParser, max_height: int | None = None, video: bool = False,
-                        crop: bool = True, batches: bool = False) -> None:
-    g = p.add_argument_group("output")
-    default = "the photo's" + (f", at most {max_height}" if max_height else "")
-    g.add_argument("--size", type=int, help=f"output height in pixels (default: {default}"
-                                            + ("; 256 with --crop-only)" if video and crop else ")"))
-    g.add_argument("--face-index", type=int, help="which face when the photo has several (0 = largest)")
-    if crop:
-        g.add_argument("--crop-only", action="store_true", help="output the aligned face crop, not the whole photo")
-        g.add_argument("--enhance", nargs="?", const="all", metavar="STEPS",
-                       help="gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; "
-                            "alone: all)")
-    if video:
-        g.add_argument("--fps", type=float, default=None if batches else 25.0,
-                       help="frames per second (default 25" + ("; reenact: the driver's)" if batches else ")"))
-    if batches:
-        g.add_argument("--batch-size", type=int, help="frames per batch (default 8 on CPU, 64 on CUDA)")
-        g.add_argument("--save-aus", metavar="CSV", help="also write the AU series that drove the face")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-
-
-def _enhance(args: argparse.Namespace):
-    from gath.postprocess import Enhance
-
-    try:
-        return None if args.enhance is None else Enhance.parse(args.enhance)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-
-
 def _render_options(args: argparse.Namespace):
-    from talkinghead.render import RenderOptions
+    from talkinghead.commands.render import RenderOptions
 
-    return RenderOptions(model=_model_options(args), post=_post_options(args), fps=args.fps, size=args.size,
-                         batch_size=args.batch_size, crop_only=args.crop_only, save_aus=args.save_aus,
-                         enhance=_enhance(args), quiet=args.quiet, face_index=args.face_index)
+    return from_args(RenderOptions(), args, model=_model_options(args), post=_post_options(args))
 
 
 def _report(result, quiet: bool) -> int:
@@ -124,30 +59,29 @@ def _report(result, quiet: bool) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from talkinghead.render import render
+    from talkinghead.commands.render import render
 
     return _report(render(args.photo, args.audio, args.output, _render_options(args), args.au_csv), args.quiet)
 
 
 def _reenact(args: argparse.Namespace) -> int:
-    from talkinghead.render import reenact
+    from talkinghead.commands.render import reenact
 
     return _report(reenact(args.photo, args.video, args.output, _render_options(args), args.au_csv), args.quiet)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from talkinghead.demo import SPEECH, demo_output, demo_photo
-    from talkinghead.render import render
+    from talkinghead.commands.demo import SPEECH, demo_output, demo_photo
+    from talkinghead.commands.render import render
 
     output = args.output or demo_output()
     return _report(render(demo_photo(), SPEECH, output, _render_options(args)), args.quiet)
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from talkinghead.edit import EditOptions, edit
+    from talkinghead.commands.edit import EditOptions, edit
 
-    options = EditOptions(model=_model_options(args), size=args.size, crop_only=args.crop_only,
-                          enhance=_enhance(args), face_index=args.face_index)
+    options = from_args(EditOptions(), args, model=_model_options(args))
     aus = edit(args.photo, args.output, _post_options(args), options)
     if not args.quiet:
         from actionunits import AU_NAMES
@@ -166,9 +100,8 @@ def _live(args: argparse.Namespace) -> int:
         return 0
     if args.photo is None:
         raise UserError("live needs --photo (or --list-devices)")
-    options = LiveOptions(model=_model_options(args), post=_post_options(args), input_device=args.input_device,
-                          fps=args.fps, size=args.size, window=not args.no_window, serve=args.serve,
-                          record=args.record, duration=args.duration, face_index=args.face_index, quiet=args.quiet)
+    defaults = LiveOptions()
+    options = from_args(defaults, args, model=_model_options(args), post=_post_options(args, defaults.post))
     return _report(run_live(args.photo, options), args.quiet)
 
 
@@ -176,7 +109,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from talkinghead.clip_sources import shared_data_inputs
-    from talkinghead.prepare import format_summary, prepare
+    from talkinghead.commands.prepare import format_summary, prepare
 
     sources = [Path(s) for s in args.source]
     targets = [(Path(t.partition("=")[0]), t.partition("=")[2] or None) for t in args.target]
@@ -184,29 +117,52 @@ def _prepare(args: argparse.Namespace) -> int:
     if args.shared_data:
         extra_sources, extra_targets, name_root = shared_data_inputs(Path(args.shared_data))
         sources, targets = extra_sources + sources, extra_targets + targets
-    summary = prepare(args.output, sources, targets, crop_size=args.crop_size, fps=args.fps, workers=args.workers,
-                      neutral_from_clip=not args.population_neutral, limit=args.limit, name_root=name_root,
-                      progress=not args.quiet)
+    summary = prepare(
+        args.output,
+        sources,
+        targets,
+        crop_size=args.crop_size,
+        fps=args.fps,
+        workers=args.workers,
+        neutral_from_clip=not args.population_neutral,
+        limit=args.limit,
+        name_root=name_root,
+        progress=not args.quiet,
+    )
     print(format_summary(summary, Path(args.output)))
     return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from talkinghead.pack import PackOptions, pack
+    from talkinghead.commands.pack import PackOptions, pack
 
-    options = PackOptions(max_mb=args.max_mb, source_share=args.source_share, audio=not args.no_audio,
-                          jpeg_quality=args.jpeg_quality, seed=args.seed, progress=not args.quiet)
+    options = PackOptions(
+        max_mb=args.max_mb,
+        source_share=args.source_share,
+        audio=not args.no_audio,
+        jpeg_quality=args.jpeg_quality,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     print(pack(args.source, args.output, options).line())
     return 0
 
 
 def _track(args: argparse.Namespace) -> int:
-    from talkinghead.track import track
+    from talkinghead.commands.track import track
 
-    series = track(args.video, args.output, args.plot, fps=args.fps, neutral_from_clip=not args.population_neutral,
-                   smooth=not args.no_smooth)
-    print(f"wrote {args.output}: {len(series)} frames at {series.fps:g} fps, "
-          f"{int(series.valid.sum())} with a tracked face" + (f"; plot {args.plot}" if args.plot else ""))
+    series = track(
+        args.video,
+        args.output,
+        args.plot,
+        fps=args.fps,
+        neutral_from_clip=not args.population_neutral,
+        smooth=not args.no_smooth,
+    )
+    print(
+        f"wrote {args.output}: {len(series)} frames at {series.fps:g} fps, "
+        f"{int(series.valid.sum())} with a tracked face" + (f"; plot {args.plot}" if args.plot else "")
+    )
     return 0
 
 
@@ -226,17 +182,27 @@ def _eval(args: argparse.Namespace) -> int:
     for text in args.variant or []:
         name, sep, path = text.partition("=")
         if not sep or not name or not path or name in variants:
-            raise UserError(f"--variant takes a unique NAME=PATH (warp, motion.pt, gath_w, refiner.pt, generator .pt or "
-                            "weights folder), "
-                            f"got {text!r}")
+            raise UserError(
+                f"--variant takes a unique NAME=PATH (warp, motion.pt, gath_w, refiner.pt, generator .pt or "
+                "weights folder), "
+                f"got {text!r}"
+            )
         variants[name] = path if path == "warp" else Path(path)
     if args.sync_only and (variants or args.portraits):
         raise UserError("--sync-only evaluates audio2au alone: drop --variant and --portraits")
-    options = EvalOptions(data=Path(args.data), output=Path(args.output), **({"variants": variants} if variants else {}),
-                          portraits=args.portraits and Path(args.portraits),
-                          audio2au=args.audio2au and Path(args.audio2au), pairs=args.pairs, seed=args.seed,
-                          device=args.device, quiet=args.quiet, sync_only=args.sync_only,
-                          **({"speakers": tuple(args.speakers)} if args.speakers else {}))
+    options = EvalOptions(
+        data=Path(args.data),
+        output=Path(args.output),
+        **({"variants": variants} if variants else {}),
+        portraits=args.portraits and Path(args.portraits),
+        audio2au=args.audio2au and Path(args.audio2au),
+        pairs=args.pairs,
+        seed=args.seed,
+        device=args.device,
+        quiet=args.quiet,
+        sync_only=args.sync_only,
+        **({"speakers": tuple(args.speakers)} if args.speakers else {}),
+    )
     run_eval(options)
     plots = "audio2au_sync.png" if args.sync_only else "plots, grid.png"
     print(f"wrote {Path(args.output) / 'report.md'} and eval.json, {plots}")
@@ -245,9 +211,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _add_video_command_options(p: argparse.ArgumentParser, speech: bool = False) -> None:
     """render, reenact and demo."""
+    from talkinghead.aupost import PostOptions
+    from talkinghead.commands.render import RenderOptions
+
     _add_model_options(p)
-    _add_expression_options(p, speech=speech)
-    _add_output_options(p, max_height=720, video=True, batches=True)
+    add_options(p, "expression", PostOptions(), SPEECH_POST if speech else STILL_POST)
+    add_options(p, "output", RenderOptions(), VIDEO_OUTPUT)
 
 
 def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
@@ -272,138 +241,245 @@ def _cpu_count() -> int:
 def build_parser() -> argparse.ArgumentParser:
     from importlib.metadata import version
 
+    from talkinghead.aupost import PostOptions
+    from talkinghead.commands.edit import EditOptions
+    from talkinghead.commands.train import TRAINER_NAMES
+    from talkinghead.live import LiveOptions
+    from talkinghead.renderers import ModelOptions
+
     p = argparse.ArgumentParser(prog="talkinghead", description="Make a still portrait talk.")
     p.add_argument("--version", action="version", version=f"talkinghead {version('talkinghead')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = _command(sub, "train", _train, help="train a model (hydra overrides after the model name)",
-                       description="Train a model with the shipped hydra configs; append overrides such as "
-                                   "train.steps=100 experiment=gath_c data=prepared data.root=DIR.")
-    t.add_argument("model", choices=["gath", "aue", "audio2au", "motion"], help="which model to train")
+    t = _command(
+        sub,
+        "train",
+        _train,
+        help="train a model (hydra overrides after the model name)",
+        description="Train a model with the shipped hydra configs; append overrides such as "
+        "train.steps=100 experiment=gath_c data=prepared data.root=DIR.",
+    )
+    t.add_argument("model", choices=TRAINER_NAMES, help="which model to train")
     t.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
 
-    r = _command(sub, "render", _render, help="photo + speech -> lip-synced talking video",
-                       description="Make the face in a photo say the speech in an audio file (H.264 + AAC).")
+    r = _command(
+        sub,
+        "render",
+        _render,
+        help="photo + speech -> lip-synced talking video",
+        description="Make the face in a photo say the speech in an audio file (H.264 + AAC).",
+    )
     r.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
     r.add_argument("--audio", help="speech (wav, mp3, flac, m4a, ...); muxed into the video")
-    r.add_argument("--au-csv", metavar="CSV", help="drive the face from an AU CSV (this project's format or an "
-                                                   "ARKit blendshape CSV) instead of the speech")
+    r.add_argument(
+        "--au-csv",
+        metavar="CSV",
+        help="drive the face from an AU CSV (this project's format or an ARKit blendshape CSV) instead of the speech",
+    )
     r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
     _add_video_command_options(r, speech=True)
 
-    e = _command(sub, "edit", _edit, help="set facial AUs of a photo (expression editing)",
-                       description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
-                                   "AUs not given keep the values the photo shows (all 0 with --neutral).")
+    e = _command(
+        sub,
+        "edit",
+        _edit,
+        help="set facial AUs of a photo (expression editing)",
+        description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
+        "AUs not given keep the values the photo shows (all 0 with --neutral).",
+    )
     e.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
     e.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
     _add_model_options(e)
-    _add_expression_options(e)
-    _add_output_options(e)
+    add_options(e, "expression", PostOptions(), STILL_POST)
+    add_options(e, "output", EditOptions(), ("size", "face_index", "crop_only", "enhance", "quiet"))
 
-    v = _command(sub, "reenact", _reenact, help="photo + driving video -> the photo makes the driver's faces",
-                       description="Track the AUs of the face in a driving video and render them on the photo, "
-                                   "with the driving video's audio.")
+    v = _command(
+        sub,
+        "reenact",
+        _reenact,
+        help="photo + driving video -> the photo makes the driver's faces",
+        description="Track the AUs of the face in a driving video and render them on the photo, "
+        "with the driving video's audio.",
+    )
     v.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
     v.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
     v.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
     v.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
     _add_video_command_options(v)
 
-    d = _command(sub, "demo", _demo, help="render the bundled example (no arguments needed)",
-                       description="Render the bundled portrait saying the bundled speech.")
-    d.add_argument("-o", "--output", help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, "
-                                          "else ~/talkinghead-output/)")
+    d = _command(
+        sub,
+        "demo",
+        _demo,
+        help="render the bundled example (no arguments needed)",
+        description="Render the bundled portrait saying the bundled speech.",
+    )
+    d.add_argument(
+        "-o",
+        "--output",
+        help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, else ~/talkinghead-output/)",
+    )
     _add_video_command_options(d, speech=True)
 
-    lv = _command(sub, "live", _live, help="talk into the microphone and watch the portrait speak, in real time",
-                        description="Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local web "
-                                    "page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
-                                    "recording.")
+    lv = _command(
+        sub,
+        "live",
+        _live,
+        help="talk into the microphone and watch the portrait speak, in real time",
+        description="Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local "
+        "web page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
+        "recording.",
+    )
     lv.add_argument("--photo", help="portrait (jpg, png, ...)")
-    lv.add_argument("--input-device", metavar="ID", help="input device index or name (see --list-devices)")
     lv.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
-    lv.add_argument("--serve", metavar="HOST:PORT", help="show the frames on a local web page instead of a window, "
-                                                        "e.g. 127.0.0.1:8000")
-    lv.add_argument("--record", metavar="MP4", help="also save the session, microphone audio muxed")
-    lv.add_argument("--no-window", action="store_true", help="no window (with --record or --serve)")
-    lv.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds")
+    add_options(lv, "session", LiveOptions(), ("input_device", "serve", "record", "window", "duration"))
     _add_model_options(lv)
-    _add_expression_options(lv, speech=True, smooth=0.04)
-    _add_output_options(lv, max_height=480, video=True, crop=False)
+    add_options(lv, "expression", LiveOptions().post, SPEECH_POST + ("smooth_s",))
+    add_options(lv, "output", LiveOptions(), ("size", "face_index", "fps", "quiet"))
 
-    pr = _command(sub, "prepare", _prepare, help="build a training dataset from photo folders and videos",
-                        description="Align faces, track AUs and extract audio into the prepared dataset format "
-                                    "(docs/dataset-format.md). Resumable: run again to continue or extend.")
+    pr = _command(
+        sub,
+        "prepare",
+        _prepare,
+        help="build a training dataset from photo folders and videos",
+        description="Align faces, track AUs and extract audio into the prepared dataset format "
+        "(docs/dataset-format.md). Resumable: run again to continue or extend.",
+    )
     pr.add_argument("output", help="dataset folder to create or extend")
-    pr.add_argument("--source", action="append", default=[], metavar="DIR",
-                    help="photo folder for the source set; identities from DIR/identities.csv, sub-folders, "
-                         "or file names like Name_0001.jpg (repeatable)")
-    pr.add_argument("--target", action="append", default=[], metavar="DIR[=SPEAKER]",
-                    help="folder of videos (or one video) for the target set; speakers from a manifest.csv, "
-                         "=SPEAKER, or one per clip (repeatable)")
-    pr.add_argument("--shared-data", nargs="?", const=str(_data_root()), metavar="ROOT",
-                    help="add every face folder and video of the shared data (default root: %(const)s)")
+    pr.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="photo folder for the source set; identities from DIR/identities.csv, sub-folders, "
+        "or file names like Name_0001.jpg (repeatable)",
+    )
+    pr.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="DIR[=SPEAKER]",
+        help="folder of videos (or one video) for the target set; speakers from a manifest.csv, "
+        "=SPEAKER, or one per clip (repeatable)",
+    )
+    pr.add_argument(
+        "--shared-data",
+        nargs="?",
+        const=str(_data_root()),
+        metavar="ROOT",
+        help="add every face folder and video of the shared data (default root: %(const)s)",
+    )
     pr.add_argument("--crop-size", type=int, default=100, help="aligned crop size in pixels (default 100)")
     pr.add_argument("--fps", type=float, default=25.0, help="frame rate sampled from videos (default 25)")
     pr.add_argument("--workers", type=int, default=_cpu_count(), help="parallel processes (default: all cores)")
-    pr.add_argument("--population-neutral", action="store_true",
-                    help="measure AUs from the population's neutral face, not each clip's own rest face")
+    pr.add_argument(
+        "--population-neutral",
+        action="store_true",
+        help="measure AUs from the population's neutral face, not each clip's own rest face",
+    )
     pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    pk = _command(sub, "pack", _pack, help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
-                        description="Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
-                                    "repeated identities first among the stills, every clip and speaker with frames "
-                                    "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').")
+    pk = _command(
+        sub,
+        "pack",
+        _pack,
+        help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
+        description="Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
+        "repeated identities first among the stills, every clip and speaker with frames "
+        "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').",
+    )
     pk.add_argument("source", help="prepared dataset (talkinghead prepare)")
     pk.add_argument("output", help="pack folder to write (an older pack there is replaced)")
     pk.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
     pk.add_argument("--max-mb", type=float, default=56.0, help="size budget in MiB (default 56)")
-    pk.add_argument("--source-share", type=float, default=0.35, help="share of the budget for source stills "
-                                                                     "(default 0.35; the rest goes to target clips)")
-    pk.add_argument("--no-audio", action="store_true", help="drop audio (default: kept when it fits in half of "
-                                                            "the target budget)")
-    pk.add_argument("--jpeg-quality", type=int, metavar="Q", help="re-encode images as JPEG at quality Q "
-                                                                  "(default: copy them as they are)")
+    pk.add_argument(
+        "--source-share",
+        type=float,
+        default=0.35,
+        help="share of the budget for source stills (default 0.35; the rest goes to target clips)",
+    )
+    pk.add_argument(
+        "--no-audio", action="store_true", help="drop audio (default: kept when it fits in half of the target budget)"
+    )
+    pk.add_argument(
+        "--jpeg-quality",
+        type=int,
+        metavar="Q",
+        help="re-encode images as JPEG at quality Q (default: copy them as they are)",
+    )
     pk.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    tr = _command(sub, "track", _track, help="export the AU series of a video (CSV, optional plot)",
-                        description="Track the face in a video and write one row of AU coefficients per frame.")
+    tr = _command(
+        sub,
+        "track",
+        _track,
+        help="export the AU series of a video (CSV, optional plot)",
+        description="Track the face in a video and write one row of AU coefficients per frame.",
+    )
     tr.add_argument("video", help="video with a face")
     tr.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
     tr.add_argument("--plot", metavar="PNG", help="also plot the main coefficients over time")
     tr.add_argument("--fps", type=float, help="sample at this frame rate (default: the video's)")
-    tr.add_argument("--population-neutral", action="store_true",
-                    help="measure AUs from the population's neutral face, not the clip's own rest face")
+    tr.add_argument(
+        "--population-neutral",
+        action="store_true",
+        help="measure AUs from the population's neutral face, not the clip's own rest face",
+    )
     tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
 
-    ap = _command(sub, "app", _app, help="the browser app: render, edit, live and track in a local web page",
-                  description="Start a local Gradio app (offline) with Render, Edit, Live and Track tabs and "
-                              "the /render, /edit and /track API (docs/app.md). Ctrl+C stops it.")
+    ap = _command(
+        sub,
+        "app",
+        _app,
+        help="the browser app: render, edit, live and track in a local web page",
+        description="Start a local Gradio app (offline) with Render, Edit, Live and Track tabs and "
+        "the /render, /edit and /track API (docs/app.md). Ctrl+C stops it.",
+    )
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
 
-    ev = _command(sub, "eval", _eval, help="the paper's evaluation on held-out speakers and unseen faces",
-                        description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
-                                    "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
-                                    "writes eval.json, report.md, plots and grid.png (docs/eval.md).")
-    ev.add_argument("--variant", action="append", metavar="NAME=PATH",
-                    help="a renderer to evaluate: warp (the shipped motion model), a motion.pt, gath_w (the warp with "
-                         "the shipped GATH-W refiner), a refiner.pt, or a GATH generator (.pt or weights folder); "
-                         "repeatable, e.g. warp=warp w=runs/gath_w/refiner.pt gath=runs/gath (default: the warp "
-                         "renderer and the shipped GATH generator)")
+    ev = _command(
+        sub,
+        "eval",
+        _eval,
+        help="the paper's evaluation on held-out speakers and unseen faces",
+        description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
+        "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
+        "writes eval.json, report.md, plots and grid.png (docs/eval.md).",
+    )
+    ev.add_argument(
+        "--variant",
+        action="append",
+        metavar="NAME=PATH",
+        help="a renderer to evaluate: warp (the shipped motion model), a motion.pt, gath_w (the warp with "
+        "the shipped GATH-W refiner), a refiner.pt, or a GATH generator (.pt or weights folder); "
+        "repeatable, e.g. warp=warp w=runs/gath_w/refiner.pt gath=runs/gath (default: the warp "
+        "renderer and the shipped GATH generator)",
+    )
     ev.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
-    ev.add_argument("--data", default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),
-                    help="prepared dataset (talkinghead prepare; default %(default)s)")
-    ev.add_argument("--speakers", nargs="+", metavar="GLOB",
-                    help="held-out speakers (default: audio2au's validation and test speakers of the shared data)")
-    ev.add_argument("--portraits", metavar="DIR", help="unseen faces for inter-class pairs, identity and "
-                                                       "controllability (default: <data root>/portraits)")
+    ev.add_argument(
+        "--data",
+        default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),
+        help="prepared dataset (talkinghead prepare; default %(default)s)",
+    )
+    ev.add_argument(
+        "--speakers",
+        nargs="+",
+        metavar="GLOB",
+        help="held-out speakers (default: audio2au's validation and test speakers of the shared data)",
+    )
+    ev.add_argument(
+        "--portraits",
+        metavar="DIR",
+        help="unseen faces for inter-class pairs, identity and controllability (default: <data root>/portraits)",
+    )
     ev.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
-    ev.add_argument("--sync-only", action="store_true", help="only audio2au lip sync (seconds; no renderers, faces "
-                                                             "or portraits)")
-    _add_device_options(ev)
+    ev.add_argument(
+        "--sync-only", action="store_true", help="only audio2au lip sync (seconds; no renderers, faces or portraits)"
+    )
+    add_options(ev, "device", ModelOptions(), ("device",))
     ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
     ev.add_argument("--quiet", action="store_true", help="no progress output")
     return p

@@ -28,8 +28,9 @@ def slug(text: str) -> str:
 
 
 def files_under(folder: Path, extensions: set[str]) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file()
-                  and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file() and not p.name.startswith(".")
+    )
 
 
 def _manifest_speakers(folder: Path) -> dict[str, str]:
@@ -91,8 +92,9 @@ def shared_data_inputs(data: Path) -> tuple[list[Path], list[tuple[Path, str | N
     sources = sorted(p for p in (data / "faces").glob("*") if p.is_dir())
     video = data / "video"
     grid = video / "grid" / "s1" / "video"
-    targets: list[tuple[Path, str | None]] = [(p, None) for p in sorted(video.glob("*"))
-                                              if p.is_dir() and p.name != "grid"]
+    targets: list[tuple[Path, str | None]] = [
+        (p, None) for p in sorted(video.glob("*")) if p.is_dir() and p.name != "grid"
+    ]
     if grid.is_dir():
         targets.append((grid, "grid_s1"))
     return sources, targets, video

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hydra import compose, initialize_config_module
-from hydra.errors import HydraException
+from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -18,5 +18,8 @@ def load_config(name: str, overrides: list[str] | None = None) -> DictConfig:
             cfg = compose(config_name=name, overrides=list(overrides or []))
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as e:
-        raise UserError(f"bad config override: {e}".splitlines()[0]) from None
+        line = f"bad config override: {e}".splitlines()[0]
+        if isinstance(e, MissingConfigException) and e.options:  # an option its group does not have
+            line += f" (options: {', '.join(e.options)})"
+        raise UserError(line) from None
     return cfg

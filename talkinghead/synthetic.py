@@ -33,8 +33,17 @@ def draw_face(identity: np.random.Generator | int, aus: dict[str, float], size: 
     img[:] = bg
     c = (s // 2, int(s * 0.52))
     cv2.ellipse(img, c, (int(ax[0] * s), int(ax[1] * s)), 0, 0, 360, skin.tolist(), -1, cv2.LINE_AA)
-    cv2.ellipse(img, (c[0], int(c[1] - ax[1] * s * 0.75)), (int(ax[0] * s), int(ax[1] * s * 0.35)), 0, 180, 360,
-                hair.tolist(), -1, cv2.LINE_AA)
+    cv2.ellipse(
+        img,
+        (c[0], int(c[1] - ax[1] * s * 0.75)),
+        (int(ax[0] * s), int(ax[1] * s * 0.35)),
+        0,
+        180,
+        360,
+        hair.tolist(),
+        -1,
+        cv2.LINE_AA,
+    )
     a = lambda n: float(np.clip(aus.get(n, 0.0), 0.0, 1.0))  # noqa: E731
     eye_y = int(s * 0.45)
     brow_lift = a("browInnerUp") * 0.05 * s
@@ -51,10 +60,13 @@ def draw_face(identity: np.random.Generator | int, aus: dict[str, float], size: 
     open_h = int(s * 0.12 * a("jawOpen"))
     lift_l, lift_r = (int(s * 0.05 * a(f"mouthSmile{x}")) for x in ("Left", "Right"))
     pts_top = np.array([[c[0] - half_w, mouth_y - lift_l], [c[0], mouth_y - 1], [c[0] + half_w, mouth_y - lift_r]])
-    pts_bot = np.array([[c[0] + half_w, mouth_y - lift_r], [c[0], mouth_y + open_h + 1], [c[0] - half_w, mouth_y - lift_l]])
+    pts_bot = np.array(
+        [[c[0] + half_w, mouth_y - lift_r], [c[0], mouth_y + open_h + 1], [c[0] - half_w, mouth_y - lift_l]]
+    )
     cv2.fillPoly(img, [np.concatenate([pts_top, pts_bot]).astype(np.int32)], (90, 20, 30), cv2.LINE_AA)
-    cv2.polylines(img, [np.concatenate([pts_top, pts_bot]).astype(np.int32)], True, (150, 60, 70), max(1, s // 50),
-                  cv2.LINE_AA)
+    cv2.polylines(
+        img, [np.concatenate([pts_top, pts_bot]).astype(np.int32)], True, (150, 60, 70), max(1, s // 50), cv2.LINE_AA
+    )
     noise = rng.normal(0, 3, img.shape)
     return np.clip(img + noise, 0, 255).astype(np.uint8)
 
@@ -97,9 +109,18 @@ def synth_audio(rng: np.random.Generator, jaw: np.ndarray, fps: float, f0: float
     return wav.astype(np.float32)
 
 
-def make_synthetic_dataset(root: str | Path, *, crop_size: int = 100, n_identities: int = 40,
-                           images_per_identity: int = 6, n_speakers: int = 8, clips_per_speaker: int = 2,
-                           clip_seconds: float = 4.0, fps: float = 25.0, seed: int = 0) -> Path:
+def make_synthetic_dataset(
+    root: str | Path,
+    *,
+    crop_size: int = 100,
+    n_identities: int = 40,
+    images_per_identity: int = 6,
+    n_speakers: int = 8,
+    clips_per_speaker: int = 2,
+    clip_seconds: float = 4.0,
+    fps: float = 25.0,
+    seed: int = 0,
+) -> Path:
     """Write a generated dataset in the prepared format to `root` and return it."""
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -124,8 +145,9 @@ def make_synthetic_dataset(root: str | Path, *, crop_size: int = 100, n_identiti
             (d / "frames").mkdir(parents=True, exist_ok=True)
             for i, row in enumerate(series):
                 img = draw_face(seed * 1000 + 500 + spk, dict(zip(AU_NAMES, row)), crop_size)
-                cv2.imwrite(str(frame_path(root, name, i)), cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(
+                    str(frame_path(root, name, i)), cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
+                )
             AUSeries(series, fps, AU_NAMES, np.ones(n_frames, bool)).write_csv(d / "aus.csv")
             sf.write(d / "audio.wav", synth_audio(rng, series[:, 0], fps, f0), SAMPLE_RATE, subtype="PCM_16")
             clips.append(ClipRecord(name, f"spk{spk:02d}", fps, n_frames, "audio.wav"))

@@ -18,8 +18,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-OFFLINE_FLAGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
+OFFLINE_FLAGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+]
 FAKE_MIC_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
@@ -38,11 +41,28 @@ class Chromium:
         port_file = profile / "DevToolsActivePort"
         port_file.unlink(missing_ok=True)  # a reused profile keeps the last run's port
         self.proc = subprocess.Popen(
-            [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-default-apps", "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}",
-             f"--window-size={size[0]},{size[1]}", "--remote-debugging-port=0", *OFFLINE_FLAGS, *flags,
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                chromium_path(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-default-apps",
+                "--autoplay-policy=no-user-gesture-required",
+                f"--user-data-dir={profile}",
+                f"--window-size={size[0]},{size[1]}",
+                "--remote-debugging-port=0",
+                *OFFLINE_FLAGS,
+                *flags,
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(300):
                 if port_file.is_file() and port_file.read_text().strip():

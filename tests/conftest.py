@@ -34,8 +34,14 @@ def synthetic_dataset(tmp_path_factory) -> Path:
     """A small generated dataset in the prepared format, made once per test session."""
     from talkinghead.synthetic import make_synthetic_dataset
 
-    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), n_identities=12, images_per_identity=4,
-                                  n_speakers=4, clips_per_speaker=2, clip_seconds=3.0)
+    return make_synthetic_dataset(
+        tmp_path_factory.mktemp("synthetic"),
+        n_identities=12,
+        images_per_identity=4,
+        n_speakers=4,
+        clips_per_speaker=2,
+        clip_seconds=3.0,
+    )
 
 
 @pytest.fixture(scope="session")

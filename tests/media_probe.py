@@ -38,11 +38,21 @@ def probe(path: Path) -> Probe:
     frames = len(read_frames(path, 16)) if video else 0
     audio_seconds = 0.0
     if audio:
-        pcm = subprocess.run([_ffmpeg(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
-                              "-f", "s16le", "-"], capture_output=True, check=True).stdout
+        pcm = subprocess.run(
+            [_ffmpeg(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+            capture_output=True,
+            check=True,
+        ).stdout
         audio_seconds = len(pcm) / 2 / 16000
-    return Probe(video[1] if video else None, audio[1] if audio else None, int(video[2]) if video else 0,
-                 int(video[3]) if video else 0, frames, float(video[4]) if video else 0.0, audio_seconds)
+    return Probe(
+        video[1] if video else None,
+        audio[1] if audio else None,
+        int(video[2]) if video else 0,
+        int(video[3]) if video else 0,
+        frames,
+        float(video[4]) if video else 0.0,
+        audio_seconds,
+    )
 
 
 def read_frames(path: Path, size: int | None = None) -> np.ndarray:

@@ -37,7 +37,12 @@ def test_read_csv_maps_columns_by_name_and_rejects_garbage(tmp_path):
 
 def test_parse_assignments():
     assert parse_assignments("jawOpen=0.6, mouthSmileLeft=1") == {"jawOpen": 0.6, "mouthSmileLeft": 1.0}
-    for bad, msg in [("jaw=0.5", "unknown AU"), ("jawOpen", "NAME=VALUE"), ("jawOpen=2", "outside"), ("jawOpen=x", "not a number")]:
+    for bad, msg in [
+        ("jaw=0.5", "unknown AU"),
+        ("jawOpen", "NAME=VALUE"),
+        ("jawOpen=2", "outside"),
+        ("jawOpen=x", "not a number"),
+    ]:
         with pytest.raises(ValueError, match=msg):
             parse_assignments(bad)
 

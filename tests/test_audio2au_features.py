@@ -9,9 +9,20 @@ import pytest
 import soundfile as sf
 import torch
 
-from audio2au.features import (SAMPLE_RATE, AudioError, CorruptAudioError, EmptyAudioError, FeatureConfig,
-                               SilentAudioError, UnsupportedAudioError, compute_features, eq_shift, frame_count, gain_shift,
-                               load_audio)
+from audio2au.features import (
+    SAMPLE_RATE,
+    AudioError,
+    CorruptAudioError,
+    EmptyAudioError,
+    FeatureConfig,
+    SilentAudioError,
+    UnsupportedAudioError,
+    compute_features,
+    eq_shift,
+    frame_count,
+    gain_shift,
+    load_audio,
+)
 
 CFG = FeatureConfig()
 
@@ -23,7 +34,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_frame_count_for_three_seconds(fps, expected):
     assert frame_count(3 * SAMPLE_RATE, fps) == expected
     assert compute_features(np.zeros(3 * SAMPLE_RATE, np.float32), fps, expected, CFG).shape == (
-        expected, CFG.window, CFG.dim)
+        expected,
+        CFG.window,
+        CFG.dim,
+    )
 
 
 def test_frame_count_edges():
@@ -84,8 +98,10 @@ def _peak_hz(wav: np.ndarray) -> float:
     return float(np.fft.rfftfreq(len(wav), 1 / SAMPLE_RATE)[spec.argmax()])
 
 
-@pytest.mark.parametrize("suffix,sr,channels", [(".wav", 44100, 2), (".wav", 8000, 1), (".flac", 48000, 1),
-                                                 (".ogg", 22050, 2), (".mp3", 44100, 1)])
+@pytest.mark.parametrize(
+    "suffix,sr,channels",
+    [(".wav", 44100, 2), (".wav", 8000, 1), (".flac", 48000, 1), (".ogg", 22050, 2), (".mp3", 44100, 1)],
+)
 def test_load_audio_formats(tmp_path, suffix, sr, channels):
     path = tmp_path / f"tone{suffix}"
     sf.write(path, _tone(1.5, sr, channels), sr)
@@ -99,8 +115,9 @@ def test_load_audio_m4a(tmp_path):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     src, dst = tmp_path / "tone.wav", tmp_path / "tone.m4a"
     sf.write(src, _tone(1.5, 48000, 2), 48000)
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c:a", "aac", str(dst)],
-                   check=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c:a", "aac", str(dst)], check=True
+    )
     wav = load_audio(dst)
     assert abs(len(wav) - 1.5 * SAMPLE_RATE) < 0.1 * SAMPLE_RATE
     assert abs(_peak_hz(wav) - 440) < 3
@@ -116,10 +133,16 @@ def _bad_files(tmp: object) -> list[tuple[object, type]]:
     (d / "garbage.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + np.random.default_rng(1).bytes(3000))
     (d / "notes.txt").write_text("hello")
     (d / "noext").write_bytes(b"RIFF")
-    return [(d / "zero.wav", EmptyAudioError), (d / "noframes.wav", EmptyAudioError),
-            (d / "silent.wav", SilentAudioError), (d / "silent.flac", SilentAudioError),
-            (d / "garbage.wav", CorruptAudioError), (d / "garbage.m4a", CorruptAudioError),
-            (d / "notes.txt", UnsupportedAudioError), (d / "noext", UnsupportedAudioError)]
+    return [
+        (d / "zero.wav", EmptyAudioError),
+        (d / "noframes.wav", EmptyAudioError),
+        (d / "silent.wav", SilentAudioError),
+        (d / "silent.flac", SilentAudioError),
+        (d / "garbage.wav", CorruptAudioError),
+        (d / "garbage.m4a", CorruptAudioError),
+        (d / "notes.txt", UnsupportedAudioError),
+        (d / "noext", UnsupportedAudioError),
+    ]
 
 
 def test_bad_audio_raises_clear_errors(tmp_path):

@@ -15,19 +15,35 @@ from actionunits.prepared import clip_dir, read_clips
 from audio2au.checkpoint import checkpoint_dict
 from audio2au.data import load_clips, speed_perturb
 from audio2au.features import SAMPLE_RATE, FeatureConfig
+from audio2au.frame_measures import (
+    AU_GAP_WEIGHTS,
+    LIP_OPENING_AUS,
+    au_lip_gap,
+    frame_rms_db,
+    gated_loudness,
+    lip_gap,
+    speech_frames,
+)
 from audio2au.lipsync import audio_levels, clip_series, lip_levels, lip_sync, main, speaker_sync
 from audio2au.model import Audio2AU, Audio2AUNet
-from audio2au.mouth import (AU_GAP_WEIGHTS, LIP_OPENING_AUS, au_lip_gap, frame_rms_db, gated_loudness, lip_gap,
-                            speech_frames)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-NAMES = ("jawOpen", "mouthClose", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-         "mouthLowerDownRight", "browInnerUp")
+NAMES = (
+    "jawOpen",
+    "mouthClose",
+    "mouthFunnel",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+    "browInnerUp",
+)
 
 
-def bursts(n_frames: int = 100, fps: float = 25.0, on: tuple[int, int] = (30, 70), amp: float = 0.3,
-           seed: int = 0) -> np.ndarray:
+def bursts(
+    n_frames: int = 100, fps: float = 25.0, on: tuple[int, int] = (30, 70), amp: float = 0.3, seed: int = 0
+) -> np.ndarray:
     """Quiet noise with a loud tone during frames on[0]..on[1]."""
     rng = np.random.default_rng(seed)
     n = int(n_frames * SAMPLE_RATE / fps)
@@ -97,8 +113,14 @@ def test_clip_series_and_speaker_scores():
     pred[:, NAMES.index("mouthFunnel")] = 0.05  # a constant offset: the lip gap still follows
     tracker = pred[::-1].copy()  # a tracker that is out of step
     series, speech = clip_series(pred, tracker, NAMES, wav, fps)
-    assert set(series) == {"model jawOpen", "model lip gap", "loudness", "gated loudness", "tracker jawOpen",
-                           "tracker lip gap"}
+    assert set(series) == {
+        "model jawOpen",
+        "model lip gap",
+        "loudness",
+        "gated loudness",
+        "tracker jawOpen",
+        "tracker lip gap",
+    }
     assert series["loudness"].max() == pytest.approx(0.0, abs=0.5)  # dB relative to the loud frames
     row = speaker_sync("spk", [gap], [speech], [series], *map(lambda a: [a], lip_levels(pred, NAMES)))
     assert row.frames == n - 1 and row.speech_frames == int(speech[1:].sum())
@@ -115,10 +137,16 @@ def test_clip_series_and_speaker_scores():
 def _tiny_model(names: tuple[str, ...]) -> Audio2AU:
     torch.manual_seed(0)
     feats = FeatureConfig()
-    net = Audio2AUNet(feats.dim, feats.window, len(names), conv_channels=4, hidden=8, layers=1, bidirectional=False,
-                      lookahead=1)
-    return Audio2AU(net.eval(), feats, names, 25.0, {"model": {}, "info": {"train_speakers": ["spk00", "spk01"],
-                                                                           "val_speakers": ["spk02"]}})
+    net = Audio2AUNet(
+        feats.dim, feats.window, len(names), conv_channels=4, hidden=8, layers=1, bidirectional=False, lookahead=1
+    )
+    return Audio2AU(
+        net.eval(),
+        feats,
+        names,
+        25.0,
+        {"model": {}, "info": {"train_speakers": ["spk00", "spk01"], "val_speakers": ["spk02"]}},
+    )
 
 
 def test_lip_sync_scores_each_speaker_with_landmarks(synthetic_dataset):
@@ -149,8 +177,16 @@ def test_landmarks_load_with_the_clips_and_follow_speed_perturbation(synthetic_d
     assert len(slow.gap) == len(slow.aus) and slow.gap[-1] == pytest.approx(clips[0].gap[-1], abs=0.01)
 
     model = _tiny_model(names)
-    model.meta["model"] = dict(n_features=model.features.dim, window=model.features.window, n_aus=len(names),
-                               conv_channels=4, hidden=8, layers=1, bidirectional=False, lookahead=1)
+    model.meta["model"] = dict(
+        n_features=model.features.dim,
+        window=model.features.window,
+        n_aus=len(names),
+        conv_channels=4,
+        hidden=8,
+        layers=1,
+        bidirectional=False,
+        lookahead=1,
+    )
     ckpt = atomic_save(checkpoint_dict(model, half=True), tmp_path / "a2a.pt")
     assert main([str(ckpt), "--data", str(root)]) == 0
     out = capsys.readouterr().out

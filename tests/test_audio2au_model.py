@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from actionunits import AU_NAMES, AUSeries
-from actionunits.prepared import clip_dir, read_clips
 from actionunits.checkpoint import atomic_save
+from actionunits.prepared import clip_dir, read_clips
 from audio2au.checkpoint import CheckpointError, checkpoint_dict, load_audio2au
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, load_audio
 from audio2au.losses import audio2au_loss
@@ -27,8 +27,16 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _model(bidirectional: bool = False, lookahead: int = 2, hidden: int = 32, seed: int = 0) -> Audio2AU:
     torch.manual_seed(seed)
-    config = dict(n_features=CFG.dim, window=CFG.window, n_aus=len(AU_NAMES), conv_channels=16, hidden=hidden,
-                  layers=2, bidirectional=bidirectional, lookahead=lookahead)
+    config = dict(
+        n_features=CFG.dim,
+        window=CFG.window,
+        n_aus=len(AU_NAMES),
+        conv_channels=16,
+        hidden=hidden,
+        layers=2,
+        bidirectional=bidirectional,
+        lookahead=lookahead,
+    )
     net = Audio2AUNet(**config)
     net.set_normalization(torch.full((CFG.dim,), -6.0), torch.full((CFG.dim,), 3.0))
     return Audio2AU(net.eval(), CFG, AU_NAMES, 25.0, {"model": config})
@@ -121,8 +129,9 @@ def test_overfits_one_short_real_clip(shared_data, synthetic_dataset):
     rec = read_clips(synthetic_dataset)[0]
     aus = AUSeries.read_csv(clip_dir(synthetic_dataset, rec.clip) / "aus.csv").values
     n = 100  # 4 s at 25 fps
-    target = torch.from_numpy(np.stack([np.interp(np.linspace(0, len(aus) - 1, n), np.arange(len(aus)), a)
-                                        for a in aus.T], 1)).float()[None]
+    target = torch.from_numpy(
+        np.stack([np.interp(np.linspace(0, len(aus) - 1, n), np.arange(len(aus)), a) for a in aus.T], 1)
+    ).float()[None]
     model = _model(bidirectional=True, lookahead=0, hidden=64)
     feats = compute_features(wav, 25, n, CFG)
     flat = feats.reshape(-1, CFG.dim)
@@ -143,6 +152,8 @@ def test_overfits_one_short_real_clip(shared_data, synthetic_dataset):
 
 
 def test_audio2au_imports_neither_gath_nor_talkinghead():
-    code = ("import sys, audio2au, audio2au.train, audio2au.evaluate; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('gath', 'talkinghead')]; assert not bad, bad")
+    code = (
+        "import sys, audio2au, audio2au.train, audio2au.evaluate; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('gath', 'talkinghead')]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from audio2au.data import (Clip, FeatureBank, gap_weights, rest_relative, silence_weights, silent_frames, speech_gap,
-                           speech_targets)
+from audio2au.data import (
+    Clip,
+    FeatureBank,
+    gap_weights,
+    rest_relative,
+    silence_weights,
+    silent_frames,
+    speech_gap,
+    speech_targets,
+)
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, noise_mix
 from audio2au.losses import audio2au_loss, ccc_loss, gap_correlation_loss, masked_mse
 
@@ -136,8 +144,9 @@ def test_ccc_loss_punishes_a_damped_prediction():
     assert ccc_loss(damped, t, mask, [0]).item() > 0.3
     assert ccc_loss(torch.full_like(t, 0.4), t, mask, [0]).item() == pytest.approx(1.0, abs=1e-4)
     loss, parts = audio2au_loss(damped, t, mask, 1.0, ccc_weight=2.0, ccc_columns=[0])
-    assert parts["ccc"] > 0.3 and loss.item() == pytest.approx(parts["mse"] + parts["velocity"] + 2 * parts["ccc"],
-                                                                rel=1e-5)
+    assert parts["ccc"] > 0.3 and loss.item() == pytest.approx(
+        parts["mse"] + parts["velocity"] + 2 * parts["ccc"], rel=1e-5
+    )
 
 
 def test_gap_correlation_loss_follows_the_measured_mouth_at_any_scale():

@@ -12,7 +12,8 @@ import torch
 import audio2au.train
 from audio2au.checkpoint import load_audio2au, read_checkpoint
 from audio2au.data import load_clips
-from audio2au.evaluate import LoudnessBaseline, evaluate, main as evaluate_main, pearson
+from audio2au.evaluate import LoudnessBaseline, evaluate, pearson
+from audio2au.evaluate import main as evaluate_main
 from audio2au.predict import predict_aus
 from audio2au.stream import AUStream
 from talkinghead.cli import main
@@ -26,10 +27,28 @@ def _one_thread():
 
 
 def _train(root, run_dir, *extra: str) -> int:
-    return main(["train", "audio2au", f"data.root={root}", f"run_dir={run_dir}", "train.steps=4", "train.batch_size=4",
-                 "train.seq_len=20", "train.eval_every=2", "train.checkpoint_every=2", "train.log_every=1",
-                 "train.threads=1", "train.warmup=2", "train.speed_perturb=[1.1]", "model.hidden=16",
-                 "model.conv_channels=8", "split.val_speakers=[spk03]", "train.ema=0.5", *extra])
+    return main(
+        [
+            "train",
+            "audio2au",
+            f"data.root={root}",
+            f"run_dir={run_dir}",
+            "train.steps=4",
+            "train.batch_size=4",
+            "train.seq_len=20",
+            "train.eval_every=2",
+            "train.checkpoint_every=2",
+            "train.log_every=1",
+            "train.threads=1",
+            "train.warmup=2",
+            "train.speed_perturb=[1.1]",
+            "model.hidden=16",
+            "model.conv_channels=8",
+            "split.val_speakers=[spk03]",
+            "train.ema=0.5",
+            *extra,
+        ]
+    )
 
 
 def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, monkeypatch, capsys):
@@ -59,8 +78,11 @@ def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, m
     capsys.readouterr()
     assert _train(synthetic_dataset, tmp_path / "resumed", "resume=true") == 0
     assert "at step 2" in capsys.readouterr().out
-    logged = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
-              if "train/loss" in line]
+    logged = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+        if "train/loss" in line
+    ]
     assert logged == [1, 2, 3, 4], logged  # continued after step 2 (the log appends), not restarted
     resumed = read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
     assert resumed["step"] == 4
@@ -88,8 +110,10 @@ def test_streaming_variant_trains_and_streams(synthetic_dataset, tmp_path, capsy
 
 
 def test_train_on_missing_prepared_data_is_a_clear_error(tmp_path, capsys):
-    assert main(["train", "audio2au", "data=prepared", f"data.root={tmp_path / 'nothing'}",
-                 f"run_dir={tmp_path / 'run'}"]) == 2
+    assert (
+        main(["train", "audio2au", "data=prepared", f"data.root={tmp_path / 'nothing'}", f"run_dir={tmp_path / 'run'}"])
+        == 2
+    )
     assert "talkinghead prepare" in capsys.readouterr().err
 
 
@@ -111,10 +135,23 @@ def test_loudness_baseline_tracks_synthetic_jaw(synthetic_dataset, tmp_path, cap
 
 def test_renderer_targets_and_loss_options_train(synthetic_dataset, tmp_path):
     lips = "[jawOpen,mouthFunnel]"
-    assert _train(synthetic_dataset, tmp_path / "run", "train.steps=2", f"train.rest_aus={lips}",
-                  f"train.lip_aus={lips}", "train.lip_weight=3.0", "train.gap_weight=2.0",
-                  "train.ccc_weight=0.5", "train.noise_snr_db=[5,30]", "train.gap_corr_weight=0.5", "train.silence_weight=3",
-                  "train.select=loss") == 0
+    assert (
+        _train(
+            synthetic_dataset,
+            tmp_path / "run",
+            "train.steps=2",
+            f"train.rest_aus={lips}",
+            f"train.lip_aus={lips}",
+            "train.lip_weight=3.0",
+            "train.gap_weight=2.0",
+            "train.ccc_weight=0.5",
+            "train.noise_snr_db=[5,30]",
+            "train.gap_corr_weight=0.5",
+            "train.silence_weight=3",
+            "train.select=loss",
+        )
+        == 0
+    )
     info = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["info"]
     assert info["targets"]["rest_aus"] == ["jawOpen", "mouthFunnel"] and info["targets"]["hangover"] == [6, 2]
     assert _train(synthetic_dataset, tmp_path / "bad", "train.lip_aus=[jawOpn]") == 2  # a typo is an error

@@ -22,8 +22,19 @@ def tiny(tmp_path_factory) -> Path:
 
 def test_edit_writes_image_of_photo_size(shared_data, tiny, tmp_path, capsys):
     out = tmp_path / "edited.png"
-    rc = main(["edit", "--photo", str(shared_data / PHOTO), "--au", "jawOpen=0.6,mouthSmileLeft=0.8", "-o", str(out),
-               "--checkpoint", str(tiny)])
+    rc = main(
+        [
+            "edit",
+            "--photo",
+            str(shared_data / PHOTO),
+            "--au",
+            "jawOpen=0.6,mouthSmileLeft=0.8",
+            "-o",
+            str(out),
+            "--checkpoint",
+            str(tiny),
+        ]
+    )
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert "jawOpen=0.60" in stdout and "mouthSmileLeft=0.80" in stdout
@@ -39,17 +50,42 @@ def test_edit_writes_image_of_photo_size(shared_data, tiny, tmp_path, capsys):
 
 def test_edit_neutral_crop_only(shared_data, tiny, tmp_path, capsys):
     out = tmp_path / "neutral.jpg"
-    rc = main(["edit", "--photo", str(shared_data / PHOTO), "--neutral", "--crop-only", "--size", "64", "-o", str(out),
-               "--checkpoint", str(tiny), "--generator", "gath", "--enhance"])
+    rc = main(
+        [
+            "edit",
+            "--photo",
+            str(shared_data / PHOTO),
+            "--neutral",
+            "--crop-only",
+            "--size",
+            "64",
+            "-o",
+            str(out),
+            "--checkpoint",
+            str(tiny),
+            "--generator",
+            "gath",
+            "--enhance",
+        ]
+    )
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert "all AUs 0" in stdout
     assert cv2.imread(str(out)).shape == (64, 64, 3)
 
 
-@pytest.mark.parametrize("args", [["--au", "jawOpen=1.5"], ["--au", "noSuchAU=0.5"], ["--emotion", "bored"],
-                                  ["--enhance", "blur"], ["-o", "{tmp}/missing/out.png"], ["-o", "{tmp}/out.gif"],
-                                  ["--enhance"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--au", "jawOpen=1.5"],
+        ["--au", "noSuchAU=0.5"],
+        ["--emotion", "bored"],
+        ["--enhance", "blur"],
+        ["-o", "{tmp}/missing/out.png"],
+        ["-o", "{tmp}/out.gif"],
+        ["--enhance"],
+    ],
+)
 def test_edit_errors(args, shared_data, tiny, tmp_path, capsys):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     out = ["-o", str(tmp_path / "out.png")] if "-o" not in args else []
@@ -68,8 +104,21 @@ def test_jaw_open_edit_opens_the_mouth(shared_data, tmp_path, capsys):
     jaw = {}
     for value in (0.0, 1.0):
         out = tmp_path / f"jaw{value}.png"
-        rc = main(["edit", "--photo", str(shared_data / PHOTO), "--neutral", "--au", f"jawOpen={value}",
-                   "-o", str(out), "--checkpoint", str(weights), "--quiet"])
+        rc = main(
+            [
+                "edit",
+                "--photo",
+                str(shared_data / PHOTO),
+                "--neutral",
+                "--au",
+                f"jawOpen={value}",
+                "-o",
+                str(out),
+                "--checkpoint",
+                str(weights),
+                "--quiet",
+            ]
+        )
         assert rc == 0, capsys.readouterr().err
         aus = tracker.track_image(read_image(out))
         assert aus is not None, "the tracker lost the edited face"

@@ -15,8 +15,8 @@ from tiny_weights import make_tiny_weights
 
 from actionunits.prepared import clip_dir, read_clips
 from audio2au.data import load_clips
+from audio2au.frame_measures import au_lip_gap
 from audio2au.lipsync import PREDICTORS, SpeakerSync
-from audio2au.mouth import au_lip_gap
 from talkinghead.cli import main
 from talkinghead.evaluation.languages import language_groups, read_languages
 from talkinghead.evaluation.report import jsonable, markdown
@@ -29,9 +29,19 @@ def _manifest(path, header: str, rows: list[str]) -> None:
 
 
 def test_languages_come_from_the_manifests_by_speaker(tmp_path):
-    _manifest(tmp_path / "video" / "more" / "manifest.csv", "path,speaker_id_if_known,language,notes",
-              ["a1.mp4,anna,en,", "a2.mp4,anna,EN ,", "b.mp4,bo,unknown,", "c1.mp4,cleo,fr,", "c2.mp4,cleo,,",
-               "d.mp4,dora,not verified,", "e.mp4,,de,no speaker id"])
+    _manifest(
+        tmp_path / "video" / "more" / "manifest.csv",
+        "path,speaker_id_if_known,language,notes",
+        [
+            "a1.mp4,anna,en,",
+            "a2.mp4,anna,EN ,",
+            "b.mp4,bo,unknown,",
+            "c1.mp4,cleo,fr,",
+            "c2.mp4,cleo,,",
+            "d.mp4,dora,not verified,",
+            "e.mp4,,de,no speaker id",
+        ],
+    )
     _manifest(tmp_path / "video" / "other" / "manifest.csv", "path,speaker", ["x.mp4,xavier"])  # no language
     languages, manifests = read_languages(tmp_path)
     assert manifests == [tmp_path / "video" / "more" / "manifest.csv"]
@@ -49,8 +59,11 @@ def _row(speaker: str, r: float, lips_silence: float = 0.01) -> SpeakerSync:
 def test_lip_gap_summary_groups_speakers_by_language():
     rows = [_row("anna", 0.6), _row("bo", 0.2, lips_silence=float("nan")), _row("cleo", 0.4)]
     out = lip_gap_summary(rows, {"anna": "en", "cleo": "en"}, ["anna", "bo", "cleo", "mute"])
-    assert [(s["speaker"], s["language"]) for s in out["speakers"]] == [("anna", "en"), ("bo", "unknown"),
-                                                                       ("cleo", "en")]
+    assert [(s["speaker"], s["language"]) for s in out["speakers"]] == [
+        ("anna", "en"),
+        ("bo", "unknown"),
+        ("cleo", "en"),
+    ]
     assert list(out["means"]) == ["en", "unknown", "all"]
     en, everyone = out["means"]["en"], out["means"]["all"]
     assert en["speakers"] == 2 and en["frames"] == 200 and en["speech_frames"] == 160
@@ -63,10 +76,22 @@ def test_lip_gap_summary_groups_speakers_by_language():
 
 def _sync_results(gap: dict) -> dict:
     label = {"r": 0.3, "r_clip": 0.25}
-    return jsonable({"settings": {"data": "/data", "seconds": 1.0},
-                     "audio2au": {"checkpoint": "a2a.pt", "languages_from": ["/m.csv"], "speakers": ["anna", "bo"],
-                                  "not_scored": ["music_d1"], "seen_in_training": [], "clips": 2, "frames": 200,
-                                  "lip_gap": gap, "mouth": {"model": label, "loudness": label}}})
+    return jsonable(
+        {
+            "settings": {"data": "/data", "seconds": 1.0},
+            "audio2au": {
+                "checkpoint": "a2a.pt",
+                "languages_from": ["/m.csv"],
+                "speakers": ["anna", "bo"],
+                "not_scored": ["music_d1"],
+                "seen_in_training": [],
+                "clips": 2,
+                "frames": 200,
+                "lip_gap": gap,
+                "mouth": {"model": label, "loudness": label},
+            },
+        }
+    )
 
 
 def test_sync_table_shows_each_speaker_and_the_language_means():
@@ -74,8 +99,10 @@ def test_sync_table_shows_each_speaker_and_the_language_means():
     report = markdown(_sync_results(gap), [])
     lines = report.splitlines()
     anna = next(line for line in lines if line.startswith("| `anna` |"))
-    assert anna == "| `anna` | en | 100 (80) | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 " \
-                   "| 0.010 / 0.200 |"
+    assert (
+        anna == "| `anna` | en | 100 (80) | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 | 0.60 / 0.30 "
+        "| 0.010 / 0.200 |"
+    )
     assert "| `bo` | unknown | 100 (80) | n/a / n/a |" in report
     assert "| **mean** (1) | **en** |" in report and "| **mean** (2) | **all** | 200 (160) | 0.60 / 0.30 |" in report
     assert "`music_d1`" in report and "`/m.csv`" in report and "grid.png" not in report
@@ -84,8 +111,9 @@ def test_sync_table_shows_each_speaker_and_the_language_means():
     assert "No held-out clip has `landmarks.npy`" in empty and "Without landmarks, not in this table: `anna`" in empty
 
 
-def test_eval_sync_only_scores_against_the_measured_lips(synthetic_dataset, tmp_path, monkeypatch, capsys,
-                                                         one_torch_thread):
+def test_eval_sync_only_scores_against_the_measured_lips(
+    synthetic_dataset, tmp_path, monkeypatch, capsys, one_torch_thread
+):
     root = tmp_path / "prepared"
     shutil.copytree(synthetic_dataset, root, ignore=shutil.ignore_patterns("frames", "images"))
     clips, names = load_clips(root)
@@ -97,8 +125,22 @@ def test_eval_sync_only_scores_against_the_measured_lips(synthetic_dataset, tmp_
     monkeypatch.setenv("TALKINGHEAD_DATA", str(data))
     weights = make_tiny_weights(tmp_path / "weights")
     out = tmp_path / "report"
-    rc = main(["eval", "--sync-only", "--audio2au", str(weights / "audio2au.pt"), "--data", str(root),
-               "--speakers", "spk00", "spk01", "-o", str(out), "--quiet"])
+    rc = main(
+        [
+            "eval",
+            "--sync-only",
+            "--audio2au",
+            str(weights / "audio2au.pt"),
+            "--data",
+            str(root),
+            "--speakers",
+            "spk00",
+            "spk01",
+            "-o",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     sync = json.loads((out / "eval.json").read_text())["audio2au"]
     gap = sync["lip_gap"]

@@ -14,7 +14,7 @@ from tiny_weights import make_tiny_weights
 
 from talkinghead.cli import main
 from talkinghead.evaluation.controllability import controllability, sweep
-from talkinghead.evaluation.heldout import Pairs, intra_pairs, same_person
+from talkinghead.evaluation.heldout import EvalPairs, intra_pairs, same_person
 from talkinghead.evaluation.measure import Measured, face_mask
 from talkinghead.evaluation.protocol import CLAHE, au_rmse, intra_class, pixel_errors, sharpness_ratio
 
@@ -66,8 +66,9 @@ def test_face_mask_is_the_convex_hull_of_the_face_oval():
 def test_intra_class_of_perfect_syntheses_is_zero():
     rng = np.random.default_rng(0)
     targets = rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
-    pairs = Pairs(targets[:1], ["a"], targets, np.zeros((2, 2), np.float32), ["a", "a"], np.array([0, 0]),
-                  np.array([0, 1]))
+    pairs = EvalPairs(
+        targets[:1], ["a"], targets, np.zeros((2, 2), np.float32), ["a", "a"], np.array([0, 0]), np.array([0, 1])
+    )
     mouths = np.zeros((2, 8, 8), bool)
     mouths[:, 4:7, 2:6] = True
     measured = Measured(rng.random((2, 2)).astype(np.float32), np.ones((2, 8, 8), bool), mouths)
@@ -170,17 +171,39 @@ def _finite_numbers(tree) -> list[float]:
 def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     weights = make_tiny_weights(tmp_path / "weights")
     out = tmp_path / "report"
-    rc = main(["eval", "--variant", f"a={weights}", "--variant", f"b={weights / 'generator.pt'}",
-               "--audio2au", str(weights / "audio2au.pt"), "--data", str(synthetic_dataset), "--speakers", "spk00",
-               "spk01", "--portraits", str(_portraits(tmp_path / "faces")), "--pairs", "2", "-o", str(out),
-               "--device", "cpu", "--quiet"])
+    rc = main(
+        [
+            "eval",
+            "--variant",
+            f"a={weights}",
+            "--variant",
+            f"b={weights / 'generator.pt'}",
+            "--audio2au",
+            str(weights / "audio2au.pt"),
+            "--data",
+            str(synthetic_dataset),
+            "--speakers",
+            "spk00",
+            "spk01",
+            "--portraits",
+            str(_portraits(tmp_path / "faces")),
+            "--pairs",
+            "2",
+            "-o",
+            str(out),
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     result = json.loads((out / "eval.json").read_text())
     assert set(result) >= {"settings", "variants", "intra", "inter", "identity", "controllability", "audio2au"}
     assert result["settings"]["speakers"] == ["spk00", "spk01"] and result["settings"]["intra_pairs"] == 8
     for v in ("source copy", "a", "b"):
-        assert set(result["intra"][v]["pixels"]) == {f"{r}/{t}" for r in ("full", "mask", "mouth")
-                                                     for t in ("raw", "clahe")}
+        assert set(result["intra"][v]["pixels"]) == {
+            f"{r}/{t}" for r in ("full", "mask", "mouth") for t in ("raw", "clahe")
+        }
         assert 0 < result["intra"][v]["pixels"]["full/raw"]["mae"] < 255
     for v in ("a", "b"):
         assert result["identity"][v]["n"] == 4 and result["identity"][v]["mean"] >= 0
@@ -193,25 +216,34 @@ def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     assert "Table 1" in report and "| a |" in report and "| b |" in report and "Against the real mouth" in report
     grid = cv2.imread(str(out / "grid.png"))
     assert grid is not None and grid.shape[1] == 4 * 200
-    assert all((out / p).stat().st_size > 0 for p in ("pixel_errors.png", "au_rmse.png", "controllability.png",
-                                                     "audio2au_sync.png"))
+    assert all(
+        (out / p).stat().st_size > 0
+        for p in ("pixel_errors.png", "au_rmse.png", "controllability.png", "audio2au_sync.png")
+    )
     assert not list(out.glob(".*"))  # no temp files left
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--variant", "a={tmp}/missing.pt"], "generator checkpoint not found"),
-    (["--variant", "a={tmp}/empty"], "no generator.pt in checkpoint folder"),
-    (["--variant", "nameonly"], "NAME=PATH"),
-    (["--data", "{tmp}/nodata"], "not a prepared dataset"),
-    (["--portraits", "{tmp}/empty"], "no images in"),
-    (["--speakers", "nobody"], "no valid target frames"),
-    (["--sync-only"], "--sync-only evaluates audio2au alone"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--variant", "a={tmp}/missing.pt"], "generator checkpoint not found"),
+        (["--variant", "a={tmp}/empty"], "no generator.pt in checkpoint folder"),
+        (["--variant", "nameonly"], "NAME=PATH"),
+        (["--data", "{tmp}/nodata"], "not a prepared dataset"),
+        (["--portraits", "{tmp}/empty"], "no images in"),
+        (["--speakers", "nobody"], "no valid target frames"),
+        (["--sync-only"], "--sync-only evaluates audio2au alone"),
+    ],
+)
 def test_eval_errors_are_one_line(args, message, synthetic_dataset, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     weights = make_tiny_weights(tmp_path / "weights")
-    base = {"--variant": f"a={weights}", "--data": str(synthetic_dataset), "--speakers": "spk00",
-            "--portraits": str(tmp_path / "empty")}
+    base = {
+        "--variant": f"a={weights}",
+        "--data": str(synthetic_dataset),
+        "--speakers": "spk00",
+        "--portraits": str(tmp_path / "empty"),
+    }
     given = [a.replace("{tmp}", str(tmp_path)) for a in args]
     rest = [x for k, v in base.items() if k not in given for x in (k, v)]
     rc = main(["eval", *given, *rest, "-o", str(tmp_path / "out"), "--quiet", "--device", "cpu"])

@@ -47,7 +47,9 @@ def test_read_image_formats(tmp_path, portrait):
     assert np.abs(upright.astype(int) - expected).mean() < 6
 
 
-@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"\xff\xd8\xff\xe0 not really a jpeg" * 20, "not a valid image")])
+@pytest.mark.parametrize(
+    "content, message", [(b"", "empty"), (b"\xff\xd8\xff\xe0 not really a jpeg" * 20, "not a valid image")]
+)
 def test_read_image_bad_files(tmp_path, content, message):
     path = tmp_path / "bad.jpg"
     path.write_bytes(content)

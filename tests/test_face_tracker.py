@@ -33,7 +33,7 @@ def _speech_mask(align_path, n_frames: int) -> np.ndarray:
         if line.strip():
             start, end, word = line.split()
             if word != "sil":
-                speech[int(start) // 1000: int(end) // 1000] = True
+                speech[int(start) // 1000 : int(end) // 1000] = True
     return speech
 
 
@@ -101,7 +101,9 @@ def test_calibration_fit_on_real_faces(shared_data, tmp_path):
     from talkinghead.io.video_frames import VideoFrames
 
     with LandmarkDetector(video=True) as det:
-        frames = [det.detect(rgb)[0] for rgb in VideoFrames(shared_data / "video" / "grid" / "s1" / "video" / "bbaf2n.mp4")]
+        frames = [
+            det.detect(rgb)[0] for rgb in VideoFrames(shared_data / "video" / "grid" / "s1" / "video" / "bbaf2n.mp4")
+        ]
     frames = np.stack(frames)
     cal = fit_calibration(frames[:20], np.ones(20, bool), frames[20:])
     idx = {p: i for i, p in enumerate(RIGID)}

@@ -29,15 +29,24 @@ def test_objectives_follow_eqs_9_and_10_and_the_ablations():
     logits, labels = torch.randn(2, 3), torch.tensor([0, 2])
     w = LossWeights()
     g = losses.g_objective(f1, f2, x1, x2, score, logits, labels, w)
-    expected = (losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)
-                + 0.05 * losses.lsgan_g_loss(score) + 0.05 * losses.cls_loss(logits, labels))
+    expected = (
+        losses.au_loss(f1, f2)
+        + losses.rec_loss(x1, x2)
+        + losses.tv_loss(x2)
+        + 0.05 * losses.lsgan_g_loss(score)
+        + 0.05 * losses.cls_loss(logits, labels)
+    )
     assert g["total"].item() == pytest.approx(expected.item())
     dc = LossWeights(use_discriminator=False, use_classifier=False)
     g_dc = losses.g_objective(f1, f2, x1, x2, score, logits, labels, dc)
     assert set(g_dc) == {"au", "rec", "tv", "total"}
-    assert g_dc["total"].item() == pytest.approx((losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)).item())
+    assert g_dc["total"].item() == pytest.approx(
+        (losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)).item()
+    )
     d = losses.d_objective(score, 1 - score, logits, labels, w)
-    assert d["total"].item() == pytest.approx(0.05 * (losses.lsgan_d_loss(score, 1 - score) + losses.cls_loss(logits, labels)).item())
+    assert d["total"].item() == pytest.approx(
+        0.05 * (losses.lsgan_d_loss(score, 1 - score) + losses.cls_loss(logits, labels)).item()
+    )
     d_c = losses.d_objective(score, 1 - score, None, labels, LossWeights(use_classifier=False))
     assert "c_cls" not in d_c
 
@@ -90,5 +99,6 @@ def test_refiner_objective_adds_feature_matching_only_when_weighted():
     assert "fm" not in off
     assert on["total"].item() == pytest.approx(off["total"].item() + 2 * losses.feature_matching(*feats).item())
     coloured = losses.refiner_objective(*args, losses.RefinerWeights(colour=3.0), feats)
-    assert coloured["total"].item() == pytest.approx(off["total"].item()
-                                                      + 3 * losses.colour_l1(out, target, weight).item())
+    assert coloured["total"].item() == pytest.approx(
+        off["total"].item() + 3 * losses.colour_l1(out, target, weight).item()
+    )

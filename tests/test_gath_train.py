@@ -15,18 +15,34 @@ from gath.losses import LossWeights
 from gath.models import AUEstimator, DiscriminatorClassifier, Generator
 from gath.runtime import setup_runtime
 from gath.train import Nets, d_step, g_step
+from talkinghead.commands.train import run_training
 from talkinghead.config import load_config
-from talkinghead.train import run_training
 
-TINY = ["model.generator.channels=8", "model.generator.n_res_blocks=1", "model.discriminator.channels=8",
-        "model.discriminator.n_layers=4", "train.batch_size=8", "device=cpu"]
+TINY = [
+    "model.generator.channels=8",
+    "model.generator.n_res_blocks=1",
+    "model.discriminator.channels=8",
+    "model.discriminator.n_layers=4",
+    "train.batch_size=8",
+    "device=cpu",
+]
 
 
 @pytest.fixture(scope="module")
 def aue_checkpoint(synthetic_dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("aue")
-    run_training("aue", [f"data.root={synthetic_dataset}", f"run_dir={run}", "experiment=smoke", "train.steps=150",
-                         "train.batch_size=32", "model.au_estimator.channels=8", "device=cpu"])
+    run_training(
+        "aue",
+        [
+            f"data.root={synthetic_dataset}",
+            f"run_dir={run}",
+            "experiment=smoke",
+            "train.steps=150",
+            "train.batch_size=32",
+            "model.au_estimator.channels=8",
+            "device=cpu",
+        ],
+    )
     return run / "au_estimator.pt"
 
 
@@ -74,7 +90,7 @@ def test_augment_flip_mirrors_left_right_aus():
     x = torch.arange(8.0).reshape(1, 1, 2, 4).expand(64, 3, 2, 4)
     aus = torch.tensor([[0.1, 0.9, 0.2]]).expand(64, 3)
     out, out_aus = aug(x, torch.Generator().manual_seed(0), aus)
-    flipped = (out[:, 0, 0, 0] == 3)
+    flipped = out[:, 0, 0, 0] == 3
     assert 0 < flipped.sum() < 64
     assert torch.equal(out_aus[flipped], torch.tensor([[0.1, 0.2, 0.9]]).expand(int(flipped.sum()), 3))
     assert torch.equal(out_aus[~flipped], aus[~flipped])
@@ -94,9 +110,19 @@ def test_datasets_load_the_prepared_format(synthetic_dataset):
 
 @pytest.mark.slow
 def test_training_lowers_rec_and_au_losses(synthetic_dataset, aue_checkpoint, tmp_path):
-    run_training("gath", [f"data.root={synthetic_dataset}", f"run_dir={tmp_path}", f"aue_checkpoint={aue_checkpoint}",
-                          "train.steps=200", "train.log_every=1", "train.checkpoint_every=1000", "train.lr=1e-3",
-                          *TINY])
+    run_training(
+        "gath",
+        [
+            f"data.root={synthetic_dataset}",
+            f"run_dir={tmp_path}",
+            f"aue_checkpoint={aue_checkpoint}",
+            "train.steps=200",
+            "train.log_every=1",
+            "train.checkpoint_every=1000",
+            "train.lr=1e-3",
+            *TINY,
+        ],
+    )
     m = metrics(tmp_path)
     first, last = m[:10], m[-20:]
     for key in ("g/rec", "g/au"):
@@ -105,8 +131,11 @@ def test_training_lowers_rec_and_au_losses(synthetic_dataset, aue_checkpoint, tm
         assert after < 0.8 * before, (key, before, after)
     generator, meta = load_model(tmp_path / "generator.pt", "generator", Generator)
     assert meta["crop_size"] == 100 and len(meta["au_names"]) == generator.n_aus
-    assert all(v.dtype == torch.float16 for v in load(tmp_path / "generator.pt")["state_dict"].values()
-               if v.is_floating_point())
+    assert all(
+        v.dtype == torch.float16
+        for v in load(tmp_path / "generator.pt")["state_dict"].values()
+        if v.is_floating_point()
+    )
 
 
 @pytest.mark.slow
@@ -124,12 +153,24 @@ def test_resume_reproduces_the_next_step_exactly(synthetic_dataset, aue_checkpoi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant,has_d,has_c", [("gath", True, True), ("gath_c", True, False), ("gath_dc", False, False)])
+@pytest.mark.parametrize(
+    "variant,has_d,has_c", [("gath", True, True), ("gath_c", True, False), ("gath_dc", False, False)]
+)
 def test_variants_and_overrides_reach_the_models(synthetic_dataset, aue_checkpoint, tmp_path, variant, has_d, has_c):
     cfg = load_config("train_gath", [f"experiment={variant}", "model.generator.channels=12"])
     assert cfg.variant == variant and cfg.loss.use_discriminator == has_d and cfg.loss.use_classifier == has_c
-    run_training("gath", [f"experiment={variant}", f"data.root={synthetic_dataset}", f"run_dir={tmp_path}",
-                          f"aue_checkpoint={aue_checkpoint}", "train.steps=2", *TINY, "model.generator.channels=12"])
+    run_training(
+        "gath",
+        [
+            f"experiment={variant}",
+            f"data.root={synthetic_dataset}",
+            f"run_dir={tmp_path}",
+            f"aue_checkpoint={aue_checkpoint}",
+            "train.steps=2",
+            *TINY,
+            "model.generator.channels=12",
+        ],
+    )
     ckpt = load(tmp_path / "checkpoint.pt")
     assert ckpt["modules"]["generator"]["encoder.0.0.weight"].shape[0] == 12
     assert ("dc" in ckpt["modules"]) == has_d
@@ -162,13 +203,28 @@ def test_corrupt_missing_and_mismatched_checkpoints_are_clear_errors(aue_checkpo
 
 @pytest.mark.slow
 def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "talkinghead.cli", "train", "gath", f"data.root={synthetic_dataset}",
-                        f"run_dir={tmp_path}", f"aue_checkpoint={tmp_path / 'missing.pt'}", "device=cpu"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "talkinghead.cli",
+            "train",
+            "gath",
+            f"data.root={synthetic_dataset}",
+            f"run_dir={tmp_path}",
+            f"aue_checkpoint={tmp_path / 'missing.pt'}",
+            "device=cpu",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0 and "no AU estimator at" in r.stderr and "talkinghead train aue" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "talkinghead.cli", "train", "gath", "train.nope=1"],
-                       capture_output=True, text=True)
+    assert (
+        r.stderr.strip().count("\n") == 0 and "no AU estimator at" in r.stderr and "talkinghead train aue" in r.stderr
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "talkinghead.cli", "train", "gath", "train.nope=1"], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "bad config override" in r.stderr
 
 
@@ -176,10 +232,28 @@ def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
 def test_torchrun_ddp_on_cpu(synthetic_dataset, aue_checkpoint, tmp_path):
     """Two gloo processes: same code path as multi-GPU DDP."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
-                        "-m", "talkinghead.cli", "train", "gath", f"data.root={synthetic_dataset}",
-                        f"run_dir={tmp_path}", f"aue_checkpoint={aue_checkpoint}", "train.steps=3", *TINY],
-                       capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29531",
+            "-m",
+            "talkinghead.cli",
+            "train",
+            "gath",
+            f"data.root={synthetic_dataset}",
+            f"run_dir={tmp_path}",
+            f"aue_checkpoint={aue_checkpoint}",
+            "train.steps=3",
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert load(tmp_path / "checkpoint.pt")["step"] == 3
     assert (tmp_path / "generator.pt").is_file()
@@ -191,8 +265,16 @@ def test_au_output_term_and_fine_tuning_from_generator_weights(synthetic_dataset
     run_training("gath", [*common, f"run_dir={tmp_path / 'a'}", "train.steps=2", "loss.au_out=5"])
     assert all("g/au_out" in r for r in metrics(tmp_path / "a"))
     # an ablation fine-tuned from those weights: G starts there, D/C (none for GATH-DC) and step are fresh
-    run_training("gath", [*common, "experiment=gath_dc", f"run_dir={tmp_path / 'b'}", "train.steps=0",
-                          f"init_generator={tmp_path / 'a' / 'generator.pt'}"])
+    run_training(
+        "gath",
+        [
+            *common,
+            "experiment=gath_dc",
+            f"run_dir={tmp_path / 'b'}",
+            "train.steps=0",
+            f"init_generator={tmp_path / 'a' / 'generator.pt'}",
+        ],
+    )
     wa, wb = load(tmp_path / "a" / "generator.pt"), load(tmp_path / "b" / "generator.pt")
     assert all(torch.equal(wa["state_dict"][k], wb["state_dict"][k]) for k in wa["state_dict"])
     assert load(tmp_path / "b" / "checkpoint.pt")["step"] == 0

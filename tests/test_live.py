@@ -27,7 +27,7 @@ from audio2au import load_audio
 from audio2au.features import SAMPLE_RATE, frame_centers
 from talkinghead.aupost import PostOptions, StreamPost, postprocess
 from talkinghead.cli import main
-from talkinghead.demo import SPEECH, demo_photo
+from talkinghead.commands.demo import SPEECH, demo_photo
 from talkinghead.errors import UserError
 from talkinghead.live import LiveOptions, run_live
 from talkinghead.live.audio_input import FileSource, MicSource
@@ -45,8 +45,9 @@ def free_port() -> int:
 def speech_with_pauses(path: Path, before: float = 1.5, after: float = 2.0) -> tuple[float, float]:
     """silence + the bundled speech + silence as a 16 kHz WAV; returns the speech span (s)."""
     speech = load_audio(SPEECH)
-    wav = np.concatenate([np.zeros(int(before * SAMPLE_RATE), np.float32), speech,
-                          np.zeros(int(after * SAMPLE_RATE), np.float32)])
+    wav = np.concatenate(
+        [np.zeros(int(before * SAMPLE_RATE), np.float32), speech, np.zeros(int(after * SAMPLE_RATE), np.float32)]
+    )
     sf.write(path, wav, SAMPLE_RATE)
     return before, before + len(speech) / SAMPLE_RATE
 
@@ -58,8 +59,9 @@ def test_stream_post_matches_offline_postprocess_chunk_by_chunk():
     """Same controls, same blinks, whatever the chunking (no smoothing to compare)."""
     rng = np.random.default_rng(1)
     raw = rng.uniform(0, 0.3, (300, len(AU_NAMES))).astype(np.float32)
-    options = PostOptions(expressiveness=0.8, emotion={"happy": 0.5}, overrides={"browDownLeft": 0.3},
-                          smooth_s=0.0, idle=False, seed=3)
+    options = PostOptions(
+        expressiveness=0.8, emotion={"happy": 0.5}, overrides={"browDownLeft": 0.3}, smooth_s=0.0, idle=False, seed=3
+    )
     from actionunits import AUSeries
 
     offline = postprocess(AUSeries(raw, 25.0, AU_NAMES), options).values
@@ -67,7 +69,7 @@ def test_stream_post_matches_offline_postprocess_chunk_by_chunk():
     sizes = [1, 7, 2, 40, 13, 1, 100, 136]
     parts, start = [], 0
     for n in sizes:
-        parts.append(post(raw[start:start + n]))
+        parts.append(post(raw[start : start + n]))
         start += n
     np.testing.assert_allclose(np.concatenate(parts), offline, atol=1e-6)
     assert (offline[:, AU_NAMES.index("eyeBlinkLeft")] > 0.5).sum() >= 3  # there were blinks to compare
@@ -90,8 +92,12 @@ def test_file_source_session_records_video_with_audio(tmp_path, one_torch_thread
     wav = load_audio(SPEECH)[: int(seconds * SAMPLE_RATE)]
     out = tmp_path / "session.mp4"
     seen = []
-    result = run_live(demo_photo(), LiveOptions(window=False, record=out, quiet=True), source=FileSource(wav),
-                      on_frame=lambda f: seen.append((f.index, f.covers)))
+    result = run_live(
+        demo_photo(),
+        LiveOptions(window=False, record=out, quiet=True),
+        source=FileSource(wav),
+        on_frame=lambda f: seen.append((f.index, f.covers)),
+    )
     assert result.frames == len(seen) > 0.5 * seconds * 25  # at least half the frames shown on a busy CPU
     indices = [i for i, _ in seen]
     assert indices == sorted(set(indices))  # newest frame only, never one from the past
@@ -179,17 +185,20 @@ def test_mouth_moves_more_during_speech_than_silence(virtual_mic, shared_data, t
             raise KeyboardInterrupt  # what Ctrl+C does
 
     source = TeeSource(MicSource())
-    result = run_live(str(shared_data / PHOTO), LiveOptions(window=False, serve=f"127.0.0.1:{free_port()}",
-                                                            duration=30, quiet=True), source=source,
-                      on_frame=on_frame)
+    result = run_live(
+        str(shared_data / PHOTO),
+        LiveOptions(window=False, serve=f"127.0.0.1:{free_port()}", duration=30, quiet=True),
+        source=source,
+        on_frame=on_frame,
+    )
     assert done.is_set(), "the session ended before the speech was played"
     assert result.frames > 100
     audio = np.concatenate(source.audio)
     centres = frame_centers(0, frames[-1][0] + 1, 25.0).astype(int)
     shown = [i for i, _, _ in frames]
-    rms = np.array([np.sqrt(np.mean(audio[max(0, c - 800):c + 800] ** 2)) for c in centres])[shown]
+    rms = np.array([np.sqrt(np.mean(audio[max(0, c - 800) : c + 800] ** 2)) for c in centres])[shown]
     # silent: nothing in the last half second either (the face settles after speech)
-    quiet = np.array([np.abs(audio[max(0, c - 8000):c + 1600]).max() for c in centres])[shown] < 1e-3
+    quiet = np.array([np.abs(audio[max(0, c - 8000) : c + 1600]).max() for c in centres])[shown] < 1e-3
     speaking, silent = rms > 0.1 * rms.max(), quiet
     assert speaking.sum() > 40 and silent.sum() > 20
     jaw = np.array([j for _, j, _ in frames])
@@ -206,10 +215,26 @@ def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virt
     wav = tmp_path / "speech.wav"
     speech_with_pauses(wav, before=0.2, after=0.2)
     port, record = free_port(), tmp_path / "session.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "talkinghead.cli", "live", "--photo", str(shared_data / PHOTO),
-                             "--serve", f"127.0.0.1:{port}", "--record", str(record), "--duration", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "talkinghead.cli",
+            "live",
+            "--photo",
+            str(shared_data / PHOTO),
+            "--serve",
+            f"127.0.0.1:{port}",
+            "--record",
+            str(record),
+            "--duration",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     player = None
     try:
         base = f"http://127.0.0.1:{port}"
@@ -233,10 +258,25 @@ def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virt
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert frame is not None and frame.std() > 10
         shot = tmp_path / "page.png"
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}", "--window-size=800,600",
-                        base + "/"], capture_output=True, timeout=90)
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'chromium'}",
+                f"--screenshot={shot}",
+                "--window-size=800,600",
+                base + "/",
+            ],
+            capture_output=True,
+            timeout=90,
+        )
         image = cv2.imread(str(shot))
         assert image is not None, "chromium wrote no screenshot"
         background = np.array([17, 17, 17])  # the page's #111
@@ -258,9 +298,24 @@ def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virt
 def test_window_opens_under_xvfb(virtual_mic, shared_data):
     if shutil.which("xvfb-run") is None:
         pytest.skip("no xvfb-run (Debian: apt-get install xvfb xauth)")
-    proc = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "talkinghead.cli", "live", "--photo",
-                           str(shared_data / PHOTO), "--duration", "6"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            sys.executable,
+            "-m",
+            "talkinghead.cli",
+            "live",
+            "--photo",
+            str(shared_data / PHOTO),
+            "--duration",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     frames = int(proc.stdout.split("live: ")[1].split(" frames")[0])
     assert frames > 10, proc.stdout

@@ -102,7 +102,7 @@ def test_train_motion_needs_landmarks(synthetic_dataset, tmp_path, capsys):
 
 
 def test_shipped_model_drops_the_jaw_and_closes_the_lids():
-    from talkinghead.checkpoints import load_motion
+    from talkinghead.renderers.warp import load_motion
 
     model = load_motion(None)
     jaw = model.basis[AU_NAMES.index("jawOpen")]
@@ -112,20 +112,22 @@ def test_shipped_model_drops_the_jaw_and_closes_the_lids():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("clip, speaker", [("grid_lipnet/lbbc2a.mp4", "grid_f_lbbc2a"),
-                                           ("grid_lipnet/lbax4n.mp4", "grid_m_lbax4n")])
+@pytest.mark.parametrize(
+    "clip, speaker", [("grid_lipnet/lbbc2a.mp4", "grid_f_lbbc2a"), ("grid_lipnet/lbax4n.mp4", "grid_m_lbax4n")]
+)
 def test_tracked_mouth_aus_determine_the_real_lips(shared_data, clip, speaker):
-    """Issue 14: on GRID speakers the shipped motion model never saw, the lip gap the
+    """On GRID speakers the shipped motion model never saw, the lip gap the
     tracked AUs ask for (through the model) follows the inner-lip gap measured in the video."""
-    from talkinghead.checkpoints import load_motion
     from talkinghead.face.au_tracker import AUTracker, track_video
     from talkinghead.face.motion_fit import clip_lips
+    from talkinghead.renderers.warp import load_motion
 
     model = load_motion(None)
     assert speaker in model.info["exclude_speakers"]  # truly held out
     rows = []
-    series = track_video(shared_data / "video" / "more" / clip, tracker=AUTracker(),
-                         on_frame=lambda i, rgb, lm: rows.append(lm))
+    series = track_video(
+        shared_data / "video" / "more" / clip, tracker=AUTracker(), on_frame=lambda i, rgb, lm: rows.append(lm)
+    )
     assert all(lm is not None for lm in rows)
     lips = clip_lips(model, series.values, np.stack(rows), series.valid)
     assert np.corrcoef(*lips["gap"])[0, 1] >= 0.85

@@ -12,7 +12,7 @@ import pytest
 from actionunits import AUSeries
 from actionunits.prepared import clip_dir, read_clips, read_source, write_source
 from talkinghead.cli import main
-from talkinghead.pack import MIB, PackOptions, is_grayscale, pack
+from talkinghead.commands.pack import MIB, PackOptions, is_grayscale, pack
 
 
 def _size(root: Path) -> int:
@@ -49,8 +49,22 @@ def test_pack_fits_budget_and_loads(synthetic_dataset, tmp_path):
 def test_pack_cli_no_audio_reencode_and_replace(synthetic_dataset, tmp_path, capsys):
     out = tmp_path / "pack"
     for _ in range(2):  # the second run replaces the first pack
-        assert main(["pack", str(synthetic_dataset), str(out), "--max-mb", "1", "--no-audio", "--jpeg-quality", "80",
-                     "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "pack",
+                    str(synthetic_dataset),
+                    str(out),
+                    "--max-mb",
+                    "1",
+                    "--no-audio",
+                    "--jpeg-quality",
+                    "80",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         line = capsys.readouterr().out.strip()
         assert "\n" not in line and "no audio (--no-audio)" in line and "MiB" in line
     assert _size(out) <= MIB
@@ -79,10 +93,13 @@ def test_pack_prefers_colour_and_repeats(synthetic_dataset, tmp_path):
     assert min(counts.values()) >= 2 and not set(counts) & set(gray_ids)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{tmp}/missing", "{tmp}/pack"], "no such folder"),
-    (["{data}", "{tmp}/pack", "--max-mb", "0.1"], "budget too small"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/missing", "{tmp}/pack"], "no such folder"),
+        (["{data}", "{tmp}/pack", "--max-mb", "0.1"], "budget too small"),
+    ],
+)
 def test_pack_errors_are_one_line(synthetic_dataset, tmp_path, capsys, args, message):
     argv = ["pack", *(a.format(tmp=tmp_path, data=synthetic_dataset) for a in args), "--quiet"]
     assert main(argv) == 2

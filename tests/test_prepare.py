@@ -13,10 +13,10 @@ import soundfile as sf
 from actionunits import AU_NAMES, AUSeries
 from actionunits.prepared import clip_dir, frame_path, read_clips, read_info, read_source
 from talkinghead.cli import main
+from talkinghead.clip_sources import list_clips
+from talkinghead.commands.prepare import list_stills, prepare
 from talkinghead.errors import UserError
 from talkinghead.io.soundtrack import extract_audio
-from talkinghead.clip_sources import list_clips
-from talkinghead.prepare import list_stills, prepare
 
 GRID_CLIP = "bbaf2n"
 
@@ -41,8 +41,23 @@ def inputs(shared_data, tmp_path_factory):
     shutil.copy(grid, videos / "talk.mp4")
     import imageio_ffmpeg
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(grid), "-t", "1", "-an",
-                    "-c:v", "libx264", str(videos / "silent.mp4")], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(grid),
+            "-t",
+            "1",
+            "-an",
+            "-c:v",
+            "libx264",
+            str(videos / "silent.mp4"),
+        ],
+        check=True,
+    )
     return photos, videos
 
 
@@ -50,8 +65,7 @@ def inputs(shared_data, tmp_path_factory):
 def prepared(inputs, tmp_path_factory):
     photos, videos = inputs
     root = tmp_path_factory.mktemp("prepared") / "ds"
-    rc = main(["prepare", str(root), "--source", str(photos), "--target", f"{videos}=s1", "--workers", "1",
-               "--quiet"])
+    rc = main(["prepare", str(root), "--source", str(photos), "--target", f"{videos}=s1", "--workers", "1", "--quiet"])
     assert rc == 0
     return root
 
@@ -133,7 +147,7 @@ def test_speakers_from_a_manifest_above_the_folder(shared_data):
 
 
 def test_muted_audio_counts_as_no_audio(tmp_path):
-    from talkinghead.prepare import is_silent
+    from talkinghead.commands.prepare import is_silent
 
     sf.write(tmp_path / "muted.wav", np.zeros(16000, np.float32), 16000)
     sf.write(tmp_path / "speech.wav", 0.1 * np.sin(np.arange(16000) / 5.0).astype(np.float32), 16000)

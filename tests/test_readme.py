@@ -24,9 +24,9 @@ NOT_RUN = {  # command prefix -> why the suite does not run it
     "pip install -e": "the install itself: .ci/run installs exactly like this, then runs the tests",
     "python -m pytest": "the test command: this suite",
     "talkinghead live": "interactive (microphone and a window or page until Ctrl+C): tests/test_live.py runs "
-                        "the same sessions through a virtual microphone",
+    "the same sessions through a virtual microphone",
     "talkinghead prepare": "builds the whole training set from ../shared/data (~20 minutes on 2 cores): "
-                           "tests/test_prepare.py runs it on a subset",
+    "tests/test_prepare.py runs it on a subset",
     "talkinghead eval": "needs a prepared dataset: tests/test_evaluation.py runs it on a generated one",
     "talkinghead pack": "needs a prepared dataset: tests/test_pack.py runs it on a generated one",
     "talkinghead train motion data.root=": "needs a prepared dataset: tests/test_motion.py runs it on generated clips",
@@ -35,8 +35,8 @@ NOT_RUN = {  # command prefix -> why the suite does not run it
     "talkinghead train gath experiment=gath_c": "a full training run",
     "talkinghead train gath experiment=gath_dc": "a full training run",
     "talkinghead train gath experiment=lite": "a full training run",
-    "talkinghead train gath experiment=gath_w": "CPU-hours on real data: tests/test_refiner.py builds pairs from a "
-                                                "real clip and trains on them, and trains and resumes on generated pairs",
+    "talkinghead train gath_w": "CPU-hours on real data: tests/test_refiner.py builds pairs from a real clip and "
+    "trains on them, and trains and resumes on generated pairs",
     "talkinghead train gath train.steps=50000": "a full training run",
     "talkinghead train audio2au data=prepared": "training on real data",
     "torchrun": "needs several GPUs: tests/test_gath_train.py runs torchrun with 2 CPU processes",
@@ -70,8 +70,12 @@ def reason(command: str) -> str | None:
 
 def test_readme_lists_the_two_commands_first():
     commands = readme_commands()
-    assert commands[2:6] == ["python3 -m venv .venv", ". .venv/bin/activate", 'pip install -e ".[test]"',
-                             "talkinghead demo"]
+    assert commands[2:6] == [
+        "python3 -m venv .venv",
+        ". .venv/bin/activate",
+        'pip install -e ".[test]"',
+        "talkinghead demo",
+    ]
     assert "python -m pytest -q" in commands
     assert "python -m pytest -q" in (REPO / ".ci" / "run").read_text()
 

@@ -1,5 +1,5 @@
-"""GATH-W (issue 13): the refiner starts as the identity on the warp, learns a mouth from
-pairs (`talkinghead train gath experiment=gath_w`, resumable), and in the renderer changes
+"""GATH-W: the refiner starts as the identity on the warp, learns a mouth from
+pairs (`talkinghead train gath_w`, resumable), and in the renderer changes
 only the parted mouth of a frame (closed lips and everything outside the crop stay the
 warp's, bit-exactly)."""
 
@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 from actionunits import AU_NAMES
 from gath.models import WarpRefiner
 from talkinghead.cli import main
-from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 JAW = AU_NAMES.index("jawOpen")
 
@@ -72,27 +72,35 @@ def test_detail_refiner_paints_colour_and_keeps_the_warps_detail():
 
 
 def test_discriminator_sees_only_the_mouth_region():
-    from gath.data import Pairs
+    from gath.data import RefinerPairs
     from gath.losses import RefinerWeights
     from gath.train_refiner import judged
 
     opening, mouth = torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16)
     opening[..., 6:9, 4:12] = 1
     mouth[..., 7:10, 4:12] = 1
-    b = Pairs(torch.zeros(2, 3, 16, 16), opening, torch.zeros(2, 3, 16, 16), mouth, torch.zeros(2, 3),
-              torch.zeros(2, dtype=torch.long))
+    b = RefinerPairs(
+        torch.zeros(2, 3, 16, 16),
+        opening,
+        torch.zeros(2, 3, 16, 16),
+        mouth,
+        torch.zeros(2, 3),
+        torch.zeros(2, dtype=torch.long),
+    )
     real, fake = torch.rand(2, 3, 16, 16) + 0.5, torch.rand(2, 3, 16, 16) + 0.5
     assert torch.equal(judged(b, RefinerWeights(), real, fake), torch.cat([real, fake]))  # the L1 stage: whole crops
     seen = judged(b, RefinerWeights(d_mouth_only=True), real, fake)
     assert seen.shape == (4, 3, 16, 16)
     inside = torch.zeros(16, 16, dtype=torch.bool)
     inside[4:12, 2:14] = True  # both openings, grown by 2 px
-    assert torch.equal(seen[:2][..., inside], real[..., inside]) and torch.equal(seen[2:][..., inside], fake[..., inside])
+    assert torch.equal(seen[:2][..., inside], real[..., inside]) and torch.equal(
+        seen[2:][..., inside], fake[..., inside]
+    )
     assert (seen[..., ~inside] == 0).all()
 
 
 def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0, drawing: int | None = None) -> None:
-    """Pairs whose target is the warp with the opening painted dark (an open mouth the warp
+    """RefinerPairs whose target is the warp with the opening painted dark (an open mouth the warp
     did not show): learnable only by painting inside the opening."""
     rng = np.random.default_rng(seed)
     warped = rng.integers(90, 200, (n, 3, size, size), dtype=np.uint8)
@@ -104,21 +112,46 @@ def write_pairs(path: Path, n: int, size: int = 24, seed: int = 0, drawing: int 
         cv2.ellipse(opening[i, 0], (size // 2, size // 2), (size // 3, h), 0, 0, 360, 255, -1)
     target = np.where(opening > 0, 25, warped).astype(np.uint8)
     from talkinghead.face.au_tracker import tracker_version
-
     from talkinghead.face.mouth import DRAWING
 
-    np.savez(path, format=1, drawing=DRAWING if drawing is None else drawing, speakers=np.array(["a", "b"]),
-             au_names=np.array(AU_NAMES), tracker=np.array(tracker_version()),
-             warped=warped, opening=opening, target=target, mouth=opening, aus=rng.random((n, len(AU_NAMES)), np.float32),
-             speaker=(np.arange(n) % 2).astype(np.int64))
+    np.savez(
+        path,
+        format=1,
+        drawing=DRAWING if drawing is None else drawing,
+        speakers=np.array(["a", "b"]),
+        au_names=np.array(AU_NAMES),
+        tracker=np.array(tracker_version()),
+        warped=warped,
+        opening=opening,
+        target=target,
+        mouth=opening,
+        aus=rng.random((n, len(AU_NAMES)), np.float32),
+        speaker=(np.arange(n) % 2).astype(np.int64),
+    )
 
 
-def train(run_dir: Path, pairs: Path, steps: int, *extra: str, experiment: str = "gath_w") -> int:
-    return main(["train", "gath", f"experiment={experiment}", f"run_dir={run_dir}", f"refiner.pairs={pairs}",
-                 f"refiner.val_pairs={pairs}", f"train.steps={steps}", "train.batch_size=8", "train.lr=3e-3",
-                 "train.eval_every=20", "train.log_every=10", "train.checkpoint_every=20",
-                 "model.generator.channels=8", "model.generator.n_res_blocks=1", "model.discriminator.channels=8",
-                 *extra])
+def train(run_dir: Path, pairs: Path, steps: int, *extra: str, experiment: str | None = None) -> int:
+    stage = [f"experiment={experiment}"] if experiment else []
+    return main(
+        [
+            "train",
+            "gath_w",
+            *stage,
+            f"run_dir={run_dir}",
+            f"refiner.pairs={pairs}",
+            f"refiner.val_pairs={pairs}",
+            f"train.steps={steps}",
+            "train.batch_size=8",
+            "train.lr=3e-3",
+            "train.eval_every=20",
+            "train.log_every=10",
+            "train.checkpoint_every=20",
+            "model.generator.channels=8",
+            "model.generator.n_res_blocks=1",
+            "model.discriminator.channels=8",
+            *extra,
+        ]
+    )
 
 
 def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
@@ -132,19 +165,19 @@ def test_gath_w_learns_to_paint_the_opening_and_resumes(tmp_path):
     assert [r["step"] for r in val] == [20, 40, 60, 80]
     assert val[-1]["val/mouth_l1"] < 0.6 * val[-1]["val/warp_mouth_l1"]  # it paints the dark mouth
     assert val[-1]["val/painted"] > 0.3
-    from talkinghead.refiner import load_refiner
+    from talkinghead.renderers.gath_w import read_refiner
 
-    refiner = load_refiner(run / "refiner.pt")
+    refiner = read_refiner(run / "refiner.pt")
     assert refiner.steps == 80 and refiner.size == 24
     ckpt = torch.load(run / "refiner.pt", weights_only=True)
     ckpt["tracker"] = "another"
     torch.save(ckpt, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="another AU tracker"):
-        load_refiner(tmp_path / "other.pt")
+        read_refiner(tmp_path / "other.pt")
 
 
 def test_pairs_of_another_drawn_interior_are_refused(tmp_path, capsys):
-    """Pairs bake the renderer's drawn interior into their warped crops: after the drawing
+    """RefinerPairs bake the renderer's drawn interior into their warped crops: after the drawing
     changes, training on old pairs would teach the refiner to fix what it never sees."""
     pairs = tmp_path / "pairs.npz"
     write_pairs(pairs, 8, drawing=1)
@@ -154,7 +187,7 @@ def test_pairs_of_another_drawn_interior_are_refused(tmp_path, capsys):
 
 
 def test_later_stages_fine_tune_the_l1_stage(tmp_path):
-    """experiment=gath_w_adv and gath_w_detail start from the L1 stage's exported weights
+    """`train gath_w` experiment=adv and =detail start from the L1 stage's exported weights
     (refiner.init): at a learning rate too small to learn anything itself, their first
     validation is already the trained refiner's; the adversarial stage logs its
     feature-matching and colour terms. The detail refiner's export keeps its blur."""
@@ -162,11 +195,13 @@ def test_later_stages_fine_tune_the_l1_stage(tmp_path):
     write_pairs(pairs, 64)
     assert train(tmp_path / "l1", pairs, 40) == 0
     init = f"refiner.init={tmp_path / 'l1' / 'refiner.pt'}"
-    assert train(tmp_path / "fm", pairs, 20, init, "train.lr=1e-7", "train.d_lr=1e-7", experiment="gath_w_adv") == 0
-    assert train(tmp_path / "detail", pairs, 20, init, "train.lr=1e-7", experiment="gath_w_detail") == 0
+    assert train(tmp_path / "fm", pairs, 20, init, "train.lr=1e-7", "train.d_lr=1e-7", experiment="adv") == 0
+    assert train(tmp_path / "detail", pairs, 20, init, "train.lr=1e-7", experiment="detail") == 0
     assert train(tmp_path / "fresh", pairs, 20, "train.lr=1e-7") == 0
-    rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
-            for name in ("fm", "detail", "fresh")}
+    rows = {
+        name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        for name in ("fm", "detail", "fresh")
+    }
     val = {name: next(r for r in rs if "val/mouth_l1" in r) for name, rs in rows.items()}
     assert val["fm"]["val/mouth_l1"] < 0.6 * val["fm"]["val/warp_mouth_l1"]
     # the L1 stage's dark mouth, blurred: the synthetic warp's detail is faint, so it stays close
@@ -175,19 +210,19 @@ def test_later_stages_fine_tune_the_l1_stage(tmp_path):
     assert 0 < val["fm"]["val/mouth_sharpness"] < 10
     for term in ("g/fm", "g/colour"):
         assert any(term in r for r in rows["fm"]) and not any(term in r for r in rows["fresh"])
-    from talkinghead.refiner import load_refiner
+    from talkinghead.renderers.gath_w import read_refiner
 
-    assert load_refiner(tmp_path / "detail" / "refiner.pt").model.detail_sigma == 1.5
+    assert read_refiner(tmp_path / "detail" / "refiner.pt").model.detail_sigma == 1.5
 
 
 def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
-    from talkinghead.checkpoints import load_motion
-    from talkinghead.portrait import Portrait, WarpAnimator
-    from talkinghead.refiner import load_refiner
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.gath_w import read_refiner
+    from talkinghead.renderers.warp import WarpAnimator, load_motion
 
     motion = load_motion(shipped_trained_weights("the renderer needs the shipped motion model"))
     weights = make_tiny_weights(tmp_path / "w")
-    refiner = load_refiner(weights / "refiner.pt")
+    refiner = read_refiner(weights / "refiner.pt")
     with torch.no_grad():
         refiner.model.generator.to_rgb[0].bias[3] = -5.0  # paint everywhere in the crop: the worst case
     portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s1.jpg", max_height=480)
@@ -215,10 +250,10 @@ def test_shading_refiner_keeps_the_frames_full_resolution_detail(shared_data, tm
     teeth) survives, where a plain refiner pastes its 32 px crop over it."""
     from gath.checkpoint import export_weights
     from gath.losses import laplacian_energy
-    from talkinghead.checkpoints import load_motion
     from talkinghead.face.mouth import mouth_opening
-    from talkinghead.portrait import Portrait, WarpAnimator
-    from talkinghead.refiner import load_refiner
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.gath_w import read_refiner
+    from talkinghead.renderers.warp import WarpAnimator, load_motion
 
     motion = load_motion(shipped_trained_weights("the renderer needs the shipped motion model"))
     portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s1.jpg", max_height=480)
@@ -237,9 +272,14 @@ def test_shading_refiner_keeps_the_frames_full_resolution_detail(shared_data, tm
         model = WarpRefiner(**config).eval()
         with torch.no_grad():
             model.generator.to_rgb[0].bias[3] = -5.0  # paints all it may
-        export_weights(tmp_path / f"r{sigma}.pt", "gath_w", model, config,
-                       {"au_names": list(AU_NAMES), "crop_size": 32, "steps": 0})
-        refiner = load_refiner(tmp_path / f"r{sigma}.pt")
+        export_weights(
+            tmp_path / f"r{sigma}.pt",
+            "gath_w",
+            model,
+            config,
+            {"au_names": list(AU_NAMES), "crop_size": 32, "steps": 0},
+        )
+        refiner = read_refiner(tmp_path / f"r{sigma}.pt")
         refined = WarpAnimator(portrait, motion, refiner=refiner).frames(opened[None])[0]
         assert np.abs(refined.astype(int) - warped).max() > 10  # it painted
         energy = laplacian_energy(as_tensor(refined), inside) / laplacian_energy(as_tensor(warped), inside)
@@ -248,11 +288,11 @@ def test_shading_refiner_keeps_the_frames_full_resolution_detail(shared_data, tm
 
 
 def test_grey_photo_gets_a_grey_mouth(shared_data, tmp_path):
-    from talkinghead.checkpoints import load_motion
-    from talkinghead.portrait import Portrait, WarpAnimator
-    from talkinghead.refiner import load_refiner
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.gath_w import read_refiner
+    from talkinghead.renderers.warp import WarpAnimator, load_motion
 
-    refiner = load_refiner(make_tiny_weights(tmp_path / "w") / "refiner.pt")
+    refiner = read_refiner(make_tiny_weights(tmp_path / "w") / "refiner.pt")
     with torch.no_grad():
         refiner.model.generator.to_rgb[0].bias[:] = torch.tensor([2.0, -2.0, 0.0, -5.0])  # paints red-ish
     portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s2_bw.jpg", max_height=480)
@@ -265,9 +305,23 @@ def test_grey_photo_gets_a_grey_mouth(shared_data, tmp_path):
 def test_render_with_gath_w(shared_data, tmp_path, capsys):
     weights = make_tiny_weights(tmp_path / "w")
     out = tmp_path / "out.mp4"
-    rc = main(["render", "--photo", str(shared_data / "portraits" / "liveportrait_s1.jpg"),
-               "--audio", str(shared_data / "speech" / "videoretalking_1.wav"), "-o", str(out), "--size", "256",
-               "--generator", "gath_w", "--checkpoint", str(weights)])
+    rc = main(
+        [
+            "render",
+            "--photo",
+            str(shared_data / "portraits" / "liveportrait_s1.jpg"),
+            "--audio",
+            str(shared_data / "speech" / "videoretalking_1.wav"),
+            "-o",
+            str(out),
+            "--size",
+            "256",
+            "--generator",
+            "gath_w",
+            "--checkpoint",
+            str(weights),
+        ]
+    )
     assert rc == 0 and out.is_file()
     assert "GATH-W" in capsys.readouterr().out
 
@@ -275,8 +329,19 @@ def test_render_with_gath_w(shared_data, tmp_path, capsys):
 def test_gath_w_without_refiner_weights_is_one_clear_line(shared_data, tmp_path, capsys):
     weights = make_tiny_weights(tmp_path / "w")
     (weights / "refiner.pt").unlink()
-    rc = main(["edit", "--photo", str(shared_data / "portraits" / "liveportrait_s1.jpg"), "-o",
-               str(tmp_path / "e.png"), "--generator", "gath_w", "--checkpoint", str(weights)])
+    rc = main(
+        [
+            "edit",
+            "--photo",
+            str(shared_data / "portraits" / "liveportrait_s1.jpg"),
+            "-o",
+            str(tmp_path / "e.png"),
+            "--generator",
+            "gath_w",
+            "--checkpoint",
+            str(weights),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "refiner.pt" in err[0]
     assert not (tmp_path / "e.png").exists()
@@ -286,17 +351,23 @@ def test_gath_w_without_refiner_weights_is_one_clear_line(shared_data, tmp_path,
 def test_pairs_from_a_real_clip(shared_data, tmp_path):
     """A prepared GRID clip gives pairs whose crops hold the mouth in the middle, and the
     training command builds its pairs itself when they are missing."""
-    from talkinghead.checkpoints import load_motion
-    from talkinghead.pairs import PairOptions, build_pairs
-    from talkinghead.prepare import prepare
+    from talkinghead.commands.prepare import prepare
+    from talkinghead.refiner_pairs import PairOptions, build_pairs
+    from talkinghead.renderers.warp import load_motion
 
     video = tmp_path / "videos" / "bbaf2n.mp4"
     video.parent.mkdir()
     video.symlink_to(shared_data / "video" / "grid" / "s1" / "video" / "bbaf2n.mp4")
     prepared = tmp_path / "prepared"
     prepare(prepared, targets=[(video.parent, "grid_s1")], progress=False)
-    out = build_pairs(prepared, video.parent, tmp_path / "pairs.npz", load_motion(None),
-                      opts=PairOptions(crop_size=48, sources_per_clip=2, targets_per_source=3), progress=False)
+    out = build_pairs(
+        prepared,
+        video.parent,
+        tmp_path / "pairs.npz",
+        load_motion(None),
+        opts=PairOptions(crop_size=48, sources_per_clip=2, targets_per_source=3),
+        progress=False,
+    )
     d = np.load(out)
     assert d["warped"].shape == (6, 3, 48, 48) and d["target"].shape == (6, 3, 48, 48)
     assert list(d["speakers"]) == ["grid_s1"] and len(d["aus"]) == 6
@@ -311,9 +382,23 @@ def test_pairs_from_a_real_clip(shared_data, tmp_path):
     t = d["target"].mean(1)[open_]
     assert (t * mouth[open_]).sum() / mouth[open_].sum() < t.mean()
     run = tmp_path / "run"
-    assert main(["train", "gath", "experiment=gath_w", "data=prepared", f"data.root={prepared}",
-                 f"refiner.videos={video.parent}", f"run_dir={run}", "train.steps=2", "train.batch_size=2",
-                 "refiner.crop_size=32", "model.generator.channels=4", "model.generator.n_res_blocks=1",
-                 "model.discriminator.channels=4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "gath_w",
+                f"data.root={prepared}",
+                f"refiner.videos={video.parent}",
+                f"run_dir={run}",
+                "train.steps=2",
+                "train.batch_size=2",
+                "refiner.crop_size=32",
+                "model.generator.channels=4",
+                "model.generator.n_res_blocks=1",
+                "model.discriminator.channels=4",
+            ]
+        )
+        == 0
+    )
     assert (run / "pairs" / "train.npz").is_file() and (run / "refiner.pt").is_file()
     assert not (run / "pairs" / "val.npz").exists()  # no excluded speakers: no validation pairs

@@ -13,8 +13,10 @@ from media_probe import probe, read_frames
 from tiny_weights import make_tiny_weights, shipped_trained_weights
 
 from actionunits import AU_NAMES
-from talkinghead.checkpoints import AUDIO2AU_FILE, GENERATOR_FILE, MOTION_FILE
 from talkinghead.cli import main
+from talkinghead.face.motion import MOTION_FILE
+from talkinghead.model_files import AUDIO2AU_FILE
+from talkinghead.renderers.gath import GENERATOR_FILE
 
 PHOTO = "portraits/video_retalking_1.png"
 SPEECH = "speech/videoretalking_1.wav"  # 5 s, 44.1/48 kHz stereo
@@ -37,8 +39,26 @@ def test_render_video_and_audio_agree(shared_data, tiny, tmp_path, capsys):
     threads = torch.get_num_threads()
     out = tmp_path / "talk.mp4"
     aus = tmp_path / "aus.csv"
-    rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,
-                           "--checkpoint", tiny, "--size", 240, "--save-aus", aus, "--fps", 25], capsys)
+    rc, stdout, err = run(
+        [
+            "render",
+            "--photo",
+            shared_data / PHOTO,
+            "--audio",
+            shared_data / SPEECH,
+            "-o",
+            out,
+            "--checkpoint",
+            tiny,
+            "--size",
+            240,
+            "--save-aus",
+            aus,
+            "--fps",
+            25,
+        ],
+        capsys,
+    )
     assert rc == 0, err
     assert torch.get_num_threads() == threads  # the frame loop's thread setting is undone
     for stage in ("model", "face", "audio", "AU"):
@@ -64,9 +84,28 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
     csv = tmp_path / "capture.csv"
     csv.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
     out = tmp_path / "crop.mp4"
-    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", csv, "-o", out, "--checkpoint", tiny,
-                      "--generator", "gath", "--crop-only", "--size", 64, "--enhance", "clahe,sharpen", "--quiet"],
-                     capsys)
+    rc, _, err = run(
+        [
+            "render",
+            "--photo",
+            shared_data / PHOTO,
+            "--au-csv",
+            csv,
+            "-o",
+            out,
+            "--checkpoint",
+            tiny,
+            "--generator",
+            "gath",
+            "--crop-only",
+            "--size",
+            64,
+            "--enhance",
+            "clahe,sharpen",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     p = probe(out)
     assert (p.width, p.height, p.audio_codec) == (64, 64, None)
@@ -77,8 +116,10 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
 def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, capsys):
     driver = next((shared_data / "video" / "grid" / "s1" / "video").glob("*.mp4"))
     out = tmp_path / "reenact.mp4"
-    rc, stdout, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out,
-                           "--checkpoint", tiny, "--size", 128], capsys)
+    rc, stdout, err = run(
+        ["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out, "--checkpoint", tiny, "--size", 128],
+        capsys,
+    )
     assert rc == 0, err
     p, d = probe(out), probe(driver)
     assert p.audio_codec == "aac" and abs(p.fps - d.fps) < 0.01
@@ -91,13 +132,47 @@ def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
     driver = shared_data / "video" / "expressions_silent" / "d0.mp4"
     out = tmp_path / "silent.mp4"
     aus = tmp_path / "aus.csv"
-    rc, _, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out, "--checkpoint", tiny,
-                      "--size", 128, "--save-aus", aus, "--quiet"], capsys)
+    rc, _, err = run(
+        [
+            "reenact",
+            "--photo",
+            shared_data / PHOTO,
+            "--video",
+            driver,
+            "-o",
+            out,
+            "--checkpoint",
+            tiny,
+            "--size",
+            128,
+            "--save-aus",
+            aus,
+            "--quiet",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     p = probe(out)
     assert p.audio_codec is None and abs(p.frames - probe(driver).frames) <= 1
-    rc, _, err = run(["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", tmp_path / "csv.mp4",
-                      "--au-csv", aus, "--checkpoint", tiny, "--size", 128, "--quiet"], capsys)
+    rc, _, err = run(
+        [
+            "reenact",
+            "--photo",
+            shared_data / PHOTO,
+            "--video",
+            driver,
+            "-o",
+            tmp_path / "csv.mp4",
+            "--au-csv",
+            aus,
+            "--checkpoint",
+            tiny,
+            "--size",
+            128,
+            "--quiet",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     assert probe(tmp_path / "csv.mp4").frames == p.frames
 
@@ -107,8 +182,8 @@ def test_batches_made_on_several_threads_come_out_in_order(shared_data, tmp_path
     The jaw steps between three levels batch by batch, so each decoded frame's nearest
     directly made frame has its own jaw level (a swapped pair of batches is 0.5 off)."""
     from actionunits import AUSeries
-    from talkinghead.checkpoints import load_motion
-    from talkinghead.portrait import Portrait, WarpAnimator
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.warp import WarpAnimator, load_motion
 
     weights = shipped_trained_weights("the jaw must visibly move")
     jaw = AU_NAMES.index("jawOpen")
@@ -116,8 +191,27 @@ def test_batches_made_on_several_threads_come_out_in_order(shared_data, tmp_path
     values[:, jaw] = np.repeat(np.resize([0.0, 1.0, 0.5], 12), 4)
     AUSeries(values, 25.0, AU_NAMES).write_csv(tmp_path / "drive.csv")
     out, used = tmp_path / "v.mp4", tmp_path / "used.csv"
-    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--au-csv", tmp_path / "drive.csv", "-o", out,
-                      "--checkpoint", weights, "--size", 256, "--batch-size", 4, "--save-aus", used, "--quiet"], capsys)
+    rc, _, err = run(
+        [
+            "render",
+            "--photo",
+            shared_data / PHOTO,
+            "--au-csv",
+            tmp_path / "drive.csv",
+            "-o",
+            out,
+            "--checkpoint",
+            weights,
+            "--size",
+            256,
+            "--batch-size",
+            4,
+            "--save-aus",
+            used,
+            "--quiet",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     portrait = Portrait.open(shared_data / PHOTO, 256)
     series = AUSeries.read_csv(used).reorder(portrait.names)  # the AUs after post-processing
@@ -142,7 +236,7 @@ def test_demo_renders_bundled_example_outside_the_current_folder(tiny, tmp_path,
 
 
 def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):
-    from talkinghead.checkpoints import load_gath
+    from talkinghead.renderers.gath import load_gath
 
     _, words, _ = load_gath(make_tiny_weights(tmp_path / "w", placeholder=True), "cpu")
     assert words == "GATH generator, PLACEHOLDER weights"
@@ -150,13 +244,30 @@ def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):
     assert words == "GATH generator" and meta["path"].endswith("generator.pt")
     for generator, name in (("warp", "warp renderer"), ("gath", "GATH generator")):
         out = tmp_path / f"{generator}.mp4"
-        rc, stdout, err = run(["render", "--photo", shared_data / PHOTO, "--audio", shared_data / SPEECH, "-o", out,
-                               "--checkpoint", tiny, "--size", 128, "--generator", generator], capsys)
+        rc, stdout, err = run(
+            [
+                "render",
+                "--photo",
+                shared_data / PHOTO,
+                "--audio",
+                shared_data / SPEECH,
+                "-o",
+                out,
+                "--checkpoint",
+                tiny,
+                "--size",
+                128,
+                "--generator",
+                generator,
+            ],
+            capsys,
+        )
         assert rc == 0, err
         assert stdout.strip().endswith(f"(cpu, {name})"), stdout
 
 
 # --- errors: one line, exit code 2, nothing written ----------------------------------------
+
 
 def _write_wav(path: Path, samples: np.ndarray) -> Path:
     sf.write(path, samples.astype(np.float32), 16000, subtype="PCM_16")
@@ -168,10 +279,26 @@ def mismatched(tmp_path_factory) -> Path:
     return make_tiny_weights(tmp_path_factory.mktemp("mismatch"), audio_au_names=AU_NAMES[:-2])
 
 
-@pytest.mark.parametrize("case", ["no_face", "bad_photo", "missing_photo", "bad_audio", "silent_audio",
-                                  "empty_audio", "missing_output_dir", "missing_checkpoint", "mismatched_checkpoint",
-                                  "corrupt_checkpoint", "corrupt_motion", "corrupt_audio2au", "bad_au",
-                                  "enhance_with_warp", "no_motion"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no_face",
+        "bad_photo",
+        "missing_photo",
+        "bad_audio",
+        "silent_audio",
+        "empty_audio",
+        "missing_output_dir",
+        "missing_checkpoint",
+        "mismatched_checkpoint",
+        "corrupt_checkpoint",
+        "corrupt_motion",
+        "corrupt_audio2au",
+        "bad_au",
+        "enhance_with_warp",
+        "no_motion",
+    ],
+)
 def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -222,8 +349,9 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
         extra = ["--au", "jawOpen=2"]
     elif case == "enhance_with_warp":
         extra = ["--enhance"]
-    rc, stdout, err = run(["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt,
-                           "--size", 128, *extra], capsys)  # not --quiet: stage lines must not precede the error
+    rc, stdout, err = run(
+        ["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt, "--size", 128, *extra], capsys
+    )  # not --quiet: stage lines must not precede the error
     assert rc == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("talkinghead: error: "), err
@@ -248,7 +376,7 @@ def test_ffmpeg_failure_is_one_line_with_its_words_and_leaves_nothing(tmp_path):
 
 @pytest.mark.parametrize("step", ["plan", "draw"])  # the animator's halves, both in the frame workers
 def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, monkeypatch):
-    from talkinghead import render as render_module
+    from talkinghead.commands import render as render_module
 
     calls = {"n": 0}
     original = getattr(render_module.FrameMaker, step)
@@ -261,8 +389,22 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
 
     monkeypatch.setattr(render_module.FrameMaker, step, failing)
     with pytest.raises(RuntimeError, match="boom"):
-        main(["render", "--photo", str(shared_data / PHOTO), "--audio", str(shared_data / SPEECH), "-o",
-              str(tmp_path / "v.mp4"), "--checkpoint", str(tiny), "--size", "128", "--quiet"])
+        main(
+            [
+                "render",
+                "--photo",
+                str(shared_data / PHOTO),
+                "--audio",
+                str(shared_data / SPEECH),
+                "-o",
+                str(tmp_path / "v.mp4"),
+                "--checkpoint",
+                str(tiny),
+                "--size",
+                "128",
+                "--quiet",
+            ]
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -276,10 +418,27 @@ def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "talkinghead.cli", "render", "--photo", str(shared_data / PHOTO),
-                             "--audio", str(shared_data / "speech" / "musetalk_eng.wav"), "-o", str(out_dir / "v.mp4"),
-                             "--checkpoint", str(tiny), "--size", "256", "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "talkinghead.cli",
+            "render",
+            "--photo",
+            str(shared_data / PHOTO),
+            "--audio",
+            str(shared_data / "speech" / "musetalk_eng.wav"),
+            "-o",
+            str(out_dir / "v.mp4"),
+            "--checkpoint",
+            str(tiny),
+            "--size",
+            "256",
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not list(out_dir.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -293,6 +452,7 @@ def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
 
 # --- needs trained weights --------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, capsys):
     weights = shipped_trained_weights("lip motion needs a trained model")
@@ -300,8 +460,26 @@ def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, caps
     assert sr == 16000 and speech.ndim == 1
     audio = _write_wav(tmp_path / "speech_then_silence.wav", np.concatenate([speech[: 4 * sr], np.zeros(3 * sr)]))
     out = tmp_path / "talk.mp4"
-    rc, _, err = run(["render", "--photo", shared_data / PHOTO, "--audio", audio, "-o", out, "--checkpoint", weights,
-                      "--crop-only", "--size", 100, "--no-blinks", "--no-idle", "--quiet"], capsys)
+    rc, _, err = run(
+        [
+            "render",
+            "--photo",
+            shared_data / PHOTO,
+            "--audio",
+            audio,
+            "-o",
+            out,
+            "--checkpoint",
+            weights,
+            "--crop-only",
+            "--size",
+            100,
+            "--no-blinks",
+            "--no-idle",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     frames = read_frames(out).astype(np.float32)
     mouth = frames[:, 60:88, 28:72]  # the mouth sits at (0.5, 0.72) of the aligned crop

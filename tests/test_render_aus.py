@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from actionunits import AU_NAMES, AUSeries
-from gath.postprocess import Enhance
 from actionunits.series import smooth_in_time
+from gath.postprocess import Enhance
 from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides, postprocess, resample
 from talkinghead.errors import UserError
 from talkinghead.io.au_csv import name_key, read_au_csv
@@ -83,7 +83,9 @@ def test_resample_to_another_rate():
     assert np.isclose(col(s, "jawOpen")[0], col(speech_like(50), "jawOpen")[0])
 
 
-@pytest.mark.parametrize("text,expected", [("happy", {"happy": 1.0}), ("sad=0.3, angry=0.2", {"sad": 0.3, "angry": 0.2})])
+@pytest.mark.parametrize(
+    "text,expected", [("happy", {"happy": 1.0}), ("sad=0.3, angry=0.2", {"sad": 0.3, "angry": 0.2})]
+)
 def test_parse_emotion(text, expected):
     assert parse_emotion(text) == expected
 
@@ -113,8 +115,15 @@ def test_enhance_switches():
         Enhance.parse("blur")
 
 
-@pytest.mark.parametrize("raw,name", [("JawOpen", "jawOpen"), ("eyeBlink_L", "eyeBlinkLeft"),
-                                      ("mouthSmile_R", "mouthSmileRight"), ("browInnerUp", "browInnerUp")])
+@pytest.mark.parametrize(
+    "raw,name",
+    [
+        ("JawOpen", "jawOpen"),
+        ("eyeBlink_L", "eyeBlinkLeft"),
+        ("mouthSmile_R", "mouthSmileRight"),
+        ("browInnerUp", "browInnerUp"),
+    ],
+)
 def test_arkit_spellings(raw, name):
     assert name_key(raw) == name_key(name)
 
@@ -137,8 +146,16 @@ def test_read_arkit_raw_value_csv(tmp_path):
     assert np.all(col(s, "browInnerUp") == 0)
 
 
-@pytest.mark.parametrize("text", ["", "time,foo\n0,1\n0.04,2\n", "time,jawOpen\n0,0.1\n0,0.2\n", "jawOpen\n0.1\n0.2\n",
-                                  "time,jawOpen\n0,abc\n0.04,0.2\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "time,foo\n0,1\n0.04,2\n",
+        "time,jawOpen\n0,0.1\n0,0.2\n",
+        "jawOpen\n0.1\n0.2\n",
+        "time,jawOpen\n0,abc\n0.04,0.2\n",
+    ],
+)
 def test_bad_csv_is_one_line_user_error(tmp_path, text):
     (tmp_path / "bad.csv").write_text(text)
     with pytest.raises(UserError) as e:

@@ -19,20 +19,27 @@ from talkinghead.face.landmarks import LandmarkDetector
 from talkinghead.face.warp import LOWER_INNER_LIP, UPPER_INNER_LIP, face_triangles, mouth_triangles
 from talkinghead.io.image import read_image
 
-PORTRAITS = ("liveportrait_s1.jpg", "liveportrait_s2_bw.jpg", "liveportrait_s12_bw.jpg", "video_retalking_1.png",
-             "video_retalking_2.png", "pcavs_voxceleb_00373.png")  # colour, grey, old print, tilted, small face
+PORTRAITS = (
+    "liveportrait_s1.jpg",
+    "liveportrait_s2_bw.jpg",
+    "liveportrait_s12_bw.jpg",
+    "video_retalking_1.png",
+    "video_retalking_2.png",
+    "pcavs_voxceleb_00373.png",
+)  # colour, grey, old print, tilted, small face
 JAW = AU_NAMES.index("jawOpen")
 
 
 @pytest.fixture(scope="module")
 def motion():
-    from talkinghead.checkpoints import load_motion
+    from talkinghead.renderers.warp import load_motion
 
     return load_motion(shipped_trained_weights("the warp renderer needs the shipped motion model"))
 
 
 def animate(shared_data: Path, name: str, motion, height: int | None = 720):
-    from talkinghead.portrait import Portrait, WarpAnimator
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.warp import WarpAnimator
 
     portrait = Portrait.open(shared_data / "portraits" / name, max_height=height)
     return portrait, WarpAnimator(portrait, motion)
@@ -61,8 +68,10 @@ def test_same_aus_give_the_photo_back_bit_exact(shared_data, motion, tmp_path, c
     portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
     assert np.array_equal(animator.frames(portrait.aus[None])[0], portrait.image)
     out = tmp_path / "same.png"  # through the command: edit with no AU set, lossless output
-    assert main(["edit", "--photo", str(shared_data / "portraits" / "video_retalking_2.png"), "-o", str(out),
-                 "--quiet"]) == 0, capsys.readouterr().err
+    assert (
+        main(["edit", "--photo", str(shared_data / "portraits" / "video_retalking_2.png"), "-o", str(out), "--quiet"])
+        == 0
+    ), capsys.readouterr().err
     photo = read_image(shared_data / "portraits" / "video_retalking_2.png")
     assert np.abs(read_image(out).astype(int) - photo).mean() < 1 / 255
 
@@ -135,8 +144,13 @@ def test_drawn_teeth_are_the_photos_own_or_close_to_them(shared_data):
     from talkinghead.portrait import Portrait
 
     errors = []
-    for name in ("pcavs_voxceleb_00373.png", "video_retalking_2.png", "video_retalking_4.png", "video_retalking_5.png",
-                 "liveportrait_s1.jpg"):
+    for name in (
+        "pcavs_voxceleb_00373.png",
+        "video_retalking_2.png",
+        "video_retalking_4.png",
+        "video_retalking_5.png",
+        "liveportrait_s1.jpg",
+    ):
         portrait = Portrait.open(shared_data / "portraits" / name, max_height=720)
         colours = MouthColours.from_photo(portrait.image, portrait.landmarks)
         own = visible_teeth(portrait.image, portrait.landmarks, colours.lip)
@@ -203,16 +217,17 @@ def test_identity_and_sharpness_are_kept(shared_data, motion):
 
 
 def test_parted_lips_rest_closed(shared_data):
-    from talkinghead.portrait import CLOSING_AUS, Portrait
+    from talkinghead.portrait import Portrait
+    from talkinghead.rest_face import CLOSING_AUS, rest_aus
 
     open_mouth = Portrait.open(shared_data / "portraits" / "video_retalking_2.png")
     closed = Portrait.open(shared_data / "portraits" / "liveportrait_s12_bw.jpg")
     assert open_mouth.lip_gap > 0.1 and closed.lip_gap < 0.02
     opening = [AU_NAMES.index(n) for n in CLOSING_AUS]
-    assert open_mouth.aus[JAW] > 0.3 and not open_mouth.rest_aus[opening].any()
+    assert open_mouth.aus[JAW] > 0.3 and not rest_aus(open_mouth)[opening].any()
     kept = [i for i in range(len(AU_NAMES)) if i not in opening]
-    assert np.array_equal(open_mouth.rest_aus[kept], open_mouth.aus[kept])
-    assert np.array_equal(closed.rest_aus, closed.aus)  # a closed mouth is at rest as it is
+    assert np.array_equal(rest_aus(open_mouth)[kept], open_mouth.aus[kept])
+    assert np.array_equal(rest_aus(closed), closed.aus)  # a closed mouth is at rest as it is
 
 
 def test_parted_lips_rest_closed_without_thinning_the_upper_lip(shared_data, motion):
@@ -222,11 +237,12 @@ def test_parted_lips_rest_closed_without_thinning_the_upper_lip(shared_data, mot
     from talkinghead.face.align import anchor_points
     from talkinghead.face.mouth import inner_lip_gap
     from talkinghead.face.warp import UPPER_INNER_LIP, UPPER_OUTER_LIP
+    from talkinghead.rest_face import rest_aus
 
     portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
     raise_ = [AU_NAMES.index(n) for n in ("mouthUpperUpLeft", "mouthUpperUpRight")]
     assert portrait.lip_gap > 0.05 and portrait.aus[raise_].min() > 0.5
-    rest = animator.plan(portrait.rest_aus[None]).points[0]
+    rest = animator.plan(rest_aus(portrait)[None]).points[0]
     outer, inner = list(UPPER_OUTER_LIP)[2:-2], list(UPPER_INNER_LIP)[2:-2]  # away from the corners
     thickness = lambda p: np.linalg.norm(p[outer] - p[inner], axis=1).mean()  # noqa: E731
     assert thickness(rest) > 0.9 * thickness(portrait.landmarks[:, :2])

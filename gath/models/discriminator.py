@@ -24,9 +24,7 @@ class DiscriminatorClassifier(nn.Module):
         self.d_head = nn.Conv2d(c_in, 1, 3, 1, 1, bias=False)
         self.n_classes = n_classes
         self.c_head = (
-            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, n_classes))
-            if n_classes > 0
-            else None
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, n_classes)) if n_classes > 0 else None
         )
 
     def forward(self, x: torch.Tensor, features: bool = False):

@@ -56,8 +56,15 @@ class Generator(nn.Module):
     beside the image and read an attention channel beside the colour.
     """
 
-    def __init__(self, n_aus: int, channels: int = 64, n_res_blocks: int = 6, upsampling: str = "transposed",
-                 in_channels: int = 3, out_channels: int = 3) -> None:
+    def __init__(
+        self,
+        n_aus: int,
+        channels: int = 64,
+        n_res_blocks: int = 6,
+        upsampling: str = "transposed",
+        in_channels: int = 3,
+        out_channels: int = 3,
+    ) -> None:
         super().__init__()
         if upsampling not in ("transposed", "resize"):
             raise ValueError(f"upsampling must be 'transposed' or 'resize', got {upsampling!r}")
@@ -96,7 +103,7 @@ class Generator(nn.Module):
 
 
 class WarpRefiner(nn.Module):
-    """GATH-W (issue 13): the GATH generator correcting a warped mouth crop instead of
+    """GATH-W: the GATH generator correcting a warped mouth crop instead of
     redrawing a face. Input: the warped crop in [-1, 1] (B, 3, S, S), where the warp parted
     the lips (B, 1, S, S) in [0, 1], and the target AUs. Output, GANimation style: a colour
     image C and an attention mask A (1 = keep the warp), composed as A * warped + (1 - A) * C,
@@ -115,8 +122,15 @@ class WarpRefiner(nn.Module):
     warm shift turned them lilac. A Gaussian, not a box: a box's negative side lobes would
     let C cancel part of the detail."""
 
-    def __init__(self, n_aus: int, channels: int = 16, n_res_blocks: int = 3, upsampling: str = "resize",
-                 grow: int = 2, detail_sigma: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_aus: int,
+        channels: int = 16,
+        n_res_blocks: int = 3,
+        upsampling: str = "resize",
+        grow: int = 2,
+        detail_sigma: float = 0.0,
+    ) -> None:
         super().__init__()
         if detail_sigma < 0:
             raise ValueError(f"detail_sigma must be >= 0, got {detail_sigma}")
@@ -136,8 +150,9 @@ class WarpRefiner(nn.Module):
         x = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
         return F.conv2d(x, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
-    def forward(self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, warped: torch.Tensor, opening: torch.Tensor, aus: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(composite, colour, attention)."""
         opening = opening.to(warped.dtype)
         out = self.generator(torch.cat([warped, opening], dim=1), aus)

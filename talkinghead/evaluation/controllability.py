@@ -37,8 +37,9 @@ def render_batches(animator: FaceAnimator, aus: np.ndarray, batch_size: int, bar
     return np.concatenate(out)
 
 
-def render_sweep(animator: FaceAnimator, crops: np.ndarray, measurer: CropMeasurer, batch_size: int,
-                 bar=None) -> np.ndarray:
+def render_sweep(
+    animator: FaceAnimator, crops: np.ndarray, measurer: CropMeasurer, batch_size: int, bar=None
+) -> np.ndarray:
     """(faces, R, K) measured AUs of every face's sweep (NaN rows where the tracker lost the face)."""
     aus, _, _ = sweep(len(animator.au_names))
     out = []
@@ -62,6 +63,9 @@ def controllability(measured: np.ndarray, au_names: tuple[str, ...]) -> dict:
         by_level = [mean_ignoring_nan(got[req == lv]) for lv in LEVELS]
         per_au[name] = {"r": r, "slope": slope, "by_level": by_level}
     rs = np.array([v["r"] for v in per_au.values()])
-    return {"levels": list(LEVELS), "per_au": per_au,
-            "mean_r": mean_ignoring_nan(rs),
-            "tracked": float(np.isfinite(measured).all(axis=2).mean())}
+    return {
+        "levels": list(LEVELS),
+        "per_au": per_au,
+        "mean_r": mean_ignoring_nan(rs),
+        "tracked": float(np.isfinite(measured).all(axis=2).mean()),
+    }

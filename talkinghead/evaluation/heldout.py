@@ -20,18 +20,29 @@ from pathlib import Path
 import numpy as np
 
 from gath.data import TargetSet, load_target_set
-from talkinghead.io.image import IMAGE_SUFFIXES
 from talkinghead.errors import UserError
 from talkinghead.face.align import detect_and_align
 from talkinghead.face.landmarks import LandmarkDetector
-from talkinghead.io.image import read_image
+from talkinghead.io.image import IMAGE_SUFFIXES, read_image
 
 # audio2au's validation and test speakers on the shared data: the speakers the shipped
 # audio2au never trained on (train GATH with data.exclude_speakers set to these).
 DEFAULT_SPEAKERS = (
-    "grid_f_lbbc2a", "grid_m_lbax4n", "lrs2_deepavsr_00009", "theresa_may", "clips__pcavs_voxceleb__00010",
-    "grid_s2", "grid_f_brbk7n", "grid_m_sbwe5n", "lrs2_deepavsr_00001", "lrs2_deepavsr_00019", "obama", "macron",
-    "cnn_anchor_jim_acosta", "clips__video_retalking__1", "clips__pcavs_voxceleb__00002",
+    "grid_f_lbbc2a",
+    "grid_m_lbax4n",
+    "lrs2_deepavsr_00009",
+    "theresa_may",
+    "clips__pcavs_voxceleb__00010",
+    "grid_s2",
+    "grid_f_brbk7n",
+    "grid_m_sbwe5n",
+    "lrs2_deepavsr_00001",
+    "lrs2_deepavsr_00019",
+    "obama",
+    "macron",
+    "cnn_anchor_jim_acosta",
+    "clips__video_retalking__1",
+    "clips__pcavs_voxceleb__00002",
     "clips__liveportrait_driving__*",
 )
 
@@ -44,7 +55,7 @@ MIN_FRAME_GAP = 12
 
 
 @dataclass
-class Pairs:
+class EvalPairs:
     """Pair i renders source `src[i]` with the AUs of target `tgt[i]`. Images are (N, H, W, 3)
     uint8 RGB aligned crops; `target_aus` are the dataset's labels that drive the generator."""
 
@@ -72,7 +83,7 @@ def _crops(target: TargetSet, index: np.ndarray) -> np.ndarray:
     return target.images[np.asarray(index)].permute(0, 2, 3, 1).numpy()
 
 
-def intra_pairs(target: TargetSet, per_source: int, seed: int = 0) -> Pairs:
+def intra_pairs(target: TargetSet, per_source: int, seed: int = 0) -> EvalPairs:
     """Two source frames per speaker, each with the same `per_source` target frames."""
     rng = np.random.default_rng(seed)
     aus = target.aus.numpy()
@@ -100,12 +111,20 @@ def intra_pairs(target: TargetSet, per_source: int, seed: int = 0) -> Pairs:
             names.append(target.speakers[s])
     if not src:
         raise UserError("no held-out speaker has enough frames for intra-class pairs (at least 3 each)")
-    return Pairs(_crops(target, np.array(sources)), names, _crops(target, np.array(targets)), aus[targets],
-                 speakers, np.array(src), np.array(tgt))
+    return EvalPairs(
+        _crops(target, np.array(sources)),
+        names,
+        _crops(target, np.array(targets)),
+        aus[targets],
+        speakers,
+        np.array(src),
+        np.array(tgt),
+    )
 
 
-def load_portraits(folder: str | os.PathLike, crop_size: int, detector: LandmarkDetector
-                   ) -> tuple[np.ndarray, list[str]]:
+def load_portraits(
+    folder: str | os.PathLike, crop_size: int, detector: LandmarkDetector
+) -> tuple[np.ndarray, list[str]]:
     """Aligned crops of the largest face in every image of `folder` (images without a face
     are skipped) and the file stems as names."""
     folder = Path(folder)
@@ -131,7 +150,7 @@ def same_person(portrait: str, speaker: str) -> bool:
     return words(portrait) <= words(speaker)
 
 
-def inter_pairs(crops: np.ndarray, names: list[str], target: TargetSet, per_source: int, seed: int = 0) -> Pairs:
+def inter_pairs(crops: np.ndarray, names: list[str], target: TargetSet, per_source: int, seed: int = 0) -> EvalPairs:
     """Each portrait with `per_source` frames of other people (speakers drawn evenly, then
     a random frame of each)."""
     rng = np.random.default_rng(seed)
@@ -148,5 +167,12 @@ def inter_pairs(crops: np.ndarray, names: list[str], target: TargetSet, per_sour
             src.append(j)
     if not src:
         raise UserError("no inter-class pairs: every held-out speaker is the same person as the portraits")
-    return Pairs(crops, list(names), _crops(target, np.array(targets)), target.aus.numpy()[targets], speakers,
-                 np.array(src), np.arange(len(targets)))
+    return EvalPairs(
+        crops,
+        list(names),
+        _crops(target, np.array(targets)),
+        target.aus.numpy()[targets],
+        speakers,
+        np.array(src),
+        np.arange(len(targets)),
+    )

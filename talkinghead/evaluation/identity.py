@@ -34,8 +34,12 @@ def template_box(size: int) -> tuple[int, int, int, int]:
     alignment put the eyes and mouth: no detector run, and no miss on a blurry synthesis."""
     eye_dist = (TEMPLATE[1, 0] - TEMPLATE[0, 0]) * size
     cx, eye_y, mouth_y = TEMPLATE[:, 0].mean() * size, TEMPLATE[0, 1] * size, TEMPLATE[2, 1] * size
-    return (round(cx - 1.25 * eye_dist), round(eye_y - 0.9 * eye_dist), round(cx + 1.25 * eye_dist),
-            round(mouth_y + 0.5 * eye_dist))
+    return (
+        round(cx - 1.25 * eye_dist),
+        round(eye_y - 0.9 * eye_dist),
+        round(cx + 1.25 * eye_dist),
+        round(mouth_y + 0.5 * eye_dist),
+    )
 
 
 class FaceEmbedder:
@@ -71,5 +75,9 @@ def summary(d: np.ndarray) -> dict:
     """Mean, median and the share under the same-person threshold of some distances."""
     if not len(d):
         return {"mean": float("nan"), "median": float("nan"), "same_person_share": float("nan"), "n": 0}
-    return {"mean": float(d.mean()), "median": float(np.median(d)),
-            "same_person_share": float((d < SAME_PERSON_THRESHOLD).mean()), "n": int(len(d))}
+    return {
+        "mean": float(d.mean()),
+        "median": float(np.median(d)),
+        "same_person_share": float((d < SAME_PERSON_THRESHOLD).mean()),
+        "n": int(len(d)),
+    }

@@ -52,5 +52,6 @@ def language_groups(speakers: Iterable[str], languages: dict[str, str]) -> dict[
     groups: dict[str, list[str]] = {}
     for s in speakers:
         groups.setdefault(languages.get(s, UNKNOWN), []).append(s)
-    return dict(sorted(groups.items(), key=lambda kv: (kv[0] == UNKNOWN, UNKNOWN in kv[0].split("+"), -len(kv[1]),
-                                                       kv[0])))
+    return dict(
+        sorted(groups.items(), key=lambda kv: (kv[0] == UNKNOWN, UNKNOWN in kv[0].split("+"), -len(kv[1]), kv[0]))
+    )

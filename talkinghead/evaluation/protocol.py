@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from gath.postprocess import Enhance
-from talkinghead.evaluation.heldout import Pairs
+from talkinghead.evaluation.heldout import EvalPairs
 from talkinghead.evaluation.measure import Measured
 
 CLAHE = Enhance(clahe=True, denoise=False, sharpen=False)  # the paper's contrast restoration only
@@ -23,8 +23,7 @@ REGIONS = ("full", "mask", "mouth")
 TREATMENTS = ("raw", "clahe")
 
 
-def pixel_errors(pred: np.ndarray, real: np.ndarray, mask: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def pixel_errors(pred: np.ndarray, real: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-image MAE and RMSE of (N, H, W, 3) uint8 images, over every pixel or over the
     pixels where `mask` (N, H, W) is true (NaN for an empty mask)."""
     d = pred.astype(np.float64) - real.astype(np.float64)
@@ -39,6 +38,7 @@ def pixel_errors(pred: np.ndarray, real: np.ndarray, mask: np.ndarray | None = N
 def sharpness_ratio(pred: np.ndarray, real: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per image: mean absolute Laplacian of the grey synthesis over that of the real image,
     inside `mask` (N, H, W); NaN where the mask is empty or the real region is flat."""
+
     def energy(images: np.ndarray) -> np.ndarray:
         grey = images.astype(np.float32).mean(-1)
         lap = np.abs(np.stack([cv2.Laplacian(g, cv2.CV_32F) for g in grey]))
@@ -56,12 +56,16 @@ def au_rmse(pred: np.ndarray, real: np.ndarray, names: tuple[str, ...]) -> dict:
     ok = np.isfinite(pred).all(axis=1) & np.isfinite(real).all(axis=1)
     sq = (pred[ok].astype(np.float64) - real[ok]) ** 2
     per_au = np.sqrt(sq.mean(axis=0)) if ok.any() else np.full(len(names), np.nan)
-    return {"rmse": float(np.sqrt(sq.mean())) if ok.any() else float("nan"),
-            "per_au": dict(zip(names, per_au.tolist())), "n": int(ok.sum())}
+    return {
+        "rmse": float(np.sqrt(sq.mean())) if ok.any() else float("nan"),
+        "per_au": dict(zip(names, per_au.tolist())),
+        "n": int(ok.sum()),
+    }
 
 
-def intra_class(synth: np.ndarray, pairs: Pairs, targets: Measured, measured: Measured,
-                names: tuple[str, ...]) -> dict:
+def intra_class(
+    synth: np.ndarray, pairs: EvalPairs, targets: Measured, measured: Measured, names: tuple[str, ...]
+) -> dict:
     """Table 1 (pixel MAE/RMSE by region and treatment) and Table 2 (AU RMSE) for the
     syntheses of `pairs` (one per pair, in pair order)."""
     real = pairs.targets[pairs.tgt]
@@ -78,14 +82,15 @@ def intra_class(synth: np.ndarray, pairs: Pairs, targets: Measured, measured: Me
                 mae, rmse = pixel_errors(pred, real)
             out["pixels"][f"{region}/{treatment}"] = {"mae": _mean(mae), "rmse": _mean(rmse), "n": len(mae)}
     has = masks["mouth"].any(axis=(1, 2))
-    out["mouth_sharpness"] = float(np.nanmean(sharpness_ratio(synth[has], real[has], masks["mouth"][has]))) \
-        if has.any() else float("nan")
+    out["mouth_sharpness"] = (
+        float(np.nanmean(sharpness_ratio(synth[has], real[has], masks["mouth"][has]))) if has.any() else float("nan")
+    )
     out["au"] = au_rmse(measured.aus, targets.aus[pairs.tgt], names)
     out["tracked"] = float(measured.found.mean())
     return out
 
 
-def inter_class(pairs: Pairs, targets: Measured, measured: Measured, names: tuple[str, ...]) -> dict:
+def inter_class(pairs: EvalPairs, targets: Measured, measured: Measured, names: tuple[str, ...]) -> dict:
     """Table 3: AU RMSE of the syntheses against their (other person's) target frames."""
     return {"au": au_rmse(measured.aus, targets.aus[pairs.tgt], names), "tracked": float(measured.found.mean())}
 

@@ -14,17 +14,22 @@ import cv2
 import numpy as np
 
 from actionunits.atomic import atomic_output
-from talkinghead.io.image import write_image
 from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
 from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
 from talkinghead.evaluation.sync import GAP_PREDICTORS, LABEL_PREDICTORS
+from talkinghead.io.image import write_image
 
 GRID_SCALE = 2
 LABEL_HEIGHT = 22
 IMAGE_PLOTS = ("pixel_errors.png", "au_rmse.png", "controllability.png")
 SYNC_PLOT = "audio2au_sync.png"
-GAP_HEADS = {"model lip gap": "model lip gap", "model jawOpen": "model jawOpen", "loudness": "loudness",
-             "gated loudness": "gated loudness", "tracker lip gap": "tracker's lip gap (ceiling)"}
+GAP_HEADS = {
+    "model lip gap": "model lip gap",
+    "model jawOpen": "model jawOpen",
+    "loudness": "loudness",
+    "gated loudness": "gated loudness",
+    "tracker lip gap": "tracker's lip gap (ceiling)",
+}
 
 
 @dataclass
@@ -65,63 +70,106 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 def markdown(results: dict, variants: list[str]) -> str:
     """The report; without variants (--sync-only) the data line and lip sync only."""
     if variants:
-        sections = [_settings(results), _pixel_table(results), _au_table(results), _identity_table(results, variants),
-                    _controllability_table(results, variants)]
+        sections = [
+            _settings(results),
+            _pixel_table(results),
+            _au_table(results),
+            _identity_table(results, variants),
+            _controllability_table(results, variants),
+        ]
     else:
         s = results["settings"]
         sections = [f"Data `{s['data']}`: audio2au lip sync only (`--sync-only`), {s['seconds']} s."]
     plots = [*IMAGE_PLOTS, SYNC_PLOT] if variants else [SYNC_PLOT]
     sections += [_sync_table(results), "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots)]
     if variants:
-        sections.append("## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on "
-                        "portraits. Columns: source | target | " + " | ".join(variants) + ".\n\n![grid](grid.png)")
+        sections.append(
+            "## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on "
+            "portraits. Columns: source | target | " + " | ".join(variants) + ".\n\n![grid](grid.png)"
+        )
     return "\n\n".join(["# talkinghead eval", *sections]) + "\n"
 
 
 def _settings(results: dict) -> str:
     s = results["settings"]
-    seen = [[v, f"`{i['path']}`" + (" (placeholder)" if i["placeholder"] else ""), str(i["steps"]),
-             "unknown (the checkpoint lists no classes)" if i["seen_speakers"] is None
-             else ", ".join(i["seen_speakers"]) or "none"] for v, i in results["variants"].items()]
-    return (f"Data `{s['data']}`: {len(s['speakers'])} held-out speakers, {s['intra_pairs']} intra-class pairs "
-            f"({s['pairs_per_source']} target frames per source, two sources per speaker); {s['inter_pairs']} "
-            f"inter-class pairs on {len(s['portrait_names'])} portraits from `{s['portraits']}`. "
-            f"{s['seconds']} s on {s['device']}. The AU tracker found a face in "
-            f"{100 * s['real_targets_tracked']:.0f} % of the real target frames. docs/eval.md says what each number "
-            "means; *source copy* is the no-animation baseline (the source frame itself as the synthesis).\n\n"
-            "Held-out speakers: " + ", ".join(f"`{x}`" for x in s["speakers"]) + "\n\n"
-            + _table(["variant", "checkpoint", "steps", "evaluated speakers seen in training"], seen))
+    seen = [
+        [
+            v,
+            f"`{i['path']}`" + (" (placeholder)" if i["placeholder"] else ""),
+            str(i["steps"]),
+            "unknown (the checkpoint lists no classes)"
+            if i["seen_speakers"] is None
+            else ", ".join(i["seen_speakers"]) or "none",
+        ]
+        for v, i in results["variants"].items()
+    ]
+    return (
+        f"Data `{s['data']}`: {len(s['speakers'])} held-out speakers, {s['intra_pairs']} intra-class pairs "
+        f"({s['pairs_per_source']} target frames per source, two sources per speaker); {s['inter_pairs']} "
+        f"inter-class pairs on {len(s['portrait_names'])} portraits from `{s['portraits']}`. "
+        f"{s['seconds']} s on {s['device']}. The AU tracker found a face in "
+        f"{100 * s['real_targets_tracked']:.0f} % of the real target frames. docs/eval.md says what each number "
+        "means; *source copy* is the no-animation baseline (the source frame itself as the synthesis).\n\n"
+        "Held-out speakers: "
+        + ", ".join(f"`{x}`" for x in s["speakers"])
+        + "\n\n"
+        + _table(["variant", "checkpoint", "steps", "evaluated speakers seen in training"], seen)
+    )
 
 
 def _pixel_table(results: dict) -> str:
     intra = results["intra"]
     settings = [(r, t) for r in REGIONS for t in TREATMENTS]
     label = {"full": "full image", "mask": "face mask", "mouth": "mouth"}
-    head = ["variant"] + [f"{label[r]}{', CLAHE' if t == 'clahe' else ''} {m}"
-                          for r, t in settings for m in ("MAE", "RMSE")] + ["mouth sharpness"]
-    rows = [[v] + [_f(intra[v]["pixels"][f"{r}/{t}"][m], 1) for r, t in settings for m in ("mae", "rmse")]
-            + [_f(intra[v].get("mouth_sharpness", float("nan")), 2)] for v in intra]
-    return ("## Table 1: intra-class pixel error (0-255, lower is better)\n\n*mouth*: the target's lips and what "
-            "lies between them; *mouth sharpness*: mean |Laplacian| of the synthesis there over the real frame's "
-            "(1 = as sharp as the real mouth; a blurry average mouth scores low)\n\n" + _table(head, rows))
+    head = (
+        ["variant"]
+        + [f"{label[r]}{', CLAHE' if t == 'clahe' else ''} {m}" for r, t in settings for m in ("MAE", "RMSE")]
+        + ["mouth sharpness"]
+    )
+    rows = [
+        [v]
+        + [_f(intra[v]["pixels"][f"{r}/{t}"][m], 1) for r, t in settings for m in ("mae", "rmse")]
+        + [_f(intra[v].get("mouth_sharpness", float("nan")), 2)]
+        for v in intra
+    ]
+    return (
+        "## Table 1: intra-class pixel error (0-255, lower is better)\n\n*mouth*: the target's lips and what "
+        "lies between them; *mouth sharpness*: mean |Laplacian| of the synthesis there over the real frame's "
+        "(1 = as sharp as the real mouth; a blurry average mouth scores low)\n\n" + _table(head, rows)
+    )
 
 
 def _au_table(results: dict) -> str:
     intra, inter = results["intra"], results["inter"]
-    rows = [[v, _f(intra[v]["au"]["rmse"]), _f(inter[v]["au"]["rmse"]),
-             f"{100 * intra[v]['tracked']:.0f} % / {100 * inter[v]['tracked']:.0f} %"] for v in intra]
-    return ("## Tables 2 and 3: AU intensity RMSE (tracker on the synthesis vs on the target frame, lower is "
-            "better)\n\n" + _table(["variant", "intra-class (Table 2)", "inter-class (Table 3)",
-                                      "syntheses tracked (intra / inter)"], rows))
+    rows = [
+        [
+            v,
+            _f(intra[v]["au"]["rmse"]),
+            _f(inter[v]["au"]["rmse"]),
+            f"{100 * intra[v]['tracked']:.0f} % / {100 * inter[v]['tracked']:.0f} %",
+        ]
+        for v in intra
+    ]
+    return (
+        "## Tables 2 and 3: AU intensity RMSE (tracker on the synthesis vs on the target frame, lower is "
+        "better)\n\n"
+        + _table(
+            ["variant", "intra-class (Table 2)", "inter-class (Table 3)", "syntheses tracked (intra / inter)"], rows
+        )
+    )
 
 
 def _identity_table(results: dict, variants: list[str]) -> str:
     ident = results["identity"]
-    rows = [["real: two frames of one person", *_dist(ident["reference"]["same_person"])],
-            ["real: different people", *_dist(ident["reference"]["different_people"])]]
+    rows = [
+        ["real: two frames of one person", *_dist(ident["reference"]["same_person"])],
+        ["real: different people", *_dist(ident["reference"]["different_people"])],
+    ]
     rows += [[f"{v}: portrait -> synthesis", *_dist(ident[v])] for v in variants]
-    return (f"## Identity: face-embedding distance (dlib ResNet; < {SAME_PERSON_THRESHOLD} usually the same "
-            f"person)\n\n" + _table(["pairs", "mean", "median", f"share < {SAME_PERSON_THRESHOLD}", "n"], rows))
+    return (
+        f"## Identity: face-embedding distance (dlib ResNet; < {SAME_PERSON_THRESHOLD} usually the same "
+        f"person)\n\n" + _table(["pairs", "mean", "median", f"share < {SAME_PERSON_THRESHOLD}", "n"], rows)
+    )
 
 
 def _controllability_table(results: dict, variants: list[str]) -> str:
@@ -130,9 +178,11 @@ def _controllability_table(results: dict, variants: list[str]) -> str:
     cell = lambda v, n: f"{_f(ctrl[v]['per_au'][n]['r'], 2)} ({_f(ctrl[v]['per_au'][n]['slope'], 2)})"  # noqa: E731
     rows = [[n, *(cell(v, n) for v in variants)] for n in names]
     rows.append(["**mean r**", *(_f(ctrl[v]["mean_r"]) for v in variants)])
-    return ("## AU controllability on unseen faces (requested vs tracked, one AU at a time)\n\n"
-            f"Correlation r (and slope) per AU over every portrait and level {ctrl[variants[0]]['levels']}; "
-            "higher is better.\n\n" + _table(["AU", *variants], rows))
+    return (
+        "## AU controllability on unseen faces (requested vs tracked, one AU at a time)\n\n"
+        f"Correlation r (and slope) per AU over every portrait and level {ctrl[variants[0]]['levels']}; "
+        "higher is better.\n\n" + _table(["AU", *variants], rows)
+    )
 
 
 def _sync_table(results: dict) -> str:
@@ -140,37 +190,54 @@ def _sync_table(results: dict) -> str:
     gap = sync["lip_gap"]
     manifests = ", ".join(f"`{m}`" for m in sync["languages_from"]) or "none found (every language unknown)"
     not_scored = ", ".join(f"`{g}`" for g in sync["not_scored"])
-    intro = (f"`{sync['checkpoint']}` on {sync['clips']} clips ({sync['frames']} frames) of {len(sync['speakers'])} "
-             f"held-out speakers; of these, seen in its training: {', '.join(sync['seen_in_training']) or 'none'}."
-             + (f" Not scored (their audio is not the speaker's voice): {not_scored}." if not_scored else ""))
+    intro = (
+        f"`{sync['checkpoint']}` on {sync['clips']} clips ({sync['frames']} frames) of {len(sync['speakers'])} "
+        f"held-out speakers; of these, seen in its training: {', '.join(sync['seen_in_training']) or 'none'}."
+        + (f" Not scored (their audio is not the speaker's voice): {not_scored}." if not_scored else "")
+    )
     if gap["speakers"]:
+
         def line(label: str, language: str, row: dict) -> list[str]:
-            return [label, language, f"{row['frames']} ({row['speech_frames']})",
-                    *(f"{_f(row['r_all'][k], 2)} / {_f(row['r_speech'][k], 2)}" for k in GAP_PREDICTORS),
-                    f"{_f(row['lips_silence'])} / {_f(row['lips_speech'])}"]
+            return [
+                label,
+                language,
+                f"{row['frames']} ({row['speech_frames']})",
+                *(f"{_f(row['r_all'][k], 2)} / {_f(row['r_speech'][k], 2)}" for k in GAP_PREDICTORS),
+                f"{_f(row['lips_silence'])} / {_f(row['lips_speech'])}",
+            ]
 
         rows = [line(f"`{r['speaker']}`", r["language"], r) for r in gap["speakers"]]
         rows += [line(f"**mean** ({m['speakers']})", f"**{g}**", m) for g, m in gap["means"].items()]
-        real = _table(["speaker", "language", "frames (speech)", *(GAP_HEADS[k] for k in GAP_PREDICTORS),
-                       "lip-opening AUs silence / speech"], rows)
+        real = _table(
+            [
+                "speaker",
+                "language",
+                "frames (speech)",
+                *(GAP_HEADS[k] for k in GAP_PREDICTORS),
+                "lip-opening AUs silence / speech",
+            ],
+            rows,
+        )
     else:
         real = "No held-out clip has `landmarks.npy` (prepare the dataset again to record them): nothing to compare."
     if gap["without_landmarks"]:
         real += "\n\nWithout landmarks, not in this table: " + ", ".join(f"`{s}`" for s in gap["without_landmarks"])
     labels = [[p, *(_f(sync["mouth"][p][m]) for m in ("r", "r_clip"))] for p in LABEL_PREDICTORS]
-    return ("## audio2au lip sync on unseen speakers\n\n" + intro + "\n\n"
-            "### Against the real mouth\n\n"
-            "Pearson r with the inner-lip gap measured in the real video, per speaker over all its clips: "
-            "**whole clips / within speech** (frames the voice-activity detector calls speech). Loudness: the audio "
-            "level; gated loudness: the level above the speech threshold, 0 below it (a mouth that only opens "
-            "when the voice is on; within speech it is loudness again); the tracker's lip gap: the same "
-            "AUs -> gap mapping on the labels the model learns from, its ceiling. Last column: mean predicted "
-            "lip-opening AUs in silence / in speech (the mouth should close in silence). Means count each speaker "
-            f"once. Languages from {manifests}.\n\n" + real + "\n\n"
-            "### Against the tracker's labels\n\n"
-            "Mean r of the predicted mouth AUs (jaw*, mouth*) with the tracker's labels (what the model is trained "
-            "to imitate, not the truth), pooled and per clip, beside a linear map from loudness fitted on every "
-            "other clip.\n\n" + _table(["predictor", "r", "r per clip"], labels))
+    return (
+        "## audio2au lip sync on unseen speakers\n\n" + intro + "\n\n"
+        "### Against the real mouth\n\n"
+        "Pearson r with the inner-lip gap measured in the real video, per speaker over all its clips: "
+        "**whole clips / within speech** (frames the voice-activity detector calls speech). Loudness: the audio "
+        "level; gated loudness: the level above the speech threshold, 0 below it (a mouth that only opens "
+        "when the voice is on; within speech it is loudness again); the tracker's lip gap: the same "
+        "AUs -> gap mapping on the labels the model learns from, its ceiling. Last column: mean predicted "
+        "lip-opening AUs in silence / in speech (the mouth should close in silence). Means count each speaker "
+        f"once. Languages from {manifests}.\n\n" + real + "\n\n"
+        "### Against the tracker's labels\n\n"
+        "Mean r of the predicted mouth AUs (jaw*, mouth*) with the tracker's labels (what the model is trained "
+        "to imitate, not the truth), pooled and per clip, beside a linear map from loudness fitted on every "
+        "other clip.\n\n" + _table(["predictor", "r", "r per clip"], labels)
+    )
 
 
 def _dist(d: dict) -> list[str]:
@@ -226,8 +293,12 @@ def write_image_plots(folder: Path, results: dict, variants: list[str]) -> None:
     _save(fig, folder / "au_rmse.png")
 
     fig, ax = plt.subplots(figsize=(7, 9))
-    _bars(ax, names, {v: [results["controllability"][v]["per_au"][n]["r"] for n in names] for v in variants},
-          horizontal=True)
+    _bars(
+        ax,
+        names,
+        {v: [results["controllability"][v]["per_au"][n]["r"] for n in names] for v in variants},
+        horizontal=True,
+    )
     ax.set_title("controllability: r(requested, tracked) per AU")
     ax.invert_yaxis()
     _save(fig, folder / "controllability.png")
@@ -243,8 +314,10 @@ def write_sync_plot(folder: Path, results: dict) -> None:
         if rows:
             _bars(ax, [r["speaker"][-22:] for r in rows], {k: [r[key][k] for r in rows] for k in GAP_PREDICTORS})
             ax.set_ylim(-0.3, 1.5)  # room for the legend above the ceiling's bars
-        ax.set_title(f"audio2au, unseen speakers: r with the measured lip gap, {title}"
-                     + ("" if rows else " (no landmarks)"), fontsize=9)
+        ax.set_title(
+            f"audio2au, unseen speakers: r with the measured lip gap, {title}" + ("" if rows else " (no landmarks)"),
+            fontsize=9,
+        )
     _save(fig, folder / SYNC_PLOT)
 
 
@@ -254,15 +327,24 @@ def grid_image(rows: list[GridRow], variants: list[str]) -> np.ndarray:
     tile = rows[0].source.shape[0] * GRID_SCALE
     header = np.full((LABEL_HEIGHT, tile * len(labels), 3), 255, np.uint8)
     for i, text in enumerate(labels):
-        cv2.putText(header, text[:18], (i * tile + 4, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            header,
+            text[:18],
+            (i * tile + 4, LABEL_HEIGHT - 7),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     lines = [header]
     for row in rows:
         crops = [row.source, row.target, *row.syntheses]
         line = np.hstack([cv2.resize(c, (tile, tile), interpolation=cv2.INTER_CUBIC) for c in crops])
         for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any face
-            cv2.putText(line, row.label[:30], (3, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.33, colour, thickness,
-                        cv2.LINE_AA)
+            cv2.putText(
+                line, row.label[:30], (3, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.33, colour, thickness, cv2.LINE_AA
+            )
         lines.append(line)
     return np.vstack(lines)
 

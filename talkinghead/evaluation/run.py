@@ -12,12 +12,18 @@ import numpy as np
 
 from gath.data import TargetSet
 from gath.inference import FaceAnimator
-from talkinghead.checkpoints import AUDIO2AU_FILE, DEFAULT_WEIGHTS
 from talkinghead.data_root import data_root
 from talkinghead.errors import UserError
 from talkinghead.evaluation.controllability import controllability, render_batches, render_sweep, sweep
-from talkinghead.evaluation.heldout import (DEFAULT_SPEAKERS, NOT_SPEECH, Pairs, inter_pairs, intra_pairs,
-                                            load_held_out, load_portraits)
+from talkinghead.evaluation.heldout import (
+    DEFAULT_SPEAKERS,
+    NOT_SPEECH,
+    EvalPairs,
+    inter_pairs,
+    intra_pairs,
+    load_held_out,
+    load_portraits,
+)
 from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
 from talkinghead.evaluation.languages import read_languages
 from talkinghead.evaluation.measure import CropMeasurer
@@ -26,7 +32,8 @@ from talkinghead.evaluation.report import GridRow, write_report
 from talkinghead.evaluation.sync import audio2au_sync
 from talkinghead.evaluation.variants import WARP, load_variant
 from talkinghead.face.landmarks import LandmarkDetector
-from talkinghead.progress import Progress
+from talkinghead.model_files import AUDIO2AU_FILE, DEFAULT_WEIGHTS
+from talkinghead.stage_times import Progress
 
 COPY = "source copy"  # the no-animation baseline: the source frame itself as the "synthesis"
 GRID_INTRA_ROWS, GRID_INTER_ROWS = 4, 2
@@ -55,12 +62,17 @@ def variant_info(meta: dict, speakers: list[str]) -> dict:
     generator trained on (its class list names every target speaker), None when unknown."""
     classes = meta.get("classes")
     trained = {c.removeprefix("target:") for c in classes or [] if c.startswith("target:")}
-    return {"path": str(meta["path"]), "variant": meta.get("variant"), "steps": meta.get("steps"),
-            "placeholder": bool(meta.get("placeholder")), "exclude_speakers": meta.get("exclude_speakers"),
-            "seen_speakers": sorted(trained & set(speakers)) if classes is not None else None}
+    return {
+        "path": str(meta["path"]),
+        "variant": meta.get("variant"),
+        "steps": meta.get("steps"),
+        "placeholder": bool(meta.get("placeholder")),
+        "exclude_speakers": meta.get("exclude_speakers"),
+        "seen_speakers": sorted(trained & set(speakers)) if classes is not None else None,
+    }
 
 
-def synthesize(animator: FaceAnimator, pairs: Pairs, batch_size: int, bar=None) -> np.ndarray:
+def synthesize(animator: FaceAnimator, pairs: EvalPairs, batch_size: int, bar=None) -> np.ndarray:
     """One synthesis per pair, in pair order: each source encoded once."""
     out = np.empty_like(pairs.targets[pairs.tgt])
     for j in np.unique(pairs.src):
@@ -70,7 +82,7 @@ def synthesize(animator: FaceAnimator, pairs: Pairs, batch_size: int, bar=None) 
     return out
 
 
-def grid_picks(intra: Pairs, inter: Pairs) -> tuple[np.ndarray, np.ndarray]:
+def grid_picks(intra: EvalPairs, inter: EvalPairs) -> tuple[np.ndarray, np.ndarray]:
     """Sample pairs for the grid: neutral sources of speakers spread over the list, each with
     its most open-mouthed target; the first target of the first portraits."""
     neutral = np.unique(intra.src)[::2]
@@ -81,14 +93,16 @@ def grid_picks(intra: Pairs, inter: Pairs) -> tuple[np.ndarray, np.ndarray]:
     return np.array(picks), np.array(firsts)
 
 
-def reference_distances(embedder: FaceEmbedder, intra: Pairs) -> dict:
+def reference_distances(embedder: FaceEmbedder, intra: EvalPairs) -> dict:
     """Scale for identity distances: two real frames of one person (each speaker's two
     sources) and real frames of different people (one per speaker, every pair)."""
     e = embedder(intra.sources)
     first, second = e[0::2], e[1::2]
     i, j = np.triu_indices(len(first), k=1)
-    return {"same_person": summary(distances(first, second)),
-            "different_people": summary(distances(first[i], first[j]))}
+    return {
+        "same_person": summary(distances(first, second)),
+        "different_people": summary(distances(first[i], first[j])),
+    }
 
 
 def run_eval(options: EvalOptions) -> dict:
@@ -105,8 +119,11 @@ def run_eval(options: EvalOptions) -> dict:
         results, grid, names = evaluate_images(options, progress)
     with progress.stage("audio2au"):
         languages, manifests = read_languages(data_root())
-        results["audio2au"] = {"checkpoint": str(audio2au), "languages_from": [str(m.resolve()) for m in manifests],
-                               **audio2au_sync(audio2au, options.data, options.speakers, languages, options.not_speech)}
+        results["audio2au"] = {
+            "checkpoint": str(audio2au),
+            "languages_from": [str(m.resolve()) for m in manifests],
+            **audio2au_sync(audio2au, options.data, options.speakers, languages, options.not_speech),
+        }
     results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
     with progress.stage("report"):
         write_report(options.output, results, grid, names)
@@ -117,8 +134,9 @@ def evaluate_images(options: EvalOptions, progress: Progress) -> tuple[dict, lis
     """The renderers' part: load the variants and the held-out frames, then score them."""
     with progress.stage("load"):
         target = load_held_out(options.data, options.speakers)
-        variants = {name: load_variant(path, options.device, target.images.shape[-1])
-                    for name, path in options.variants.items()}
+        variants = {
+            name: load_variant(path, options.device, target.images.shape[-1]) for name, path in options.variants.items()
+        }
         for name, (animator, _) in variants.items():
             if animator.au_names != target.au_names or animator.crop_size != target.images.shape[-1]:
                 raise UserError(f"variant {name}: its generator's AUs or crop size differ from the dataset's")
@@ -127,8 +145,13 @@ def evaluate_images(options: EvalOptions, progress: Progress) -> tuple[dict, lis
     return results, grid, list(variants)
 
 
-def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimator, dict]], target: TargetSet,
-                      detector: LandmarkDetector, progress: Progress) -> tuple[dict, list[GridRow]]:
+def evaluate_variants(
+    options: EvalOptions,
+    variants: dict[str, tuple[FaceAnimator, dict]],
+    target: TargetSet,
+    detector: LandmarkDetector,
+    progress: Progress,
+) -> tuple[dict, list[GridRow]]:
     """Everything but lip sync: pairs, the real faces measured once, then every variant."""
     names, device = target.au_names, next(iter(variants.values()))[0].device
     portraits_dir = Path(options.portraits) if options.portraits else data_root() / "portraits"
@@ -138,8 +161,12 @@ def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimat
         portraits, portrait_names = load_portraits(portraits_dir, target.images.shape[-1], detector)
         inter = inter_pairs(portraits, portrait_names, target, options.pairs, options.seed + 1)
         bar = progress.bar(len(intra.sources) + len(intra.targets) + len(inter.sources) + len(inter.targets), "faces")
-        real = {"intra_src": measurer(intra.sources, bar), "intra_tgt": measurer(intra.targets, bar),
-                "inter_src": measurer(inter.sources, bar), "inter_tgt": measurer(inter.targets, bar)}
+        real = {
+            "intra_src": measurer(intra.sources, bar),
+            "intra_tgt": measurer(intra.targets, bar),
+            "inter_src": measurer(inter.sources, bar),
+            "inter_tgt": measurer(inter.targets, bar),
+        }
         bar.close()
         if not real["intra_tgt"].found.any():
             raise UserError("the AU tracker found no face in any held-out target frame")
@@ -148,21 +175,34 @@ def evaluate_variants(options: EvalOptions, variants: dict[str, tuple[FaceAnimat
         reference = reference_distances(embedder, intra)
     speakers = sorted(set(intra.source_names))
     results = {
-        "settings": {"data": str(Path(options.data).resolve()), "speakers": speakers,
-                     "portraits": str(portraits_dir.resolve()), "portrait_names": portrait_names,
-                     "pairs_per_source": options.pairs, "seed": options.seed, "intra_pairs": len(intra),
-                     "inter_pairs": len(inter), "device": str(device),
-                     "real_targets_tracked": float(real["intra_tgt"].found.mean())},
+        "settings": {
+            "data": str(Path(options.data).resolve()),
+            "speakers": speakers,
+            "portraits": str(portraits_dir.resolve()),
+            "portrait_names": portrait_names,
+            "pairs_per_source": options.pairs,
+            "seed": options.seed,
+            "intra_pairs": len(intra),
+            "inter_pairs": len(inter),
+            "device": str(device),
+            "real_targets_tracked": float(real["intra_tgt"].found.mean()),
+        },
         "variants": {name: variant_info(meta, speakers) for name, (_, meta) in variants.items()},
-        "intra": {COPY: intra_class(intra.sources[intra.src], intra, real["intra_tgt"],
-                                    real["intra_src"].take(intra.src), names)},
+        "intra": {
+            COPY: intra_class(
+                intra.sources[intra.src], intra, real["intra_tgt"], real["intra_src"].take(intra.src), names
+            )
+        },
         "inter": {COPY: inter_class(inter, real["inter_tgt"], real["inter_src"].take(inter.src), names)},
         "identity": {"reference": reference},
         "controllability": {},
     }
     grid_intra, grid_inter = grid_picks(intra, inter)
-    grid = [GridRow(pairs.sources[pairs.src[p]], pairs.targets[pairs.tgt[p]], [], pairs.source_names[pairs.src[p]])
-            for pairs, picks in ((intra, grid_intra), (inter, grid_inter)) for p in picks]
+    grid = [
+        GridRow(pairs.sources[pairs.src[p]], pairs.targets[pairs.tgt[p]], [], pairs.source_names[pairs.src[p]])
+        for pairs, picks in ((intra, grid_intra), (inter, grid_inter))
+        for p in picks
+    ]
     n_sweep = len(sweep(len(names))[0]) * len(inter.sources)
     for name, (animator, _) in variants.items():
         with progress.stage(name):

@@ -28,8 +28,13 @@ LABEL_STATS = ("r", "r_clip")
 GAP_PREDICTORS = ("model lip gap", "model jawOpen", "loudness", "gated loudness", "tracker lip gap")
 
 
-def audio2au_sync(checkpoint: str | os.PathLike, root: str | os.PathLike, speakers: Sequence[str],
-                  languages: dict[str, str], exclude: Sequence[str] = ()) -> dict:
+def audio2au_sync(
+    checkpoint: str | os.PathLike,
+    root: str | os.PathLike,
+    speakers: Sequence[str],
+    languages: dict[str, str],
+    exclude: Sequence[str] = (),
+) -> dict:
     """Lip sync of the audio2au model on the clips of the held-out speakers (globs); label
     baselines fitted on every other clip; clips matching `exclude` (globs) are left out of
     both; `languages`: speaker -> language."""
@@ -45,8 +50,10 @@ def audio2au_sync(checkpoint: str | os.PathLike, root: str | os.PathLike, speake
     held = {c.speaker for c in clips if matches_any(speakers, c.speaker, c.name)}
     not_scored = sorted(held - {c.speaker for c in test})
     if not test or not train:
-        raise UserError(f"audio2au sync needs clips with speech of held-out and of other speakers in {root}"
-                        + (f" (not scored: {', '.join(not_scored)})" if not_scored else ""))
+        raise UserError(
+            f"audio2au sync needs clips with speech of held-out and of other speakers in {root}"
+            + (f" (not scored: {', '.join(not_scored)})" if not_scored else "")
+        )
     results = evaluate(model, test, train)
     mouth = mouth_names(model.au_names)
     idx = [model.au_names.index(n) for n in mouth]
@@ -60,8 +67,10 @@ def audio2au_sync(checkpoint: str | os.PathLike, root: str | os.PathLike, speake
         "frames": int(sum(c.valid.sum() for c in test)),
         "lip_gap": lip_gap_summary(lip_sync(model, test), languages, tested),
         "mouth": {p: {s: mean_ignoring_nan(results[p][s][idx]) for s in LABEL_STATS} for p in LABEL_PREDICTORS},
-        "per_au": {n: {p: {s: float(results[p][s][i]) for s in LABEL_STATS} for p in LABEL_PREDICTORS}
-                   for n, i in zip(mouth, idx)},
+        "per_au": {
+            n: {p: {s: float(results[p][s][i]) for s in LABEL_STATS} for p in LABEL_PREDICTORS}
+            for n, i in zip(mouth, idx)
+        },
     }
 
 
@@ -70,12 +79,17 @@ def lip_gap_summary(rows: list[SpeakerSync], languages: dict[str, str], tested: 
     (a speaker counts once); the tested speakers without a measured lip gap."""
     language = {r.speaker: languages.get(r.speaker, UNKNOWN) for r in rows}
     groups = language_groups(language.keys(), language)
-    means = {g: _mean(mean_sync([r for r in rows if r.speaker in members], g)) | {"speakers": len(members)}
-             for g, members in groups.items()}
+    means = {
+        g: _mean(mean_sync([r for r in rows if r.speaker in members], g)) | {"speakers": len(members)}
+        for g, members in groups.items()
+    }
     if rows:
         means["all"] = _mean(mean_sync(rows, "all")) | {"speakers": len(rows)}
-    return {"speakers": [asdict(r) | {"language": language[r.speaker]} for r in rows], "means": means,
-            "without_landmarks": sorted(set(tested) - set(language))}
+    return {
+        "speakers": [asdict(r) | {"language": language[r.speaker]} for r in rows],
+        "means": means,
+        "without_landmarks": sorted(set(tested) - set(language)),
+    }
 
 
 def _mean(row: SpeakerSync) -> dict:

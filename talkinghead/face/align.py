@@ -54,8 +54,9 @@ class AlignedFace:
 def anchor_points(landmarks: np.ndarray) -> np.ndarray:
     """The three alignment anchors in the photo: right eye, left eye, mouth centre (3x2)."""
     pts = landmarks[:, :2].astype(np.float64)
-    return np.stack([pts[list(RIGHT_EYE)].mean(0), pts[list(LEFT_EYE)].mean(0),
-                     (pts[MOUTH_RIGHT] + pts[MOUTH_LEFT]) / 2])
+    return np.stack(
+        [pts[list(RIGHT_EYE)].mean(0), pts[list(LEFT_EYE)].mean(0), (pts[MOUTH_RIGHT] + pts[MOUTH_LEFT]) / 2]
+    )
 
 
 def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -101,12 +102,17 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, crop_size: int = DEFAUL
         raise ValueError(f"crop size must be at least 16, got {crop_size}")
     matrix = similarity_matrix(anchor_points(landmarks), TEMPLATE * crop_size)
     crop = warp_region(image, matrix, crop_size)
-    return AlignedFace(crop, matrix.astype(np.float64), (int(image.shape[0]), int(image.shape[1])),
-                       np.asarray(landmarks, np.float32))
+    return AlignedFace(
+        crop, matrix.astype(np.float64), (int(image.shape[0]), int(image.shape[1])), np.asarray(landmarks, np.float32)
+    )
 
 
-def detect_and_align(image: np.ndarray, crop_size: int = DEFAULT_CROP_SIZE, face_index: int | None = None,
-                     detector: LandmarkDetector | None = None) -> AlignedFace:
+def detect_and_align(
+    image: np.ndarray,
+    crop_size: int = DEFAULT_CROP_SIZE,
+    face_index: int | None = None,
+    detector: LandmarkDetector | None = None,
+) -> AlignedFace:
     """Find the faces in an RGB uint8 photo and align one: the largest by default, or the
     `face_index`-th largest (0-based). Raises UserError when there is no such face."""
     if detector is None:
@@ -118,7 +124,9 @@ def detect_and_align(image: np.ndarray, crop_size: int = DEFAULT_CROP_SIZE, face
         raise UserError("no face found in the image (try a frontal, well-lit photo where the face is clearly visible)")
     index = 0 if face_index is None else face_index
     if not 0 <= index < len(faces):
-        raise UserError(f"face index {index} requested but only {len(faces)} face(s) found (indices 0..{len(faces) - 1})")
+        raise UserError(
+            f"face index {index} requested but only {len(faces)} face(s) found (indices 0..{len(faces) - 1})"
+        )
     return align_face(image, faces[index], crop_size)
 
 
@@ -158,8 +166,9 @@ class Paster:
         self._roi_size = (self.x1 - self.x0, self.y1 - self.y0)
         mask = feather_mask(size)
         self._crop_mask = mask
-        warped = cv2.warpAffine(mask, self._to_roi, self._roi_size, flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = cv2.warpAffine(
+            mask, self._to_roi, self._roi_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         self._weight = np.ascontiguousarray(warped, np.float32)
         self._weight_bg = np.ascontiguousarray(1.0 - warped, np.float32)
         # The band just inside the feather, where the generated crop meets the photo.
@@ -175,20 +184,24 @@ class Paster:
         offset = self._ref_band_mean - crop[self._band].reshape(-1, 3).astype(np.float32).mean(0)
         return np.clip(crop.astype(np.float32) + offset, 0, 255).astype(np.uint8)
 
-    def paste(self, photo: np.ndarray, crop: np.ndarray, colour_match: bool = True,
-              inplace: bool = False) -> np.ndarray:
+    def paste(
+        self, photo: np.ndarray, crop: np.ndarray, colour_match: bool = True, inplace: bool = False
+    ) -> np.ndarray:
         """Blend `crop` (crop_size x crop_size x 3 uint8 RGB) into `photo` and return it."""
         h, w = self.aligned.source_size
         if photo.shape[:2] != (h, w):
             raise ValueError(f"photo is {photo.shape[1]}x{photo.shape[0]}, the face was aligned on {w}x{h}")
         if crop.shape != (self.crop_size, self.crop_size, 3) or crop.dtype != np.uint8:
-            raise ValueError(f"expected a {self.crop_size}x{self.crop_size}x3 uint8 crop, got {crop.dtype} {crop.shape}")
+            raise ValueError(
+                f"expected a {self.crop_size}x{self.crop_size}x3 uint8 crop, got {crop.dtype} {crop.shape}"
+            )
         if colour_match:
             crop = self.colour_matched(crop)
-        warped = cv2.warpAffine(crop, self._to_roi, self._roi_size, flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.warpAffine(
+            crop, self._to_roi, self._roi_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         out = photo if inplace else photo.copy()
-        roi = out[self.y0:self.y1, self.x0:self.x1]
+        roi = out[self.y0 : self.y1, self.x0 : self.x1]
         roi[:] = cv2.blendLinear(warped, np.ascontiguousarray(roi), self._weight, self._weight_bg)
         return out
 

@@ -153,9 +153,12 @@ class Calibration:
         return cls(np.array(d["reference"], dtype=np.float64), dict(d["neutral"]), dict(d["strong"]))
 
     def save(self, path: str | os.PathLike) -> None:
-        d = {"rigid_points": list(RIGID), "reference": np.round(self.reference, 5).tolist(),
-             "neutral": {k: round(float(v), 5) for k, v in self.neutral.items()},
-             "strong": {k: round(float(v), 5) for k, v in self.strong.items()}}
+        d = {
+            "rigid_points": list(RIGID),
+            "reference": np.round(self.reference, 5).tolist(),
+            "neutral": {k: round(float(v), 5) for k, v in self.neutral.items()},
+            "strong": {k: round(float(v), 5) for k, v in self.strong.items()},
+        }
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(d, indent=1) + "\n")
 
@@ -179,7 +182,7 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     d = np.ones((len(src), 3))
     d[:, 2] = np.sign(np.linalg.det(u) * np.linalg.det(vt))
     rot = u @ (d[:, :, None] * vt)
-    var_s = (xs ** 2).sum(axis=(1, 2)) / src.shape[1]
+    var_s = (xs**2).sum(axis=(1, 2)) / src.shape[1]
     scale = (sig * d).sum(axis=1) / np.maximum(var_s, 1e-12)
     trans = mu_d - scale[:, None] * np.einsum("nde,ne->nd", rot, mu_s[:, 0])
     return scale, rot, trans
@@ -284,8 +287,9 @@ class AUTracker:
             out[k] = float(np.clip(q, n0 - CLIP_NEUTRAL_MAX_SHIFT * span, n0 + CLIP_NEUTRAL_MAX_SHIFT * span))
         return out
 
-    def series(self, landmarks: np.ndarray, fps: float, neutral_from_clip: bool = False,
-               smooth: bool = True) -> AUSeries:
+    def series(
+        self, landmarks: np.ndarray, fps: float, neutral_from_clip: bool = False, smooth: bool = True
+    ) -> AUSeries:
         """An AUSeries from per-frame landmarks (NaN rows where no face): failed frames are
         interpolated and marked valid=False."""
         raw, valid = self.measure(landmarks)
@@ -297,9 +301,14 @@ class AUTracker:
         return AUSeries(values, fps, self.names, valid)
 
 
-def track_video(path: str | os.PathLike, fps: float | None = None, neutral_from_clip: bool = True,
-                smooth: bool = True, tracker: AUTracker | None = None,
-                on_frame: Callable[[int, np.ndarray, np.ndarray | None], None] | None = None) -> AUSeries:
+def track_video(
+    path: str | os.PathLike,
+    fps: float | None = None,
+    neutral_from_clip: bool = True,
+    smooth: bool = True,
+    tracker: AUTracker | None = None,
+    on_frame: Callable[[int, np.ndarray, np.ndarray | None], None] | None = None,
+) -> AUSeries:
     """The AU series of a video at `fps` (default: its own rate).
 
     `on_frame(index, rgb, landmarks_or_None)` is called for every sampled frame, so a caller
@@ -327,5 +336,3 @@ def track_video(path: str | os.PathLike, fps: float | None = None, neutral_from_
     if not series.valid.any():
         raise UserError(f"{path}: no face found in any frame")
     return series
-
-

@@ -17,8 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.face.au_tracker import (AU_MEASURES, CALIBRATION_FILE, MEASURES, RIGID, Calibration, measures,
-                                         remove_pose)
+from talkinghead.face.au_tracker import (
+    AU_MEASURES,
+    CALIBRATION_FILE,
+    MEASURES,
+    RIGID,
+    Calibration,
+    measures,
+    remove_pose,
+)
 
 STRONG_PERCENTILE = 99.5
 CLOSED_MOUTH_PERCENTILE = 10.0

@@ -29,16 +29,54 @@ RIGHT_EYE = (33, 133, 159, 145, 160, 158, 144, 153)
 LEFT_EYE = (263, 362, 386, 374, 387, 385, 373, 380)
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 # Face oval, for the face's extent (largest-face choice, plausibility checks).
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
-             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+FACE_OVAL = (
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+)
 
 # Detection runs on a copy whose longer side is at most this (very large photos).
 DETECT_MAX_SIDE = 1280
 
 
 # Lines mediapipe's C++ side (TFLite, absl/glog) writes to file descriptor 2.
-NATIVE_LOG_LINE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d|INFO: Created TensorFlow Lite|"
-                             rb"WARNING: All log messages before absl::InitializeLog)")
+NATIVE_LOG_LINE = re.compile(
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d|INFO: Created TensorFlow Lite|"
+    rb"WARNING: All log messages before absl::InitializeLog)"
+)
 _native_filter: threading.Thread | None = None
 
 
@@ -99,12 +137,12 @@ class LandmarkDetector:
         self.video = video
         filter_native_logs()
         self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=not video,
-                max_num_faces=1 if video else max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=min_confidence,
-                min_tracking_confidence=0.5,
-            )
+            static_image_mode=not video,
+            max_num_faces=1 if video else max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=0.5,
+        )
 
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Landmarks of every face found, largest first: a list of (478, 3) float32 arrays."""

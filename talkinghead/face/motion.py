@@ -37,11 +37,83 @@ MOTION_FILE = "motion.pt"
 
 # Landmark groups the report scores separately (MediaPipe face-mesh indices).
 REGIONS: dict[str, tuple[int, ...]] = {
-    "lips": (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269,
-             270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415),
+    "lips": (
+        0,
+        13,
+        14,
+        17,
+        37,
+        39,
+        40,
+        61,
+        78,
+        80,
+        81,
+        82,
+        84,
+        87,
+        88,
+        91,
+        95,
+        146,
+        178,
+        181,
+        185,
+        191,
+        267,
+        269,
+        270,
+        291,
+        308,
+        310,
+        311,
+        312,
+        314,
+        317,
+        318,
+        321,
+        324,
+        375,
+        402,
+        405,
+        409,
+        415,
+    ),
     "jaw": (32, 140, 148, 149, 150, 152, 169, 170, 171, 175, 176, 199, 200, 208, 377, 378, 379, 396, 400, 428),
-    "eyes": (7, 33, 133, 144, 145, 153, 154, 155, 157, 158, 159, 160, 161, 163, 173, 246, 249, 263, 362, 373, 374,
-             380, 381, 382, 384, 385, 386, 387, 388, 390, 398, 466),
+    "eyes": (
+        7,
+        33,
+        133,
+        144,
+        145,
+        153,
+        154,
+        155,
+        157,
+        158,
+        159,
+        160,
+        161,
+        163,
+        173,
+        246,
+        249,
+        263,
+        362,
+        373,
+        374,
+        380,
+        381,
+        382,
+        384,
+        385,
+        386,
+        387,
+        388,
+        390,
+        398,
+        466,
+    ),
     "brows": (46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336),
 }
 
@@ -63,9 +135,17 @@ class MotionModel:
 
     def save(self, path: str | os.PathLike) -> Path:
         """fp16 basis (ample: offsets are <= ~0.5 inter-ocular units) + manifest entry."""
-        path = atomic_save({"format_version": FORMAT_VERSION, "kind": KIND, "au_names": list(self.au_names),
-                            "tracker": self.tracker, "info": self.info,
-                            "basis": torch.from_numpy(self.basis.astype(np.float16))}, path)
+        path = atomic_save(
+            {
+                "format_version": FORMAT_VERSION,
+                "kind": KIND,
+                "au_names": list(self.au_names),
+                "tracker": self.tracker,
+                "info": self.info,
+                "basis": torch.from_numpy(self.basis.astype(np.float16)),
+            },
+            path,
+        )
         update_manifest(path)
         return path
 
@@ -77,8 +157,10 @@ class MotionModel:
         if model.basis.shape != (len(model.au_names), N_LANDMARKS, 3):
             raise CheckpointError(f"motion model {path} has a basis of shape {tuple(model.basis.shape)}")
         if check_tracker and model.tracker != tracker_version():
-            raise CheckpointError(f"motion model {path} was fit for another AU tracker version ({model.tracker}, "
-                                  f"now {tracker_version()}); refit it with `talkinghead train motion`")
+            raise CheckpointError(
+                f"motion model {path} was fit for another AU tracker version ({model.tracker}, "
+                f"now {tracker_version()}); refit it with `talkinghead train motion`"
+            )
         return model
 
 
@@ -102,7 +184,7 @@ class SpeakerStats:
         y = (pose_free - pose_free.mean(0)).reshape(len(pose_free), -1)
         self.xx += x.T @ x
         self.xy += x.T @ y
-        self.yy += (y ** 2).sum(0)
+        self.yy += (y**2).sum(0)
         self.frames += len(x)
 
     def scaled(self, w: float) -> SpeakerStats:
@@ -147,8 +229,9 @@ def region_rmse(sq: np.ndarray, weight: float) -> dict[str, float]:
     return out
 
 
-def cross_validate(per_speaker: dict[str, SpeakerStats], ridges: list[float], folds: int,
-                   seed: int = 0) -> tuple[float, dict]:
+def cross_validate(
+    per_speaker: dict[str, SpeakerStats], ridges: list[float], folds: int, seed: int = 0
+) -> tuple[float, dict]:
     """Leave-speakers-out CV: pick the ridge with the lowest held-out error; report the
     per-region RMSE of that choice and of zero motion, speakers weighted equally."""
     names = sorted(per_speaker)
@@ -168,20 +251,27 @@ def cross_validate(per_speaker: dict[str, SpeakerStats], ridges: list[float], fo
         zero += h.yy
     weight = float(len(names))  # every speaker's frames sum to weight 1
     best = min(ridges, key=lambda r: errors[r].sum())
-    report = {"ridge": best, "speakers": len(names), "folds": folds,
-              "frames": int(sum(s.frames for s in per_speaker.values())),
-              "heldout_rmse": region_rmse(errors[best], weight), "zero_motion_rmse": region_rmse(zero, weight),
-              "ridge_scores": {str(r): float(np.sqrt(errors[r].sum() / weight / N_LANDMARKS)) for r in ridges}}
+    report = {
+        "ridge": best,
+        "speakers": len(names),
+        "folds": folds,
+        "frames": int(sum(s.frames for s in per_speaker.values())),
+        "heldout_rmse": region_rmse(errors[best], weight),
+        "zero_motion_rmse": region_rmse(zero, weight),
+        "ridge_scores": {str(r): float(np.sqrt(errors[r].sum() / weight / N_LANDMARKS)) for r in ridges},
+    }
     return best, report
 
 
-def fit_motion(per_speaker: dict[str, SpeakerStats], ridges: list[float], folds: int = 5,
-               au_names: tuple[str, ...] = AU_NAMES) -> MotionModel:
+def fit_motion(
+    per_speaker: dict[str, SpeakerStats], ridges: list[float], folds: int = 5, au_names: tuple[str, ...] = AU_NAMES
+) -> MotionModel:
     """Choose the ridge by leave-speakers-out CV, then fit on all speakers (equal weight)."""
     if len(per_speaker) < 2:
         raise ValueError(f"fitting the motion model needs clips of at least 2 speakers, got {len(per_speaker)}")
     best, report = cross_validate(per_speaker, ridges, min(folds, len(per_speaker)))
     all_stats = total([s.scaled(1.0 / max(s.frames, 1)) for s in per_speaker.values()])
     m = solve(all_stats, best)
-    return MotionModel(m.reshape(len(au_names), N_LANDMARKS, 3).astype(np.float32), tuple(au_names),
-                       tracker_version(), report)
+    return MotionModel(
+        m.reshape(len(au_names), N_LANDMARKS, 3).astype(np.float32), tuple(au_names), tracker_version(), report
+    )

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from actionunits import AUSeries
 from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips, read_info
-from audio2au.mouth import LOWER_INNER_LIP, UPPER_INNER_LIP, lip_gap
+from audio2au.frame_measures import INNER_LIP_BOTTOM, INNER_LIP_TOP, lip_gap
 from talkinghead.face.au_tracker import Calibration
 from talkinghead.face.motion import MOTION_FILE, MotionModel, SpeakerStats, clip_pose_free, fit_motion
 
@@ -28,8 +28,9 @@ INNER_CORNERS = (78, 308)
 LIP_CENTRES = (0, 17)
 
 
-def speaker_stats(root: str | Path, exclude: list[str], min_valid: int, max_frames: int,
-                  calibration: Calibration | None = None) -> dict[str, SpeakerStats]:
+def speaker_stats(
+    root: str | Path, exclude: list[str], min_valid: int, max_frames: int, calibration: Calibration | None = None
+) -> dict[str, SpeakerStats]:
     """Sufficient statistics per speaker over every clip with landmarks (held-out speakers
     and clips excluded)."""
     calibration = calibration or Calibration.load()
@@ -46,8 +47,9 @@ def speaker_stats(root: str | Path, exclude: list[str], min_valid: int, max_fram
     return out
 
 
-def _clip_tracks(root: Path, wanted: Callable[[str, str], bool]
-                 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def _clip_tracks(
+    root: Path, wanted: Callable[[str, str], bool]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(speaker, AU values, landmarks, valid) of every clip with landmarks whose speaker
     and clip name are `wanted`."""
     info = read_info(root)
@@ -62,8 +64,13 @@ def _clip_tracks(root: Path, wanted: Callable[[str, str], bool]
         yield clip.speaker, series.values[:n], landmarks[:n], valid
 
 
-def clip_lips(model: MotionModel, aus: np.ndarray, landmarks: np.ndarray, valid: np.ndarray,
-              calibration: Calibration | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def clip_lips(
+    model: MotionModel,
+    aus: np.ndarray,
+    landmarks: np.ndarray,
+    valid: np.ndarray,
+    calibration: Calibration | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """One clip's lips as the model predicts them from its tracked AUs and as measured in
     its video, each centred on the clip's mean (as in the fit): {measure: (predicted,
     measured)}. `gap` is the inner-lip gap over the eye distance in the image plane
@@ -75,17 +82,22 @@ def clip_lips(model: MotionModel, aus: np.ndarray, landmarks: np.ndarray, valid:
     b = model.basis
     out = {}
     for name, weights, real in (
-            ("gap", b[:, LOWER_INNER_LIP, 1] - b[:, UPPER_INNER_LIP, 1], gap),
-            ("width", b[:, INNER_CORNERS[1], 0] - b[:, INNER_CORNERS[0], 0],
-             pose_free[:, INNER_CORNERS[1], 0] - pose_free[:, INNER_CORNERS[0], 0]),
-            ("protrusion", -b[:, list(LIP_CENTRES), 2].mean(1), -pose_free[:, list(LIP_CENTRES), 2].mean(1))):
+        ("gap", b[:, INNER_LIP_BOTTOM, 1] - b[:, INNER_LIP_TOP, 1], gap),
+        (
+            "width",
+            b[:, INNER_CORNERS[1], 0] - b[:, INNER_CORNERS[0], 0],
+            pose_free[:, INNER_CORNERS[1], 0] - pose_free[:, INNER_CORNERS[0], 0],
+        ),
+        ("protrusion", -b[:, list(LIP_CENTRES), 2].mean(1), -pose_free[:, list(LIP_CENTRES), 2].mean(1)),
+    ):
         pred = aus[ok][found].astype(np.float64) @ weights
         out[name] = (pred - pred.mean(), real[found] - real[found].mean())
     return out
 
 
-def lip_geometry(model: MotionModel, root: str | Path, speakers: list[str],
-                 calibration: Calibration | None = None) -> dict[str, dict[str, float | None]]:
+def lip_geometry(
+    model: MotionModel, root: str | Path, speakers: list[str], calibration: Calibration | None = None
+) -> dict[str, dict[str, float | None]]:
     """Per speaker (clips pooled), Pearson r of `clip_lips`' predicted and measured lips:
     the check that the tracked AUs, through the motion model, determine the lips a viewer
     sees. The gap's r is None for a speaker whose lips never part."""
@@ -98,8 +110,9 @@ def lip_geometry(model: MotionModel, root: str | Path, speakers: list[str],
                 pair[1].append(real)
     out: dict[str, dict[str, float | None]] = {}
     for speaker, by_name in sorted(pooled.items()):
-        out[speaker] = {name: float(np.corrcoef(np.concatenate(p), np.concatenate(r))[0, 1])
-                        for name, (p, r) in by_name.items()}
+        out[speaker] = {
+            name: float(np.corrcoef(np.concatenate(p), np.concatenate(r))[0, 1]) for name, (p, r) in by_name.items()
+        }
         if np.ptp(np.percentile(np.concatenate(by_name["gap"][1]), (5, 95))) < MIN_GAP_RANGE:
             out[speaker]["gap"] = None
     return out
@@ -109,8 +122,9 @@ def train_motion(cfg: DictConfig) -> MotionModel:
     root = Path(cfg.data.root)
     if not root.is_dir():
         raise FileNotFoundError(f"prepared dataset not found: {root} (run `talkinghead prepare` first)")
-    per_speaker = speaker_stats(root, list(cfg.data.exclude_speakers), int(cfg.min_valid_frames),
-                                int(cfg.max_frames_per_clip))
+    per_speaker = speaker_stats(
+        root, list(cfg.data.exclude_speakers), int(cfg.min_valid_frames), int(cfg.max_frames_per_clip)
+    )
     if not per_speaker:
         raise ValueError(f"{root} has no clips with landmarks; prepare the clips again with this version")
     model = fit_motion(per_speaker, [float(r) for r in cfg.ridges], int(cfg.folds), read_info(root).au_names)
@@ -128,8 +142,10 @@ def train_motion(cfg: DictConfig) -> MotionModel:
 
 def format_report(info: dict, path: Path) -> str:
     held, zero = info["heldout_rmse"], info["zero_motion_rmse"]
-    lines = [f"wrote {path}: {info['speakers']} speakers, {info['frames']} frames, ridge {info['ridge']:g}",
-             "leave-speakers-out RMS landmark error (inter-ocular units): region  model  zero-motion"]
+    lines = [
+        f"wrote {path}: {info['speakers']} speakers, {info['frames']} frames, ridge {info['ridge']:g}",
+        "leave-speakers-out RMS landmark error (inter-ocular units): region  model  zero-motion",
+    ]
     lines += [f"  {name:6s} {held[name]:.4f} {zero[name]:.4f}" for name in held]
     lips = info.get("lip_geometry")
     if lips:

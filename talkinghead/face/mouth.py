@@ -5,8 +5,7 @@ draws a shaded cavity (darker away from the lips), upper teeth hanging from the 
 and lower teeth standing on the lower lip (both fading towards the corners), and a tongue
 low in the mouth, all in colours taken from the photo (its lips, its own teeth or its lit
 skin, grey for a grey photo). The fill is confined to the inner-lip polygon, anti-aliased
-at its edge, so the lips themselves are never covered. A learned interior is GATH-W's job
-(issue 13).
+at its edge, so the lips themselves are never covered. A learned interior is GATH-W's job.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ MIN_TEETH_PIXELS = 30
 # The proportions below were fitted to real open mouths of the tracked video (warp-only
 # crops against the real frames: docs/results/2026-12-02-drawn-interior/fit_fill.py).
 # GATH-W's training pairs bake the drawing in: bump DRAWING with any change to it, and pairs
-# built with another drawing are refused (talkinghead.pairs).
+# built with another drawing are refused (talkinghead.refiner_pairs).
 DRAWING = 3
 # Visible tooth height along each lip: a share of the inner-mouth width, at most a share of
 # the opening (upper incisors hang into a small opening; lower teeth show less).
@@ -47,7 +46,7 @@ TEETH_SPAN = 0.72
 LOWER_TEETH_SPAN = 0.06
 # Gaps between neighbouring teeth, in mouth widths from the centre line (incisors, canines).
 TOOTH_GAPS = (0.0, -0.09, 0.09, -0.17, 0.17)
-CAVITY = 0.45       # the cavity's colour at the lips, as a share of the lip colour,
+CAVITY = 0.45  # the cavity's colour at the lips, as a share of the lip colour,
 SHADE_DEPTH = 0.55  # and how much darker the back of the mouth is than that
 # The tongue's height (share of the opening) and colour (share of the lip colour): 0.9 fits
 # real mouths a little better but is too close to the lips on a black and white print, where
@@ -110,8 +109,9 @@ def mouth_crop(image: np.ndarray, points: np.ndarray, size: int) -> tuple[np.nda
     crop shrinks the image, bilinear when it enlarges it."""
     m = mouth_crop_matrix(points, size)
     shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1
-    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(
+        image, m, (size, size), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return m, crop, mouth_opening(points, m, size)
 
 
@@ -243,8 +243,10 @@ class MouthFill:
         gaps = np.ones(shape, np.float32)
         for g in TOOTH_GAPS:
             gaps *= 1 - 0.25 * np.exp(-0.5 * ((along - g) * width / max(0.5, 0.006 * width)) ** 2)
-        for lip, (share, cap), span, tone, sign in ((up, UPPER_TEETH, TEETH_SPAN, 1.0, 1.0),
-                                                   (lo, LOWER_TEETH, LOWER_TEETH_SPAN, 0.78, -1.0)):
+        for lip, (share, cap), span, tone, sign in (
+            (up, UPPER_TEETH, TEETH_SPAN, 1.0, 1.0),
+            (lo, LOWER_TEETH, LOWER_TEETH_SPAN, 0.78, -1.0),
+        ):
             middle = np.clip((corner - (1 - span)) / span, 0, 1) ** 0.5
             edge = lip + sign * down * (min(share * width, cap * gap) * middle)[:, None]
             teeth = _polygon_mask(shape, np.concatenate([lip, edge[::-1]]))

@@ -108,7 +108,7 @@ class WarpMesh:
     @property
     def outline(self) -> np.ndarray:
         """The outer ring: the warp's support is inside it."""
-        return self.points[N_MESH + len(FACE_OVAL):]
+        return self.points[N_MESH + len(FACE_OVAL) :]
 
     def vertex_offsets(self, face_offsets: np.ndarray) -> np.ndarray:
         """(..., >=468, 2) offsets of the face points -> (..., V, 2) of every vertex."""
@@ -196,9 +196,14 @@ class DenseWarp:
         is ~50x faster than a batched solve); a collapsed triangle maps to its centroid."""
         (x0, y0), (x1, y1), (x2, y2) = np.moveaxis(grid[tris], 1, 0).transpose(0, 2, 1)
         det = x0 * (y1 - y2) + x1 * (y2 - y0) + x2 * (y0 - y1)
-        adjugate = np.stack([np.stack([y1 - y2, y2 - y0, y0 - y1], 1),
-                             np.stack([x2 - x1, x0 - x2, x1 - x0], 1),
-                             np.stack([x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0], 1)], 1)
+        adjugate = np.stack(
+            [
+                np.stack([y1 - y2, y2 - y0, y0 - y1], 1),
+                np.stack([x2 - x1, x0 - x2, x1 - x0], 1),
+                np.stack([x1 * y2 - x2 * y1, x2 * y0 - x0 * y2, x0 * y1 - x1 * y0], 1),
+            ],
+            1,
+        )
         source = self._source[tris]  # (T, 3, 2)
         ok = np.abs(det) > 1e-6
         out = np.einsum("tij,tjk->tik", adjugate, source) / np.where(ok, det, 1.0)[:, None, None]

@@ -21,8 +21,9 @@ def _ffmpeg() -> str:
 
 def has_audio(path: str | os.PathLike) -> bool:
     """Whether the media file has at least one audio stream."""
-    proc = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        [_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    )
     return any("Audio:" in line for line in proc.stderr.splitlines() if "Stream #" in line)
 
 
@@ -38,9 +39,31 @@ def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, sample_rate:
         raise UserError(f"{video} has no audio track")
     wav.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(wav, ".wav") as tmp:
-        proc = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(video),
-                               "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)],
-                              capture_output=True, text=True, errors="replace")
+        proc = subprocess.run(
+            [
+                _ffmpeg(),
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(video),
+                "-vn",
+                "-ac",
+                "1",
+                "-ar",
+                str(sample_rate),
+                "-c:a",
+                "pcm_s16le",
+                "-f",
+                "wav",
+                str(tmp),
+            ],
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
         if proc.returncode != 0 or os.path.getsize(tmp) <= 44:
             msg = (proc.stderr.strip().splitlines() or ["no audio samples decoded"])[-1]
             raise UserError(f"cannot extract the audio of {video}: {msg}")

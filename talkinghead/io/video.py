@@ -58,9 +58,16 @@ class VideoWriter:
     deleted then too.
     """
 
-    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float,
-                 audio: str | os.PathLike | None = None, crf: int = 20, preset: str = "veryfast",
-                 queue_batches: int = 4) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        size: tuple[int, int],
+        fps: float,
+        audio: str | os.PathLike | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+        queue_batches: int = 4,
+    ) -> None:
         import imageio_ffmpeg
 
         self.path = check_output_path(path, VIDEO_SUFFIXES)
@@ -69,16 +76,32 @@ class VideoWriter:
             raise ValueError(f"H.264 needs even frame sizes, got {w}x{h}")
         self.size = (w, h)
         self._tmp = temp_beside(self.path)
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-loglevel", "error", "-f", "rawvideo",
-               "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", f"{fps:.2f}", "-i", "-"]
+        cmd = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            f"{fps:.2f}",
+            "-i",
+            "-",
+        ]
         if audio is not None:
             cmd += ["-i", str(audio)]
         cmd += ["-map", "0:v:0", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         if audio is not None:
             cmd += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-movflags", "+faststart", str(self._tmp)]
-        self._proc: subprocess.Popen | None = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                                               stderr=subprocess.PIPE)
+        self._proc: subprocess.Popen | None = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_batches)
         self._error: BaseException | None = None
         self.frames_written = 0
@@ -107,8 +130,9 @@ class VideoWriter:
 
     def _check(self, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[1:] != (self.size[1], self.size[0], 3) or frames.dtype != np.uint8:
-            raise ValueError(f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got "
-                             f"{frames.dtype} {frames.shape}")
+            raise ValueError(
+                f"expected (B, {self.size[1]}, {self.size[0]}, 3) uint8 frames, got {frames.dtype} {frames.shape}"
+            )
 
     def write(self, batch: np.ndarray) -> int:
         """Queue a batch of (B, H, W, 3) uint8 frames; returns its length. Blocks while

@@ -71,9 +71,12 @@ def list_input_devices() -> str:
         default = sd.default.device[0]
     except sd.PortAudioError as e:
         raise UserError(f"cannot list audio devices: {e}") from None
-    lines = [f"{'*' if i == default else ' '} {i:3d}  {d['name']}  ({sd.query_hostapis(d['hostapi'])['name']}, "
-             f"{d['max_input_channels']} in, {d['default_samplerate']:g} Hz)"
-             for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+    lines = [
+        f"{'*' if i == default else ' '} {i:3d}  {d['name']}  ({sd.query_hostapis(d['hostapi'])['name']}, "
+        f"{d['max_input_channels']} in, {d['default_samplerate']:g} Hz)"
+        for i, d in enumerate(devices)
+        if d["max_input_channels"] > 0
+    ]
     return "\n".join(lines) if lines else "no audio input devices"
 
 
@@ -118,9 +121,16 @@ class MicSource:
         last_error = None
         for rate, channels in ((SAMPLE_RATE, 1), (native, 1), (native, min(2, info["max_input_channels"]))):
             try:
-                self._stream = sd.InputStream(device=self.device, samplerate=rate, channels=channels,
-                                              dtype="float32", blocksize=round(rate * BLOCK_S), latency="low",
-                                              callback=self._callback, finished_callback=self._ended.set)
+                self._stream = sd.InputStream(
+                    device=self.device,
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="float32",
+                    blocksize=round(rate * BLOCK_S),
+                    latency="low",
+                    callback=self._callback,
+                    finished_callback=self._ended.set,
+                )
                 break
             except sd.PortAudioError as e:
                 last_error = e

@@ -20,7 +20,7 @@ from audio2au.features import SAMPLE_RATE, frame_centers
 from audio2au.model import Audio2AU
 from talkinghead.aupost import PostOptions, StreamPost
 from talkinghead.live.audio_input import Chunk
-from talkinghead.portrait import Animator
+from talkinghead.renderers import Animator
 
 
 @dataclass
@@ -33,8 +33,15 @@ class LiveFrame:
 
 
 class LiveEngine:
-    def __init__(self, animator: Animator, audio_model: Audio2AU, fps: float, post: PostOptions,
-                 base: np.ndarray | None = None, cuda: bool = False) -> None:
+    def __init__(
+        self,
+        animator: Animator,
+        audio_model: Audio2AU,
+        fps: float,
+        post: PostOptions,
+        base: np.ndarray | None = None,
+        cuda: bool = False,
+    ) -> None:
         self.animator, self.fps, self.cuda = animator, float(fps), cuda
         self.photo = animator.portrait.image
         self.stream = AUStream(audio_model, fps)

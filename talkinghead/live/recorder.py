@@ -49,10 +49,36 @@ class Recorder:
 
             with atomic_output(self.path) as tmp:
                 proc = subprocess.run(
-                    [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-                     "-i", str(self._video_path), "-i", str(self._wav_path), "-map", "0:v:0", "-map", "1:a:0",
-                     "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4", str(tmp)],
-                    capture_output=True, text=True)
+                    [
+                        imageio_ffmpeg.get_ffmpeg_exe(),
+                        "-hide_banner",
+                        "-nostdin",
+                        "-v",
+                        "error",
+                        "-y",
+                        "-i",
+                        str(self._video_path),
+                        "-i",
+                        str(self._wav_path),
+                        "-map",
+                        "0:v:0",
+                        "-map",
+                        "1:a:0",
+                        "-c:v",
+                        "copy",
+                        "-c:a",
+                        "aac",
+                        "-b:a",
+                        "128k",
+                        "-movflags",
+                        "+faststart",
+                        "-f",
+                        "mp4",
+                        str(tmp),
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if proc.returncode != 0:
                     lines = proc.stderr.strip().splitlines()
                     raise UserError(f"ffmpeg could not write {self.path}: {lines[-1] if lines else proc.returncode}")

@@ -138,7 +138,12 @@ class FrameServer:
                 seq = -1
                 while not server._closing:
                     jpeg, seq, _ = server._wait_newer(seq, 1.0)
-                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    self.wfile.write(
+                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        + str(len(jpeg)).encode()
+                        + b"\r\n\r\n"
+                        + jpeg
+                        + b"\r\n"
+                    )
 
         return Handler

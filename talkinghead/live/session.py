@@ -22,27 +22,31 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.aupost import PostOptions
-from talkinghead.checkpoints import ModelOptions
 from talkinghead.errors import UserError
 from talkinghead.live.audio_input import AudioSource, MicSource
 from talkinghead.live.engine import LiveEngine, LiveFrame, LiveStats
+from talkinghead.options import option
+from talkinghead.renderers import ModelOptions
 
 DEFAULT_HEIGHT = 480  # live frames are scaled down to this: paste-back and display stay cheap
+SMOOTH_S = 0.04  # live's causal smoothing lags, so it smooths a little more than render's
 
 
 @dataclass
 class LiveOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
-    input_device: str | None = None
-    fps: float = 25.0
-    size: int | None = None
-    window: bool = True
-    serve: str | None = None
-    record: Path | None = None
-    duration: float | None = None
-    face_index: int | None = None
-    post: PostOptions = field(default_factory=lambda: PostOptions(smooth_s=0.04))
-    quiet: bool = False
+    input_device: str | None = option(None, "input device index or name (see --list-devices)", metavar="ID")
+    fps: float = option(25.0, "frames per second")
+    size: int | None = option(None, f"output height in pixels (default: the photo's, at most {DEFAULT_HEIGHT})")
+    window: bool = option(True, "no window (with --record or --serve)")
+    serve: str | None = option(
+        None, "show the frames on a local web page instead of a window, e.g. 127.0.0.1:8000", metavar="HOST:PORT"
+    )
+    record: Path | None = option(None, "also save the session, microphone audio muxed", metavar="MP4")
+    duration: float | None = option(None, "stop after this many seconds", metavar="S")
+    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
+    post: PostOptions = field(default_factory=lambda: PostOptions(smooth_s=SMOOTH_S))
+    quiet: bool = option(False, "print nothing but errors")
 
     def check(self) -> None:
         self.model.check()
@@ -78,8 +82,10 @@ class LiveResult:
 
     def summary(self) -> str:
         lat = np.asarray(self.latencies) * 1000
-        text = (f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps shown, {self.dropped} "
-                f"dropped to keep up)")
+        text = (
+            f"live: {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps shown, {self.dropped} "
+            f"dropped to keep up)"
+        )
         if len(lat):
             text += f"; audio-to-frame latency median {np.median(lat):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms"
         return text + (f"; recorded {self.recording}" if self.recording else "")
@@ -100,24 +106,29 @@ def _stop_on_sigterm(stack: ExitStack) -> None:
 def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     """Models, photo and face, all checked before any audio is opened; and a few words
     saying which renderer runs where."""
-    from talkinghead.checkpoints import AnimatorFactory, load_audio2au
-    from talkinghead.portrait import Portrait
+    from talkinghead.model_files import load_audio2au
+    from talkinghead.renderers import load
+    from talkinghead.rest_face import rest_aus
 
-    factory = AnimatorFactory(options.model)
-    model = load_audio2au(options.model.checkpoint, factory.au_names, factory.device)
+    renderer = load(options.model)
+    model = load_audio2au(options.model.checkpoint, renderer.au_names, renderer.device)
     if model.net.lstm.bidirectional:
         raise UserError("live mode needs a streaming audio2au model (trained with audio2au/model=stream)")
-    portrait = Portrait.open(photo, options.size, DEFAULT_HEIGHT, options.face_index, names=factory.au_names)
-    base = options.post.base(portrait.rest_aus)
-    engine = LiveEngine(factory.build(portrait), model, options.fps, options.post, base, factory.cuda)
-    return engine, f"{factory.words} on {factory.device}"
+    portrait, animator = renderer.open(photo, options.size, DEFAULT_HEIGHT, options.face_index)
+    base = options.post.base(rest_aus(portrait))
+    engine = LiveEngine(animator, model, options.fps, options.post, base, renderer.cuda)
+    return engine, f"{renderer.words} on {renderer.device}"
 
 
-def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None,
-             on_frame: Callable[[LiveFrame], None] | None = None) -> LiveResult:
+def run_live(
+    photo: str,
+    options: LiveOptions,
+    source: AudioSource | None = None,
+    on_frame: Callable[[LiveFrame], None] | None = None,
+) -> LiveResult:
     """Run a session until it is stopped; `source` defaults to the microphone, `on_frame`
     sees every shown frame (tests and the benchmark)."""
-    from talkinghead.portrait import frame_loop_threads
+    from talkinghead.renderers.threads import frame_loop_threads
 
     options.check()
     engine, words = load_engine(photo, options)
@@ -147,8 +158,11 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
         try:
             source.start()
             stack.callback(source.close)
-            say(f"live: listening to {source.name}; {words}"
-                + (f"; open {server.url}" if server else "") + "; Ctrl+C to stop")
+            say(
+                f"live: listening to {source.name}; {words}"
+                + (f"; open {server.url}" if server else "")
+                + "; Ctrl+C to stop"
+            )
             started = time.monotonic()
             while options.duration is None or time.monotonic() - started < options.duration:
                 chunks = source.read(timeout=0.2)
@@ -182,8 +196,16 @@ def run_live(photo: str, options: LiveOptions, source: AudioSource | None = None
             raise
         if recorder is not None:
             recording = recorder.finish()
-    result = LiveResult(stats.frames, engine.dropped, stats.seconds, stats.latencies, recording,
-                        server.url if server else None, engine.stream.latency_s, words)
+    result = LiveResult(
+        stats.frames,
+        engine.dropped,
+        stats.seconds,
+        stats.latencies,
+        recording,
+        server.url if server else None,
+        engine.stream.latency_s,
+        words,
+    )
     if failure is not None:
         if recording:
             say(result.summary())

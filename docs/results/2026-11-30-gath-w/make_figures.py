@@ -31,22 +31,40 @@ import torch
 
 from actionunits import AU_NAMES, AUSeries
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
-from audio2au.mouth import lip_gap
+from audio2au.frame_measures import lip_gap
 from gath.data import load_pairs
-from talkinghead.checkpoints import load_motion
 from talkinghead.clip_sources import list_clips, shared_data_inputs
 from talkinghead.evaluation.protocol import pixel_errors, sharpness_ratio
 from talkinghead.face.mouth import mouth_crop
-from talkinghead.pairs import read_frames
-from talkinghead.portrait import Portrait, WarpAnimator
-from talkinghead.refiner import load_refiner
+from talkinghead.portrait import Portrait
+from talkinghead.refiner_pairs import read_frames
+from talkinghead.renderers.gath_w import read_refiner
+from talkinghead.renderers.warp import WarpAnimator, load_motion
 
 HERE = Path(__file__).resolve().parent
-PORTRAITS = ("liveportrait_s1.jpg", "liveportrait_s2_bw.jpg", "liveportrait_s12_bw.jpg", "video_retalking_5.png",
-             "pcavs_voxceleb_00002.png", "grid_s1.png")
+PORTRAITS = (
+    "liveportrait_s1.jpg",
+    "liveportrait_s2_bw.jpg",
+    "liveportrait_s12_bw.jpg",
+    "video_retalking_5.png",
+    "pcavs_voxceleb_00002.png",
+    "grid_s1.png",
+)
 SWEEP = ("jawOpen", "mouthFunnel", "mouthSmileLeft")
-HELD = ("grid_f_lbbc2a", "grid_m_lbax4n", "lrs2_deepavsr_00009", "theresa_may", "grid_s2", "grid_f_brbk7n",
-        "grid_m_sbwe5n", "lrs2_deepavsr_00001", "lrs2_deepavsr_00019", "obama", "macron", "cnn_anchor_jim_acosta")
+HELD = (
+    "grid_f_lbbc2a",
+    "grid_m_lbax4n",
+    "lrs2_deepavsr_00009",
+    "theresa_may",
+    "grid_s2",
+    "grid_f_brbk7n",
+    "grid_m_sbwe5n",
+    "lrs2_deepavsr_00001",
+    "lrs2_deepavsr_00019",
+    "obama",
+    "macron",
+    "cnn_anchor_jim_acosta",
+)
 CELL = 96
 
 
@@ -63,17 +81,20 @@ def mouth_numbers(refiners: dict, pairs_path: Path) -> dict:
     for label, refiner in refiners.items():
         refined = warped.copy()
         for i in range(0, len(warped), 256):
-            colour, painted = refiner.run(warped[i:i + 256], opening[i:i + 256], p.aus[i:i + 256].numpy())
+            colour, painted = refiner.run(warped[i : i + 256], opening[i : i + 256], p.aus[i : i + 256].numpy())
             w = painted[..., None]
-            refined[i:i + 256] = np.clip(warped[i:i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
+            refined[i : i + 256] = np.clip(warped[i : i + 256] * (1 - w) + colour * w + 0.5, 0, 255).astype(np.uint8)
         results[label] = refined
     has = region.any((1, 2)) & (p.mouth[:, 0].numpy() > 127).any((1, 2))
     out = {"pairs": int(has.sum()), "speakers": sorted(set(pair_set.speakers[i] for i in p.speaker[has].tolist()))}
     for name, images in results.items():
         mae, rmse = pixel_errors(images[has], target[has], region[has])
         sharp = sharpness_ratio(images[has], target[has], region[has])
-        out[name] = {"mouth_mae": float(mae.mean()), "mouth_rmse": float(rmse.mean()),
-                     "mouth_sharpness": float(np.nanmean(sharp))}
+        out[name] = {
+            "mouth_mae": float(mae.mean()),
+            "mouth_rmse": float(rmse.mean()),
+            "mouth_sharpness": float(np.nanmean(sharp)),
+        }
     return out
 
 
@@ -94,8 +115,17 @@ def held_out_pairs(prepared: Path, data: Path, motion, n: int = 12, seed: int = 
             continue
         s, t = int(ok[np.argmin(gap[ok])]), int(ok[np.argmax(gap[ok])])
         frames = read_frames(paths[clip.clip], clip.fps, {s, t})
-        out.append({"source": frames[s], "target": frames[t], "lm_s": lm[s], "lm_t": lm[t], "aus_s": aus[s],
-                    "aus_t": aus[t], "clip": clip.clip})
+        out.append(
+            {
+                "source": frames[s],
+                "target": frames[t],
+                "lm_s": lm[s],
+                "lm_t": lm[t],
+                "aus_s": aus[s],
+                "aus_t": aus[t],
+                "clip": clip.clip,
+            }
+        )
         if len(out) == n:
             break
     return out
@@ -113,8 +143,9 @@ def pair_rows(pairs: list[dict], motion, refiners: list, size: int = 64) -> np.n
             plan = plain.plan(q["aus_t"][None], moves)
             points = plan.points[0]
             # draw works in place: each animator draws on its own copy of the warped frame
-            cells += [mouth_crop(a.draw(replace(plan, frames=plan.frames.copy()))[0], points, size)[1]
-                      for a in animators] + [real]
+            cells += [
+                mouth_crop(a.draw(replace(plan, frames=plan.frames.copy()))[0], points, size)[1] for a in animators
+            ] + [real]
         rows.append(np.concatenate([cv2.resize(c, (CELL, CELL), interpolation=cv2.INTER_CUBIC) for c in cells], 1))
     return np.concatenate(rows, 0)
 
@@ -125,7 +156,10 @@ def sweep(name: str, data: Path, motion, refiners: list) -> np.ndarray:
     (x0, y0), (x1, y1) = lm[[*range(468)]].min(0), lm[[*range(468)]].max(0)
     cy, cx, s = (y0 + 2 * y1) / 3, (x0 + x1) / 2, 0.7 * (x1 - x0)  # the lower face
     h, w = portrait.image.shape[:2]
-    box = (slice(int(max(cy - s / 2, 0)), int(min(cy + s / 2, h))), slice(int(max(cx - s / 2, 0)), int(min(cx + s / 2, w))))
+    box = (
+        slice(int(max(cy - s / 2, 0)), int(min(cy + s / 2, h))),
+        slice(int(max(cx - s / 2, 0)), int(min(cx + s / 2, w))),
+    )
     rows = []
     for animator in [WarpAnimator(portrait, motion)] + [WarpAnimator(portrait, motion, refiner=r) for r in refiners]:
         cells = []
@@ -147,19 +181,28 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     motion = load_motion(None)
-    refiners = [load_refiner(r) for r in args.refiners]
+    refiners = [read_refiner(r) for r in args.refiners]
     labels = ["warp + GATH-W"] + [f"warp + {r.parent.name}" for r in args.refiners[1:]]  # run folders name the others
-    numbers = {"refiners": [str(r) for r in args.refiners], "steps": [r.steps for r in refiners],
-               **mouth_numbers(dict(zip(labels, refiners)), args.pairs)}
+    numbers = {
+        "refiners": [str(r) for r in args.refiners],
+        "steps": [r.steps for r in refiners],
+        **mouth_numbers(dict(zip(labels, refiners)), args.pairs),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mouth.json").write_text(json.dumps(numbers, indent=1) + "\n")
     print(json.dumps(numbers, indent=1))
     rgb = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2BGR)  # noqa: E731
-    cv2.imwrite(str(args.out / "pairs.jpg"), rgb(pair_rows(held_out_pairs(args.prepared, args.data, motion), motion,
-                                                           refiners)), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    cv2.imwrite(
+        str(args.out / "pairs.jpg"),
+        rgb(pair_rows(held_out_pairs(args.prepared, args.data, motion), motion, refiners)),
+        [cv2.IMWRITE_JPEG_QUALITY, 88],
+    )
     for name in PORTRAITS:
-        cv2.imwrite(str(args.out / f"sweep_{Path(name).stem}.jpg"), rgb(sweep(name, args.data, motion, refiners)),
-                    [cv2.IMWRITE_JPEG_QUALITY, 88])
+        cv2.imwrite(
+            str(args.out / f"sweep_{Path(name).stem}.jpg"),
+            rgb(sweep(name, args.data, motion, refiners)),
+            [cv2.IMWRITE_JPEG_QUALITY, 88],
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """How the drawn mouth interior's proportions were chosen: warp-only mouth crops of real
-self-reenactment pairs (talkinghead.pairs, the renderer's own warp to the target's real
+self-reenactment pairs (talkinghead.refiner_pairs, the renderer's own warp to the target's real
 lips) scored against the real target frames, for settings of talkinghead.face.mouth.
 
     python docs/results/2026-12-02-drawn-interior/fit_fill.py '[{}, {"TONGUE": [0.55, 0.7]}]'
@@ -25,8 +25,18 @@ import torch
 # The folder is named after nothing importable, but keep the script from shadowing packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-TUNE = ("ted_lieu", "vlogger_man_brickwall", "shorts_woman_darkhair", "w2lpaper_woman_auburn", "vlogger_venya_pak",
-        "ko_lipreading_woman", "jen_psaki", "vidtimit_fadg0", "ben_shapiro", "accent_coach_woman_mic")
+TUNE = (
+    "ted_lieu",
+    "vlogger_man_brickwall",
+    "shorts_woman_darkhair",
+    "w2lpaper_woman_auburn",
+    "vlogger_venya_pak",
+    "ko_lipreading_woman",
+    "jen_psaki",
+    "vidtimit_fadg0",
+    "ben_shapiro",
+    "accent_coach_woman_mic",
+)
 BINS = ((0.01, 0.04), (0.04, 0.08), (0.08, 0.13), (0.13, 1.0))
 
 
@@ -43,8 +53,11 @@ def score(path: Path) -> str:
     def lum(x: torch.Tensor) -> torch.Tensor:
         return ((x.mean(1, keepdim=True) + 1) * 127.5 * m).sum((1, 2, 3)) / m.sum((1, 2, 3)).clamp(min=1e-3)
 
-    cells = [f"{lum(b.warped)[(area >= lo) & (area < hi)].mean():.0f} / {lum(b.target)[(area >= lo) & (area < hi)].mean():.0f}"
-             for lo, hi in BINS]
+    cells = [
+        f"{lum(b.warped)[(area >= lo) & (area < hi)].mean():.0f} / "
+        f"{lum(b.target)[(area >= lo) & (area < hi)].mean():.0f}"
+        for lo, hi in BINS
+    ]
     return f"| {len(area)} | {mae:.2f} | {sharp:.2f} | " + " | ".join(cells) + " |"
 
 
@@ -56,12 +69,14 @@ def main() -> None:
     p.add_argument("--held-out", action="store_true", help="score the eval speakers instead of the fitting ones")
     args = p.parse_args()
     import talkinghead.face.mouth as mouth
-    from talkinghead.checkpoints import load_motion
     from talkinghead.evaluation.heldout import DEFAULT_SPEAKERS
-    from talkinghead.pairs import build_pairs
+    from talkinghead.refiner_pairs import build_pairs
+    from talkinghead.renderers.warp import load_motion
 
     motion = load_motion(None)
-    print("| setting | pairs | mouth MAE | sharpness | " + " | ".join(f"brightness {lo}-{hi}" for lo, hi in BINS) + " |")
+    print(
+        "| setting | pairs | mouth MAE | sharpness | " + " | ".join(f"brightness {lo}-{hi}" for lo, hi in BINS) + " |"
+    )
     print("|---" * (4 + len(BINS)) + "|")
     with tempfile.TemporaryDirectory() as tmp:
         for i, setting in enumerate(json.loads(args.settings)):

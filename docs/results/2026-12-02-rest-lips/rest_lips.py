@@ -15,14 +15,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from audio2au.mouth import LIP_OPENING_AUS
-from talkinghead.checkpoints import load_motion
+from audio2au.frame_measures import LIP_OPENING_AUS
 from talkinghead.face.align import anchor_points
 from talkinghead.face.mouth import inner_lip_gap
-from talkinghead.portrait import CLOSING_AUS, Portrait, WarpAnimator
+from talkinghead.portrait import Portrait
+from talkinghead.renderers.warp import WarpAnimator, load_motion
+from talkinghead.rest_face import CLOSING_AUS
 
-PORTRAITS = ("liveportrait_s1.jpg", "video_retalking_2.png", "video_retalking_5.png", "pcavs_voxceleb_00002.png",
-             "video_retalking_4.png", "pcavs_voxceleb_00373.png")
+PORTRAITS = (
+    "liveportrait_s1.jpg",
+    "video_retalking_2.png",
+    "video_retalking_5.png",
+    "pcavs_voxceleb_00002.png",
+    "video_retalking_4.png",
+    "pcavs_voxceleb_00373.png",
+)
 EVALUATOR = ["/tmp/th-eval/venv/bin/python", "../shared/tools/thevals.py", "identity"]
 
 
@@ -52,13 +59,16 @@ def main() -> None:
         centre = portrait.landmarks[[61, 291, 0, 17], :2].mean(0).astype(int)  # lip corners, outer midpoints
         half = int(eye * 0.9)
         line, crops = [name, f"gap {portrait.lip_gap:.3f}"], []
-        for label, aus in (("photo", portrait.aus), ("A_all", zeroed(portrait, LIP_OPENING_AUS)),
-                           ("B_noUpper", zeroed(portrait, CLOSING_AUS))):
+        for label, aus in (
+            ("photo", portrait.aus),
+            ("A_all", zeroed(portrait, LIP_OPENING_AUS)),
+            ("B_noUpper", zeroed(portrait, CLOSING_AUS)),
+        ):
             plan = animator.plan(aus[None])
             frame = animator.draw(plan)[0]
             line.append(f"{label}: gap {inner_lip_gap(plan.points[0]) / eye:.3f} id {identity(path, frame):.3f}")
             y0, x0 = max(centre[1] - half // 2, 0), max(centre[0] - half, 0)
-            crops.append(cv2.resize(frame[y0:centre[1] + half // 2, x0:centre[0] + half], (240, 120)))
+            crops.append(cv2.resize(frame[y0 : centre[1] + half // 2, x0 : centre[0] + half], (240, 120)))
         rows.append(np.concatenate(crops, 1))
         print(" | ".join(line), flush=True)
     out = "docs/results/2026-12-02-rest-lips/rest_lips.jpg"

@@ -22,7 +22,7 @@ import numpy as np
 # The folder is named after nothing importable, but keep the script from shadowing packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-MIN_GAP = 0.12  # lip gap over eye distance (audio2au.mouth.lip_gap): a mouth open enough to show teeth
+MIN_GAP = 0.12  # lip gap over eye distance (audio2au.frame_measures.lip_gap): a mouth open enough to show teeth
 # The shared portraits are frames of these speakers' clips: kept out of the fit, so the check is not.
 PORTRAIT_SOURCES = ("clips__video_retalking__*", "clips__pcavs_voxceleb__*", "grid_s1")
 
@@ -37,16 +37,20 @@ def previous_rule(skin: np.ndarray) -> np.ndarray:
 def open_frames(prepared: Path, videos: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(speaker, frame, landmarks) of each speaker's widest-open frame."""
     from actionunits.prepared import landmarks_path, matches_any, read_clips
-    from audio2au.mouth import lip_gap
+    from audio2au.frame_measures import lip_gap
     from talkinghead.clip_sources import list_clips, shared_data_inputs
-    from talkinghead.pairs import read_frames
+    from talkinghead.refiner_pairs import read_frames
 
     _, targets, root = shared_data_inputs(videos)
     paths = {task.clip: task.path for task in list_clips(targets, root)}
     out, seen = [], set()
     for clip in read_clips(prepared):
-        if (clip.speaker in seen or clip.clip not in paths or not landmarks_path(prepared, clip.clip).is_file()
-                or matches_any(list(PORTRAIT_SOURCES), clip.speaker, clip.clip)):
+        if (
+            clip.speaker in seen
+            or clip.clip not in paths
+            or not landmarks_path(prepared, clip.clip).is_file()
+            or matches_any(list(PORTRAIT_SOURCES), clip.speaker, clip.clip)
+        ):
             continue
         landmarks = np.load(landmarks_path(prepared, clip.clip))
         gap = lip_gap(landmarks)
@@ -100,8 +104,10 @@ def main() -> None:
             if best is None or e < best[0]:
                 best = (e, round(float(level), 2), round(float(tint), 2))
     _, mouth.TEETH_LEVEL, mouth.TEETH_TINT = best
-    print(f"fitted on the widest-open frames of {len(fit)} speakers that show teeth: "
-          f"TEETH_LEVEL {mouth.TEETH_LEVEL}, TEETH_TINT {mouth.TEETH_TINT}")
+    print(
+        f"fitted on the widest-open frames of {len(fit)} speakers that show teeth: "
+        f"TEETH_LEVEL {mouth.TEETH_LEVEL}, TEETH_TINT {mouth.TEETH_TINT}"
+    )
     print("| rule | fit frames | " + " | ".join(name for name, _, _ in check) + " | portraits' mean |")
     print("|---|---|" + "---|" * (len(check) + 1))
     for label, rule in (("previous", previous_rule), ("fitted", mouth.teeth_from_skin)):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,11 +30,15 @@ import torch
 from actionunits import AUSeries
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess, resample
-from talkinghead.checkpoints import AnimatorFactory, ModelOptions, load_audio2au
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
-from talkinghead.portrait import Animator, Portrait, even, frame_loop_threads, frame_workers
-from talkinghead.progress import Progress
+from talkinghead.model_files import load_audio2au
+from talkinghead.options import option
+from talkinghead.portrait import even
+from talkinghead.renderers import Animator, ModelOptions, load
+from talkinghead.renderers.threads import frame_loop_threads, frame_workers
+from talkinghead.rest_face import rest_aus
+from talkinghead.stage_times import Progress
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
 CROP_ONLY_HEIGHT = 256  # without --size, --crop-only videos are this tall
@@ -46,14 +51,24 @@ class RenderOptions:
 
     model: ModelOptions = field(default_factory=ModelOptions)
     post: PostOptions = field(default_factory=PostOptions)
-    fps: float | None = None  # None: 25 for speech and CSVs, the driving video's own rate for reenact
-    size: int | None = None
-    batch_size: int | None = None
-    crop_only: bool = False
-    save_aus: Path | None = None
-    enhance: Enhance | None = None
-    quiet: bool = False
-    face_index: int | None = None
+    fps: float | None = option(None, f"frames per second (default {DEFAULT_FPS:g}; reenact: the driver's)")
+    size: int | None = option(
+        None,
+        f"output height in pixels (default: the photo's, at most {MAX_DEFAULT_HEIGHT}; "
+        f"{CROP_ONLY_HEIGHT} with --crop-only)",
+    )
+    batch_size: int | None = option(None, "frames per batch (default 8 on CPU, 64 on CUDA)")
+    crop_only: bool = option(False, "output the aligned face crop, not the whole photo")
+    save_aus: Path | None = option(None, "also write the AU series that drove the face", metavar="CSV")
+    enhance: Enhance | None = option(
+        None,
+        "gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)",
+        metavar="STEPS",
+        const="all",
+        parse=Enhance.parse,
+    )
+    quiet: bool = option(False, "print nothing but errors")
+    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
 
     def check(self) -> None:
         self.model.check()
@@ -88,8 +103,10 @@ class RenderResult:
         return self.seconds / max(self.media_seconds, 1e-9)
 
     def summary(self) -> str:
-        return (f"wrote {self.path}: {self.frames} frames ({self.media_seconds:.2f} s at {self.fps:g} fps) in "
-                f"{self.seconds:.2f} s, real-time factor {self.rtf:.2f} ({self.device}, {self.generator})")
+        return (
+            f"wrote {self.path}: {self.frames} frames ({self.media_seconds:.2f} s at {self.fps:g} fps) in "
+            f"{self.seconds:.2f} s, real-time factor {self.rtf:.2f} ({self.device}, {self.generator})"
+        )
 
 
 class FrameMaker:
@@ -119,15 +136,25 @@ class FrameMaker:
         return self.draw(self.plan(aus))
 
 
-def encode(frame_maker: FrameMaker, series: AUSeries, output: Path, audio: str | os.PathLike | None,
-           batch_size: int, progress: Progress, cuda: bool = False) -> int:
+def encode(
+    frame_maker: FrameMaker,
+    series: AUSeries,
+    output: Path,
+    audio: str | os.PathLike | None,
+    batch_size: int,
+    progress: Progress,
+    cuda: bool = False,
+) -> int:
     """Render every frame of `series` in batches straight into the video encoder; returns
     the number of frames written. On CPU each batch is made whole (plan, then draw) by one
     of `frame_workers` threads, in order, while the writer thread feeds ffmpeg."""
     n = len(series)
     workers = 1 if cuda else frame_workers()
-    with VideoWriter(output, frame_maker.size, series.fps, audio=audio) as writer, frame_loop_threads(cuda, workers), \
-            ThreadPoolExecutor(workers, thread_name_prefix="frames") as pool:
+    with (
+        VideoWriter(output, frame_maker.size, series.fps, audio=audio) as writer,
+        frame_loop_threads(cuda, workers),
+        ThreadPoolExecutor(workers, thread_name_prefix="frames") as pool,
+    ):
         pending: deque = deque()
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
@@ -145,39 +172,54 @@ class Job:
     fails before any heavy work), then the caller loads the photo and an AU series, and
     `run` encodes it."""
 
-    def __init__(self, output: str | os.PathLike, options: RenderOptions, audio2au: bool = False) -> None:
+    def __init__(
+        self,
+        output: str | os.PathLike,
+        options: RenderOptions,
+        audio2au: bool = False,
+        on_frames: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.output = check_output_path(output, VIDEO_SUFFIXES)
         options.check()
         self.options = options
-        self.progress = Progress(options.quiet)
+        self.progress = Progress(options.quiet, on_frames)
         torch.manual_seed(options.post.seed)
         crop_height = even(options.size or CROP_ONLY_HEIGHT) if options.crop_only else None
         with self.progress.stage("model"):
-            self.factory = AnimatorFactory(options.model, options.enhance, crop_height)
-            self.audio2au = load_audio2au(options.model.checkpoint, self.factory.au_names, self.factory.device) \
-                if audio2au else None
-        self.batch_size = options.batch_size or (64 if self.factory.cuda else 8)
+            self.renderer = load(options.model, options.enhance, crop_height)
+            self.audio2au = (
+                load_audio2au(options.model.checkpoint, self.renderer.au_names, self.renderer.device)
+                if audio2au
+                else None
+            )
+        self.batch_size = options.batch_size or (64 if self.renderer.cuda else 8)
 
     @property
     def au_names(self) -> tuple[str, ...]:
-        return self.factory.au_names
+        return self.renderer.au_names
 
     def load_photo(self, photo: str | os.PathLike) -> None:
         o = self.options
         with self.progress.stage("face"):
             height = even(o.size) if o.size and not o.crop_only else None
-            self.portrait = Portrait.open(photo, height, MAX_DEFAULT_HEIGHT, o.face_index, names=self.au_names)
-            self.animator = self.factory.build(self.portrait)
+            self.portrait, self.animator = self.renderer.open(photo, height, MAX_DEFAULT_HEIGHT, o.face_index)
 
     def run(self, series: AUSeries, audio: str | os.PathLike | None) -> RenderResult:
         o = self.options
         maker = FrameMaker(self.animator, self.progress)
-        frames = encode(maker, series, self.output, audio, self.batch_size, self.progress, self.factory.cuda)
-        self.progress.show("frames", "draw", "encode")
+        frames = encode(maker, series, self.output, audio, self.batch_size, self.progress, self.renderer.cuda)
+        self.progress.show("frames", "draw", "encode", note="thread time, side by side")
         if o.save_aus is not None:
             series.write_csv(o.save_aus)
-        return RenderResult(self.output, frames, series.fps, self.progress.elapsed, dict(self.progress.seconds),
-                            str(self.factory.device), self.factory.words)
+        return RenderResult(
+            self.output,
+            frames,
+            series.fps,
+            self.progress.elapsed,
+            dict(self.progress.seconds),
+            str(self.renderer.device),
+            self.renderer.words,
+        )
 
 
 def load_speech(path: str | os.PathLike) -> np.ndarray:
@@ -199,13 +241,20 @@ def csv_series(path: str | os.PathLike, names: tuple[str, ...], fps: float, n_fr
     return resample(source, fps, n)
 
 
-def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: str | os.PathLike,
-           options: RenderOptions, au_csv: str | os.PathLike | None = None) -> RenderResult:
+def render(
+    photo: str | os.PathLike,
+    audio: str | os.PathLike | None,
+    output: str | os.PathLike,
+    options: RenderOptions,
+    au_csv: str | os.PathLike | None = None,
+    on_frames: Callable[[int, int], None] | None = None,
+) -> RenderResult:
     """Photo + speech -> talking video. With `au_csv` the CSV drives the face instead of
-    audio2au (the audio, when given, is still muxed and sets the length)."""
+    audio2au (the audio, when given, is still muxed and sets the length). `on_frames` is
+    told (frames done, total) as frames are written."""
     if audio is None and au_csv is None:
         raise UserError("give --audio, --au-csv or both")
-    job = Job(output, options, audio2au=au_csv is None)
+    job = Job(output, options, audio2au=au_csv is None, on_frames=on_frames)
     names, fps = job.au_names, options.fps or DEFAULT_FPS
     wav = None
     if audio is not None:
@@ -225,12 +274,18 @@ def render(photo: str | os.PathLike, audio: str | os.PathLike | None, output: st
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
         del wav  # from here on only the (small) AU series is needed
-        series = postprocess(series, post, post.base(job.portrait.rest_aus) if job.audio2au is not None else None)
+        series = postprocess(series, post, post.base(rest_aus(job.portrait)) if job.audio2au is not None else None)
     return job.run(series, audio)
 
 
-def reenact(photo: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike, options: RenderOptions,
-            au_csv: str | os.PathLike | None = None) -> RenderResult:
+def reenact(
+    photo: str | os.PathLike,
+    video: str | os.PathLike,
+    output: str | os.PathLike,
+    options: RenderOptions,
+    au_csv: str | os.PathLike | None = None,
+    on_frames: Callable[[int, int], None] | None = None,
+) -> RenderResult:
     """The photo making the faces of the person in a driving video (AU tracker on every
     frame, or `au_csv` instead), with the driving video's audio muxed in."""
     from talkinghead.face.au_tracker import track_video
@@ -238,7 +293,7 @@ def reenact(photo: str | os.PathLike, video: str | os.PathLike, output: str | os
 
     if not Path(video).is_file():
         raise UserError(f"driving video not found: {video}")
-    job = Job(output, options)
+    job = Job(output, options, on_frames=on_frames)
     job.load_photo(photo)
     names = job.au_names
     with job.progress.stage("AU"):
@@ -247,7 +302,8 @@ def reenact(photo: str | os.PathLike, video: str | os.PathLike, output: str | os
         else:
             with job.progress.bar(0, "tracking") as bar:
                 series = track_video(video, options.fps, on_frame=lambda *_: bar.update(1)).reorder(names)
-        post = replace(options.post, smooth_s=0.0 if au_csv is None else options.post.smooth_s, blinks=False,
-                       idle=False)  # the driver blinks and moves its brows itself
+        post = replace(
+            options.post, smooth_s=0.0 if au_csv is None else options.post.smooth_s, blinks=False, idle=False
+        )  # the driver blinks and moves its brows itself
         series = postprocess(series, post)
     return job.run(series, video if has_audio(video) else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from actionunits import AUSeries
@@ -10,8 +11,16 @@ from actionunits.atomic import atomic_output
 from talkinghead.errors import UserError
 
 # The coefficients worth a glance: mouth, smile, brows, eyes.
-PLOTTED = ("jawOpen", "mouthPucker", "mouthSmileLeft", "mouthSmileRight", "browInnerUp", "browDownLeft",
-           "eyeBlinkLeft", "eyeBlinkRight")
+PLOTTED = (
+    "jawOpen",
+    "mouthPucker",
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "browInnerUp",
+    "browDownLeft",
+    "eyeBlinkLeft",
+    "eyeBlinkRight",
+)
 
 
 def plot_series(series: AUSeries, path: str | os.PathLike, title: str = "") -> None:
@@ -43,9 +52,17 @@ def plot_series(series: AUSeries, path: str | os.PathLike, title: str = "") -> N
         tmp.unlink(missing_ok=True)
 
 
-def track(video: str | os.PathLike, output: str | os.PathLike, plot: str | os.PathLike | None = None,
-          fps: float | None = None, neutral_from_clip: bool = True, smooth: bool = True) -> AUSeries:
-    """Track `video`, write its AU CSV to `output` (and a plot to `plot`), return the series."""
+def track(
+    video: str | os.PathLike,
+    output: str | os.PathLike,
+    plot: str | os.PathLike | None = None,
+    fps: float | None = None,
+    neutral_from_clip: bool = True,
+    smooth: bool = True,
+    on_frames: Callable[[int, int], None] | None = None,
+) -> AUSeries:
+    """Track `video`, write its AU CSV to `output` (and a plot to `plot`), return the series;
+    `on_frames(done, 0)` is told as frames are tracked (their total is not known ahead)."""
     from talkinghead.face.au_tracker import track_video
 
     output = Path(output)
@@ -54,7 +71,8 @@ def track(video: str | os.PathLike, output: str | os.PathLike, plot: str | os.Pa
             raise UserError(f"output folder does not exist: {target.parent}")
     if plot and Path(plot).suffix.lower() != ".png":
         raise UserError(f"--plot must name a .png file, got {plot}")
-    series = track_video(video, fps, neutral_from_clip=neutral_from_clip, smooth=smooth)
+    step = None if on_frames is None else (lambda index, *_: on_frames(index + 1, 0))
+    series = track_video(video, fps, neutral_from_clip=neutral_from_clip, smooth=smooth, on_frame=step)
     series.write_csv(output)
     if plot:
         plot_series(series, plot, title=Path(video).name)

@@ -32,12 +32,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from actionunits.atomic import atomic_directory
-from actionunits.progress import progress_bar
 
 from actionunits import AUSeries
-from actionunits.prepared import (ClipRecord, clip_dir, frame_path, read_clips, read_info, read_source, write_clips,
-                                  write_info, write_source)
+from actionunits.atomic import atomic_directory
+from actionunits.prepared import (
+    ClipRecord,
+    clip_dir,
+    frame_path,
+    read_clips,
+    read_info,
+    read_source,
+    write_clips,
+    write_info,
+    write_source,
+)
+from actionunits.progress import progress_bar
 from talkinghead.errors import UserError
 
 MIB = 1 << 20
@@ -76,10 +85,12 @@ class PackSummary:
     def line(self) -> str:
         lo, hi = self.strides
         stride = f"stride {lo}" if lo == hi else f"strides {lo}-{hi}"
-        return (f"packed {self.out}: {self.stills}/{self.stills_total} stills ({self.colour_stills} colour) of "
-                f"{self.identities} identities, {self.clips} clips of {self.speakers} speakers, "
-                f"{self.frames}/{self.frames_total} frames ({stride} per speaker), {self.audio}; "
-                f"{self.bytes / MIB:.1f} of {self.max_bytes / MIB:.4g} MiB")
+        return (
+            f"packed {self.out}: {self.stills}/{self.stills_total} stills ({self.colour_stills} colour) of "
+            f"{self.identities} identities, {self.clips} clips of {self.speakers} speakers, "
+            f"{self.frames}/{self.frames_total} frames ({stride} per speaker), {self.audio}; "
+            f"{self.bytes / MIB:.1f} of {self.max_bytes / MIB:.4g} MiB"
+        )
 
 
 def _bar(total: int, desc: str, on: bool):
@@ -135,8 +146,7 @@ def _still_order(records: list[tuple[str, str]], colour: list[bool], rng: np.ran
     return units
 
 
-def _select_stills(src: Path, options: PackOptions, budget: int
-                   ) -> tuple[list[tuple[str, str, bytes]], int, int, int]:
+def _select_stills(src: Path, options: PackOptions, budget: int) -> tuple[list[tuple[str, str, bytes]], int, int, int]:
     """(output path, identity, file bytes) of the chosen stills, how many are colour, the
     bytes they take with their manifest rows, and the number of stills in the source."""
     records = read_source(src)
@@ -148,8 +158,10 @@ def _select_stills(src: Path, options: PackOptions, budget: int
     chosen, used, n_colour = [], 0, 0
     for unit in _still_order(records, colour, np.random.default_rng(options.seed)):
         data = [_encode(src / "source" / records[i][0], options.jpeg_quality) for i in unit]
-        rels = [records[i][0] if options.jpeg_quality is None else str(Path(records[i][0]).with_suffix(".jpg"))
-                for i in unit]
+        rels = [
+            records[i][0] if options.jpeg_quality is None else str(Path(records[i][0]).with_suffix(".jpg"))
+            for i in unit
+        ]
         size = sum(len(d) + _csv_row_bytes(rel, records[i][1]) for i, d, rel in zip(unit, data, rels))
         if used + size > budget:
             break
@@ -171,6 +183,7 @@ def _csv_row_bytes(*values: object) -> int:
 def _aus_text(series: AUSeries, valid: np.ndarray) -> str:
     """aus.csv with the pack's valid flags, AU values rounded to AU_DECIMALS (read back by
     AUSeries.read_csv like the original)."""
+
     def num(v: float, decimals: int) -> str:
         return f"{v:.{decimals}f}".rstrip("0").rstrip(".") or "0"
 
@@ -204,8 +217,15 @@ def _scan_clips(src: Path, options: PackOptions) -> list[_Clip]:
                 except FileNotFoundError:
                     pass  # a valid row without its crop: the pack marks it invalid
             audio = clip_dir(src, rec.clip) / rec.audio if rec.audio else None
-            clips.append(_Clip(rec, series, np.array(idx, int), np.array(sizes, np.int64),
-                               audio.stat().st_size if audio and audio.is_file() else 0))
+            clips.append(
+                _Clip(
+                    rec,
+                    series,
+                    np.array(idx, int),
+                    np.array(sizes, np.int64),
+                    audio.stat().st_size if audio and audio.is_file() else 0,
+                )
+            )
             bar.update()
     return clips
 
@@ -228,6 +248,7 @@ def _keep(clips: list[_Clip], cap: int, seed: int) -> tuple[list[np.ndarray], di
 
 def _largest_cap(clips: list[_Clip], budget: float, ratio: float, seed: int) -> int:
     """The largest per-speaker cap whose estimated frame bytes fit `budget` (1 when none)."""
+
     def cost(cap: int) -> float:
         return ratio * sum(int(c.sizes[k].sum()) for c, k in zip(clips, _keep(clips, cap, seed)[0]))
 
@@ -295,14 +316,19 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
     else:
         audio_note = f"audio dropped ({audio_bytes / MIB:.1f} MiB does not fit)"
     aus_bytes = sum(len(_aus_text(c.series, np.zeros(len(c.series), bool)).encode()) for c in clips)
-    clips_csv_bytes = sum(_csv_row_bytes(c.record.clip, c.record.speaker, c.record.fps, c.record.n_frames,
-                                         c.record.audio if keep_audio else "") for c in clips)
+    clips_csv_bytes = sum(
+        _csv_row_bytes(
+            c.record.clip, c.record.speaker, c.record.fps, c.record.n_frames, c.record.audio if keep_audio else ""
+        )
+        for c in clips
+    )
     frame_budget = target_budget - aus_bytes - clips_csv_bytes - (audio_bytes if keep_audio else 0)
     min_frames = sum(int(c.sizes.min()) for c in clips if len(c.sizes))
     if frame_budget < min_frames:
         need = (max_bytes - frame_budget + min_frames) / MIB
-        raise UserError(f"budget too small: {options.max_mb:g} MiB cannot hold one frame per clip "
-                        f"(about {need:.1f} MiB needed)")
+        raise UserError(
+            f"budget too small: {options.max_mb:g} MiB cannot hold one frame per clip (about {need:.1f} MiB needed)"
+        )
 
     # choose the cap from estimated sizes; re-encoded sizes are checked and the cap lowered until they fit
     rng = np.random.default_rng(options.seed)
@@ -364,6 +390,18 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
         if size > max_bytes:
             raise UserError(f"pack came out at {size / MIB:.2f} MiB, over --max-mb {options.max_mb:g}")
     stride_values = [strides[s] for s in {c.record.speaker for c in clips}] or [1]
-    return PackSummary(out, len(stills), stills_total, len({i for _, i, _ in stills}), colour, len(clips),
-                       len({c.record.speaker for c in clips}), n_frames, sum(len(c.valid_idx) for c in clips),
-                       (min(stride_values), max(stride_values)), audio_note, size, max_bytes)
+    return PackSummary(
+        out,
+        len(stills),
+        stills_total,
+        len({i for _, i, _ in stills}),
+        colour,
+        len(clips),
+        len({c.record.speaker for c in clips}),
+        n_frames,
+        sum(len(c.valid_idx) for c in clips),
+        (min(stride_values), max(stride_values)),
+        audio_note,
+        size,
+        max_bytes,
+    )

@@ -11,20 +11,33 @@ import numpy as np
 from audio2au.features import SAMPLE_RATE, frame_centers
 
 # MediaPipe face-mesh (478 points) indices: inner lips at the centre, eye corners.
-UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
+INNER_LIP_TOP, INNER_LIP_BOTTOM = 13, 14  # the inner lips' midpoints
 RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS = (33, 133), (263, 362)
 
 # The AUs that part the lips; the renderer adds them to the photo's rest, so they must be 0
 # when nobody speaks.
-LIP_OPENING_AUS = ("jawOpen", "mouthFunnel", "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
-                   "mouthLowerDownRight")
+LIP_OPENING_AUS = (
+    "jawOpen",
+    "mouthFunnel",
+    "mouthUpperUpLeft",
+    "mouthUpperUpRight",
+    "mouthLowerDownLeft",
+    "mouthLowerDownRight",
+)
 # A lip gap in AU terms: mouthFunnel (which this project's tracker reads from the inner-lip
 # gap over the mouth width) plus jawOpen plus a quarter of each of the four lip AUs (upper
 # lip up, lower lip down), less mouthClose (lips sealed although the jaw drops). On the
 # tracker's own labels it correlates 0.94 (mean over the 89 speakers of the shared data)
 # with the measured gap; mouthFunnel alone 0.95 but -0.8 on one speaker, jawOpen alone 0.57.
-AU_GAP_WEIGHTS = {"mouthFunnel": 1.0, "jawOpen": 1.0, "mouthUpperUpLeft": 0.25, "mouthUpperUpRight": 0.25,
-                  "mouthLowerDownLeft": 0.25, "mouthLowerDownRight": 0.25, "mouthClose": -1.0}
+AU_GAP_WEIGHTS = {
+    "mouthFunnel": 1.0,
+    "jawOpen": 1.0,
+    "mouthUpperUpLeft": 0.25,
+    "mouthUpperUpRight": 0.25,
+    "mouthLowerDownLeft": 0.25,
+    "mouthLowerDownRight": 0.25,
+    "mouthClose": -1.0,
+}
 
 RMS_WINDOW_MS = 40.0
 # Voice activity from the level alone (speech_frames). Speech: within SPEECH_RANGE_DB of the
@@ -47,7 +60,7 @@ def lip_gap(landmarks: np.ndarray) -> np.ndarray:
     shape = np.shape(landmarks)
     if len(shape) != 3 or shape[1] <= max(LEFT_EYE_CORNERS + RIGHT_EYE_CORNERS) or shape[2] < 2:
         raise ValueError(f"expected (frames, 478, 2 or 3) face-mesh landmarks, got shape {shape}")
-    points = (UPPER_INNER_LIP, LOWER_INNER_LIP, *RIGHT_EYE_CORNERS, *LEFT_EYE_CORNERS)
+    points = (INNER_LIP_TOP, INNER_LIP_BOTTOM, *RIGHT_EYE_CORNERS, *LEFT_EYE_CORNERS)
     pts = np.asarray(landmarks[:, points, :2], dtype=np.float64)  # reads only these from a memory map
     gap = np.linalg.norm(pts[:, 0] - pts[:, 1], axis=1)
     eyes = np.linalg.norm(pts[:, 2:4].mean(1) - pts[:, 4:6].mean(1), axis=1)
@@ -65,8 +78,13 @@ def au_lip_gap(aus: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarra
     return gap
 
 
-def frame_rms_db(waveform: np.ndarray, fps: float, n_frames: int, window_ms: float = RMS_WINDOW_MS,
-                 offsets_ms: tuple[float, ...] = (0.0,)) -> np.ndarray:
+def frame_rms_db(
+    waveform: np.ndarray,
+    fps: float,
+    n_frames: int,
+    window_ms: float = RMS_WINDOW_MS,
+    offsets_ms: tuple[float, ...] = (0.0,),
+) -> np.ndarray:
     """(frames, offsets) RMS level in dBFS of `window_ms` windows centred offset_ms from each
     frame's time (audio outside the clip is silence, floored at -100 dB)."""
     window = max(1, int(round(window_ms * SAMPLE_RATE / 1000)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SPEECH = Path(__file__).resolve().parent / "assets" / "speech.wav"
+SPEECH = Path(__file__).resolve().parents[1] / "assets" / "speech.wav"
 OUTPUT_ENV = "TALKINGHEAD_OUTPUT"
 
 

@@ -1,8 +1,9 @@
-"""GATH-W at render time: the refiner (gath.models.WarpRefiner) on the mouth crop of each
-warped frame whose lips are parted, composited back into the full-resolution frame through
-its attention mask. Only the pixels it paints change (1 - A, faded to 0 at the crop's
-border), so the rest of the frame keeps the photo's own pixels and sharpness; frames with
-closed lips cost nothing.
+"""GATH-W, the warp renderer with a learned mouth interior (`--generator gath_w`): the
+refiner (gath.models.WarpRefiner, weights refiner.pt) on the mouth crop of each warped
+frame whose lips are parted, composited back into the full-resolution frame through its
+attention mask. Only the pixels it paints change (1 - A, faded to 0 at the crop's border),
+so the rest of the frame keeps the photo's own pixels and sharpness; frames with closed
+lips cost nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import cv2
 import numpy as np
 import torch
 
+from actionunits.checkpoint import CheckpointError, resolve_device
 from gath.inference import for_inference
+from talkinghead.errors import UserError
 from talkinghead.face.mouth import is_grey, mouth_crop
+from talkinghead.model_files import weights_file
+from talkinghead.renderers.registry import ModelOptions, RendererSpec, register
+from talkinghead.renderers.warp import WarpRenderer, load_motion
 
+REFINER_FILE = "refiner.pt"
 # Crops whose parted-lip area is below this share of the crop are left alone (closed lips).
 MIN_OPENING = 0.002
 BORDER_FADE = 4  # px of the crop over which the painted weight fades out at its edge
@@ -41,7 +48,9 @@ class MouthRefiner:
         """(B, S, S, 3) uint8 crops, (B, S, S) openings, (B, K) AUs -> colour (B, S, S, 3) in
         [0, 255] and painted weight 1 - A (B, S, S)."""
         cl = torch.channels_last
-        x = (torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1).contiguous(memory_format=cl)
+        x = (torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1).contiguous(
+            memory_format=cl
+        )
         o = torch.from_numpy(openings).to(self.device)[:, None].contiguous(memory_format=cl)
         _, colour, attention = self.model(x, o, torch.from_numpy(np.asarray(aus, np.float32)).to(self.device))
         colour = ((colour.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
@@ -59,8 +68,9 @@ class MouthRefiner:
                 todo.append((i, m, crop, opening))
         if not todo:
             return
-        colour, painted = self.run(np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]),
-                                   aus[[t[0] for t in todo]])
+        colour, painted = self.run(
+            np.stack([t[2] for t in todo]), np.stack([t[3] for t in todo]), aus[[t[0] for t in todo]]
+        )
         for (i, m, crop, _), c, w in zip(todo, colour, painted):
             if is_grey(crop):  # a black-and-white photo gets a grey mouth, not the video's colours
                 c = np.repeat(c.mean(-1, keepdims=True), 3, -1)
@@ -88,21 +98,42 @@ def paste(frame: np.ndarray, matrix: np.ndarray, colour: np.ndarray, weight: np.
     to_box[:, 2] -= (x0, y0)
     box = (x1 - x0, y1 - y0)
     c = cv2.warpAffine(colour.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = cv2.warpAffine(weight.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT)[..., None]
+    a = cv2.warpAffine(weight.astype(np.float32), to_box, box, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[
+        ..., None
+    ]
     region = frame[y0:y1, x0:x1]
     mixed = region + c * a if add else region * (1 - a) + c * a
     region[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
-def load_refiner(path: str | Path, device: str | torch.device = "cpu") -> MouthRefiner:
+def read_refiner(path: str | Path, device: str | torch.device = "cpu") -> MouthRefiner:
+    """A refiner file (ValueError or CheckpointError when it does not fit this renderer)."""
     from gath.checkpoint import load_model
     from gath.models import WarpRefiner
-
     from talkinghead.face.au_tracker import tracker_version
 
     model, meta = load_model(path, "gath_w", WarpRefiner)
     if meta.get("tracker", tracker_version()) != tracker_version():
-        raise ValueError(f"GATH-W refiner {path} was trained for another AU tracker version ({meta['tracker']}, now "
-                         f"{tracker_version()}); retrain it with `talkinghead train gath experiment=gath_w`")
+        raise ValueError(
+            f"GATH-W refiner {path} was trained for another AU tracker version ({meta['tracker']}, now "
+            f"{tracker_version()}); retrain it with `talkinghead train gath_w`"
+        )
     return MouthRefiner(model, meta, device)
+
+
+def load_refiner(checkpoint: str | Path | None, device: str = "auto") -> MouthRefiner:
+    """The refiner of a weights folder (None: the shipped one), or a one-line UserError."""
+    path = weights_file(checkpoint, REFINER_FILE)
+    try:
+        return read_refiner(path, resolve_device(device))
+    except (CheckpointError, ValueError) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+
+
+def _load(model: ModelOptions, enhance=None, crop_height: int | None = None) -> WarpRenderer:  # noqa: ANN001
+    motion = load_motion(model.checkpoint)
+    refiner = load_refiner(model.checkpoint, model.device)
+    return WarpRenderer(motion, refiner, crop_height, f"warp renderer + GATH-W mouth ({refiner.steps} steps)")
+
+
+register(RendererSpec("gath_w", "the warp with GATH-W's learned mouth interior", (REFINER_FILE,), _load, rank=1))

@@ -1,4 +1,4 @@
-"""Self-reenactment pairs for GATH-W (issue 13), built on the talkinghead side so `gath`
+"""Self-reenactment pairs for GATH-W, built on the talkinghead side so `gath`
 never touches the renderer: from one prepared clip, a source frame s is warped by the
 renderer to a target frame t's expression, and the mouth crop of that warp is paired with
 the mouth crop of the real frame t.
@@ -33,12 +33,13 @@ import numpy as np
 from actionunits import AUSeries
 from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips, read_info
-from audio2au.mouth import lip_gap
+from audio2au.frame_measures import lip_gap
 from talkinghead.clip_sources import list_clips, shared_data_inputs
 from talkinghead.errors import UserError
 from talkinghead.face.mouth import DRAWING, mouth_crop
 from talkinghead.io.video_frames import VideoFrames
-from talkinghead.portrait import Portrait, WarpAnimator
+from talkinghead.portrait import Portrait
+from talkinghead.renderers.warp import WarpAnimator, load_motion
 
 PAIR_FORMAT = 1
 ARRAYS = ("warped", "opening", "target", "mouth", "aus", "speaker")
@@ -46,18 +47,19 @@ ARRAYS = ("warped", "opening", "target", "mouth", "aus", "speaker")
 
 @dataclass(frozen=True)
 class PairOptions:
-    """How many pairs a clip gives and how they are cut (configs/experiment/gath_w.yaml)."""
+    """How many pairs a clip gives and how they are cut (configs/train_gath_w.yaml)."""
 
     crop_size: int = 64
-    geometry: str = "real"         # real | motion: where the warp moves the source (see the module doc)
-    sources_per_clip: int = 2      # at least this many source frames per clip,
-    frames_per_source: int = 50    # and one more per this many frames in longer clips
+    geometry: str = "real"  # real | motion: where the warp moves the source (see the module doc)
+    sources_per_clip: int = 2  # at least this many source frames per clip,
+    frames_per_source: int = 50  # and one more per this many frames in longer clips
     targets_per_source: int = 4
     seed: int = 0
 
 
-def choose_frames(gap: np.ndarray, usable: np.ndarray, opts: PairOptions, rng: np.random.Generator
-                  ) -> list[tuple[int, list[int]]]:
+def choose_frames(
+    gap: np.ndarray, usable: np.ndarray, opts: PairOptions, rng: np.random.Generator
+) -> list[tuple[int, list[int]]]:
     """(source, targets) indices: half the sources among the clip's most closed mouths, the
     rest anywhere; targets drawn with weight growing with their lip-gap difference."""
     idx = np.flatnonzero(usable)
@@ -74,9 +76,15 @@ def choose_frames(gap: np.ndarray, usable: np.ndarray, opts: PairOptions, rng: n
     return out
 
 
-def clip_pairs(frames: dict[int, np.ndarray], landmarks: np.ndarray, aus: np.ndarray,
-               chosen: list[tuple[int, list[int]]], motion, size: int, geometry: str = "real"
-               ) -> dict[str, list[np.ndarray]]:
+def clip_pairs(
+    frames: dict[int, np.ndarray],
+    landmarks: np.ndarray,
+    aus: np.ndarray,
+    chosen: list[tuple[int, list[int]]],
+    motion,
+    size: int,
+    geometry: str = "real",
+) -> dict[str, list[np.ndarray]]:
     """The pairs of one clip: each source warped once per target by the renderer, moved to
     the target's real landmarks (`geometry="real"`) or to the motion model's prediction
     from the target's AUs ("motion", as in a render)."""
@@ -108,9 +116,16 @@ def read_frames(video: Path, fps: float, wanted: set[int]) -> dict[int, np.ndarr
     return out
 
 
-def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str | os.PathLike, motion,
-                speakers: list[str] | None = None, exclude: list[str] = (), opts: PairOptions = PairOptions(),
-                progress: bool = True) -> Path:
+def build_pairs(
+    prepared: str | os.PathLike,
+    videos: str | os.PathLike,
+    out: str | os.PathLike,
+    motion,
+    speakers: list[str] | None = None,
+    exclude: list[str] = (),
+    opts: PairOptions = PairOptions(),
+    progress: bool = True,
+) -> Path:
     """Write the pairs of every prepared clip whose video is found under `videos` (the
     target folders given to `prepare`, or the shared data folder) to `out` (.npz).
     `speakers` (globs) keeps only those speakers; `exclude` drops speakers."""
@@ -123,9 +138,14 @@ def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str
     else:
         targets, name_root = [(videos, None)], None
     paths = {task.clip: task.path for task in list_clips(targets, name_root)}
-    clips = [c for c in read_clips(prepared) if c.clip in paths and landmarks_path(prepared, c.clip).is_file()
-             and not matches_any(list(exclude), c.speaker, c.clip)
-             and (speakers is None or matches_any(speakers, c.speaker, c.clip))]
+    clips = [
+        c
+        for c in read_clips(prepared)
+        if c.clip in paths
+        and landmarks_path(prepared, c.clip).is_file()
+        and not matches_any(list(exclude), c.speaker, c.clip)
+        and (speakers is None or matches_any(speakers, c.speaker, c.clip))
+    ]
     if not clips:
         raise ValueError(f"no prepared clip of {prepared} with landmarks has its video under {videos}")
     names = sorted({c.speaker for c in clips})
@@ -144,8 +164,9 @@ def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str
             continue
         frames = read_frames(paths[clip.clip], clip.fps, {i for s, ts in chosen for i in (s, *ts)})
         chosen = [(s, [t for t in ts if t in frames]) for s, ts in chosen if s in frames]
-        pairs = clip_pairs(frames, landmarks, series.values, [c for c in chosen if c[1]], motion, opts.crop_size,
-                           opts.geometry)
+        pairs = clip_pairs(
+            frames, landmarks, series.values, [c for c in chosen if c[1]], motion, opts.crop_size, opts.geometry
+        )
         for k, v in pairs.items():
             arrays[k] += v
         arrays["speaker"] += [names.index(clip.speaker)] * len(pairs["aus"])
@@ -156,8 +177,15 @@ def build_pairs(prepared: str | os.PathLike, videos: str | os.PathLike, out: str
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(out) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, format=PAIR_FORMAT, drawing=DRAWING, speakers=np.array(names), au_names=np.array(info.au_names),
-                     tracker=np.array(motion.tracker), **{k: np.stack(v) for k, v in arrays.items()})
+            np.savez(
+                f,
+                format=PAIR_FORMAT,
+                drawing=DRAWING,
+                speakers=np.array(names),
+                au_names=np.array(info.au_names),
+                tracker=np.array(motion.tracker),
+                **{k: np.stack(v) for k, v in arrays.items()},
+            )
     return out
 
 
@@ -167,18 +195,24 @@ def check_drawing(path: str | os.PathLike) -> None:
     with np.load(path) as d:
         drawing = int(d["drawing"]) if "drawing" in d.files else 1
     if drawing != DRAWING:
-        raise UserError(f"GATH-W pairs {path} were built with drawn interior {drawing}, the renderer now draws "
-                        f"{DRAWING}: delete the file (it is rebuilt on the next run) or point refiner.pairs elsewhere")
+        raise UserError(
+            f"GATH-W pairs {path} were built with drawn interior {drawing}, the renderer now draws "
+            f"{DRAWING}: delete the file (it is rebuilt on the next run) or point refiner.pairs elsewhere"
+        )
 
 
-def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath config with experiment=gath_w
+def ensure_pairs(cfg) -> None:  # noqa: ANN001 - the composed train_gath_w config
     """Build GATH-W's training pairs (speakers not excluded) and validation pairs (the
     excluded speakers) with the shipped motion model, unless they exist."""
-    from talkinghead.checkpoints import load_motion
-
     r = cfg.refiner
-    opts = PairOptions(int(r.crop_size), str(r.geometry), int(r.sources_per_clip), int(r.frames_per_source),
-                       int(r.targets_per_source), int(cfg.seed))
+    opts = PairOptions(
+        int(r.crop_size),
+        str(r.geometry),
+        int(r.sources_per_clip),
+        int(r.frames_per_source),
+        int(r.targets_per_source),
+        int(cfg.seed),
+    )
     held = list(cfg.data.exclude_speakers)
     motion = None
     for path, kw in ((r.pairs, {"exclude": held}), (r.val_pairs, {"speakers": held})):

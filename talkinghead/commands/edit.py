@@ -17,23 +17,32 @@ import numpy as np
 from actionunits import AUSeries
 from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, postprocess
-from talkinghead.checkpoints import AnimatorFactory, ModelOptions
 from talkinghead.errors import UserError
 from talkinghead.io.image import IMAGE_SUFFIXES, write_image
 from talkinghead.io.video import check_output_path
+from talkinghead.options import option
 from talkinghead.portrait import Portrait
+from talkinghead.renderers import ModelOptions, load
 
 CROP_ONLY_HEIGHT = 100
-
 
 
 @dataclass
 class EditOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
-    size: int | None = None  # output height; None keeps the photo's
-    crop_only: bool = False
-    enhance: Enhance | None = None
-    face_index: int | None = None
+    size: int | None = option(
+        None, f"output height in pixels (default: the photo's; {CROP_ONLY_HEIGHT} with --crop-only)"
+    )
+    crop_only: bool = option(False, "output the aligned face crop, not the whole photo")
+    enhance: Enhance | None = option(
+        None,
+        "gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)",
+        metavar="STEPS",
+        const="all",
+        parse=Enhance.parse,
+    )
+    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
+    quiet: bool = option(False, "print nothing but errors")
 
     def check(self) -> None:
         self.model.check()
@@ -44,8 +53,14 @@ class EditOptions:
 def edited_aus(portrait: Portrait, post: PostOptions) -> np.ndarray:
     """The photo's own AUs (or zeros with `post.neutral`) with the user's emotion and overrides."""
     base = post.base(portrait.aus)
-    post = PostOptions(expressiveness=post.expressiveness, emotion=post.emotion, overrides=post.overrides, smooth_s=0.0,
-                       blinks=False, idle=False)
+    post = PostOptions(
+        expressiveness=post.expressiveness,
+        emotion=post.emotion,
+        overrides=post.overrides,
+        smooth_s=0.0,
+        blinks=False,
+        idle=False,
+    )
     return postprocess(AUSeries(base[None], 1.0, portrait.names), post).values[0]
 
 
@@ -55,9 +70,10 @@ def edit(photo: str | os.PathLike, output: str | os.PathLike, post: PostOptions,
     options.check()
     post.check()
     crop_height = (options.size or CROP_ONLY_HEIGHT) if options.crop_only else None
-    factory = AnimatorFactory(options.model, options.enhance, crop_height)
-    portrait = Portrait.open(photo, None if options.crop_only else options.size, face_index=options.face_index,
-                             even_size=False, names=factory.au_names)
+    renderer = load(options.model, options.enhance, crop_height)
+    portrait, animator = renderer.open(
+        photo, None if options.crop_only else options.size, face_index=options.face_index, even_size=False
+    )
     aus = edited_aus(portrait, post)
-    write_image(output, factory.build(portrait).frames(aus[None])[0])
+    write_image(output, animator.frames(aus[None])[0])
     return aus

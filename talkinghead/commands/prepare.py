@@ -29,9 +29,20 @@ import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
 from actionunits.atomic import atomic_directory, atomic_output
+from actionunits.prepared import (
+    ClipRecord,
+    DatasetInfo,
+    clip_dir,
+    frame_path,
+    landmarks_path,
+    read_clips,
+    read_info,
+    read_source,
+    write_clips,
+    write_info,
+    write_source,
+)
 from actionunits.progress import progress_bar
-from actionunits.prepared import (ClipRecord, DatasetInfo, clip_dir, frame_path, landmarks_path, read_clips,
-                                  read_info, read_source, write_clips, write_info, write_source)
 from talkinghead.clip_sources import ClipTask, files_under, list_clips, slug
 from talkinghead.errors import UserError
 from talkinghead.io.image import write_image
@@ -41,7 +52,9 @@ IDENTITY_PATTERN = r"^(?P<identity>.+?)[_-]\d+$"
 MIN_EYE_DISTANCE_PX = 12.0  # smaller faces carry too little detail for a 100 px crop
 JPEG_QUALITY = 95
 MANIFEST_EVERY_S = 30.0
-SILENT_DBFS = -60.0  # audio tracks quieter than this are treated as no audio  # rewrite manifests this often so readers see progress
+SILENT_DBFS = (
+    -60.0
+)  # audio tracks quieter than this are treated as no audio  # rewrite manifests this often so readers see progress
 
 
 @dataclass(frozen=True)
@@ -160,8 +173,9 @@ def prepare_still(task: StillTask, root: Path, crop_size: int) -> tuple[StillTas
         return task, f"{type(e).__name__}: {e}"
 
 
-def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
-                 neutral_from_clip: bool) -> tuple[ClipTask, ClipRecord | None, int, int, str | None]:
+def prepare_clip(
+    task: ClipTask, root: Path, crop_size: int, fps: float, neutral_from_clip: bool
+) -> tuple[ClipTask, ClipRecord | None, int, int, str | None]:
     """Frames, crops, AU series and audio of one video into target/clips/<clip>/ (atomic)."""
     from talkinghead.face.align import align_face
     from talkinghead.face.au_tracker import AUTracker, track_video
@@ -178,11 +192,15 @@ def prepare_clip(task: ClipTask, root: Path, crop_size: int, fps: float,
             def save_crop(index: int, rgb: np.ndarray, landmarks: np.ndarray | None) -> None:
                 points.append(np.full((N_LANDMARKS, 3), np.nan, np.float32) if landmarks is None else landmarks)
                 if landmarks is not None:
-                    write_image(frames_dir / frame_path(root, task.clip, index).name,
-                                align_face(rgb, landmarks, crop_size).crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                    write_image(
+                        frames_dir / frame_path(root, task.clip, index).name,
+                        align_face(rgb, landmarks, crop_size).crop,
+                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+                    )
 
-            series = track_video(task.path, fps, neutral_from_clip=neutral_from_clip, tracker=AUTracker(),
-                                 on_frame=save_crop)
+            series = track_video(
+                task.path, fps, neutral_from_clip=neutral_from_clip, tracker=AUTracker(), on_frame=save_crop
+            )
             for i in np.flatnonzero(~series.valid):  # tracked but implausible: no crop
                 (frames_dir / frame_path(root, task.clip, int(i)).name).unlink(missing_ok=True)
             series.write_csv(tmp / "aus.csv")
@@ -223,7 +241,9 @@ def existing_clip(root: Path, task: ClipTask) -> ClipRecord | None:
         series = AUSeries.read_csv(d / "aus.csv")
     except ValueError:
         return None
-    return ClipRecord(task.clip, task.speaker, series.fps, len(series), "audio.wav" if (d / "audio.wav").is_file() else "")
+    return ClipRecord(
+        task.clip, task.speaker, series.fps, len(series), "audio.wav" if (d / "audio.wav").is_file() else ""
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -254,9 +274,18 @@ def _write_failures(root: Path, failures: list[tuple[str, str, str]]) -> None:
         w.writerows(failures)
 
 
-def prepare(root: str | os.PathLike, sources: Iterable[Path] = (), targets: Iterable[tuple[Path, str | None]] = (),
-            crop_size: int = 100, fps: float = 25.0, workers: int = 1, neutral_from_clip: bool = True,
-            limit: int | None = None, name_root: Path | None = None, progress: bool = True) -> Summary:
+def prepare(
+    root: str | os.PathLike,
+    sources: Iterable[Path] = (),
+    targets: Iterable[tuple[Path, str | None]] = (),
+    crop_size: int = 100,
+    fps: float = 25.0,
+    workers: int = 1,
+    neutral_from_clip: bool = True,
+    limit: int | None = None,
+    name_root: Path | None = None,
+    progress: bool = True,
+) -> Summary:
     """Build (or extend, or resume) the prepared dataset at `root`. See the module docstring."""
     root = Path(root)
     sources, targets = list(sources), list(targets)
@@ -338,8 +367,9 @@ def _prepare_clips(root, tasks, crop_size, fps, workers, neutral_from_clip, summ
     last = time.monotonic()
     t0 = time.perf_counter()
     bar = progress_bar(len(todo), "clips", "clip", disable=not progress)
-    for task, record, n, valid, reason in _run_parallel(prepare_clip, todo, workers,
-                                                        (root, crop_size, fps, neutral_from_clip)):
+    for task, record, n, valid, reason in _run_parallel(
+        prepare_clip, todo, workers, (root, crop_size, fps, neutral_from_clip)
+    ):
         bar.update()
         summary.frames += n
         summary.valid_frames += valid
