@@ -45,8 +45,15 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
         (root / "jobs").mkdir()
         app.queue(default_concurrency_limit=1)
         try:
-            app.launch(server_name=host, server_port=port, theme=THEME, ssr_mode=False, max_file_size=MAX_UPLOAD,
-                       footer_links=["api"], show_error=False)
+            app.launch(
+                server_name=host,
+                server_port=port,
+                theme=THEME,
+                ssr_mode=False,
+                max_file_size=MAX_UPLOAD,
+                footer_links=["api"],
+                show_error=False,
+            )
         except OSError as e:
             reason = str(e).split(". ")[0]  # gradio goes on about its own parameters
             raise UserError(f"cannot serve on {host}:{port}: {reason} (choose another with --port)") from None

@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -25,10 +26,14 @@ import numpy as np
 from actionunits import AUSeries
 from audio2au.features import FFMPEG_SUFFIXES, SAMPLE_RATE, SOUNDFILE_SUFFIXES
 from talkinghead.aupost import EMOTIONS, PostOptions, parse_emotion, parse_overrides
-from talkinghead.edit import edited_aus
+from talkinghead.commands.edit import edited_aus
+from talkinghead.commands.render import DEFAULT_FPS, MAX_DEFAULT_HEIGHT, RenderOptions
 from talkinghead.errors import UserError
 from talkinghead.io.image import IMAGE_SUFFIXES, write_image
 from talkinghead.portrait import Portrait
+from talkinghead.renderers import ModelOptions
+from talkinghead.renderers import names as renderer_names
+from talkinghead.renderers import spec as renderer_spec
 
 # What each upload may be: (extensions, most megabytes). The readers behind them check the
 # content itself (an unreadable photo, silent audio, a video without a face).
@@ -37,11 +42,20 @@ UPLOADS: dict[str, tuple[tuple[str, ...], int]] = {
     "speech": (SOUNDFILE_SUFFIXES + FFMPEG_SUFFIXES, 100),
     "video": ((".mp4", ".mov", ".mkv", ".webm", ".avi"), 300),
 }
-EDIT_MAX_HEIGHT = 720  # edits work on the photo scaled down to this, as render does
+EDIT_MAX_HEIGHT = MAX_DEFAULT_HEIGHT  # edits work on the photo scaled down to this, as render does
 PREVIEW_HEIGHT = 480  # slider previews: the height the page shows the edit at
 SLIDER_STEP = 0.01
 KEEP_S = 6 * 3600.0  # a request's outputs stay downloadable this long (longer than any render takes)
 PRESETS = ("photo", "neutral face", *(e for e in EMOTIONS if e != "neutral"))
+
+
+def renderer_info() -> str:
+    """What each registered renderer is, for the place where it is chosen."""
+    return "; ".join(f"{n}: {renderer_spec(n).summary}" for n in renderer_names())
+
+
+SPEECH_FPS = DEFAULT_FPS  # `render`'s frame rate without --fps: where the Render tab's fps slider starts
+SIZE_INFO = f"output height: the photo's, at most {MAX_DEFAULT_HEIGHT} px unless a size is given"
 
 
 def check_upload(path: str | os.PathLike | None, kind: str) -> Path:
@@ -51,13 +65,32 @@ def check_upload(path: str | os.PathLike | None, kind: str) -> Path:
         raise UserError(f"no {kind} given")
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise UserError(f"the {kind} must be a {', '.join(s.lstrip('.') for s in suffixes)} file, "
-                        f"got {path.suffix or 'a file without extension'}")
+        raise UserError(
+            f"the {kind} must be a {', '.join(s.lstrip('.') for s in suffixes)} file, "
+            f"got {path.suffix or 'a file without extension'}"
+        )
     if not path.is_file():
         raise UserError(f"{kind} not found: {path.name}")
     if path.stat().st_size > max_mb * 1_000_000:
         raise UserError(f"the {kind} is {path.stat().st_size / 1e6:.0f} MB; at most {max_mb} MB")
     return path
+
+
+def upload_names(args: Iterable) -> dict[str, str]:
+    """The request's arguments that are file paths (uploads: gradio keeps each under its temp
+    folder, in a folder of its own, by the name it had on the user's machine) -> that name."""
+    return {str(a): Path(a).name for a in args if isinstance(a, (str, os.PathLike)) and os.path.isabs(a)}
+
+
+def user_message(message: str, uploads: dict[str, str]) -> str:
+    """A UserError's text as the page and the API show it: every upload's server path
+    (`uploads`: path -> the name to show) becomes that name, any other path under the temp
+    folder its file name, so `x.wav: cannot decode audio (Format not recognised.)` names the
+    file once and shows no temp folder."""
+    for path in sorted(uploads, key=len, reverse=True):
+        message = message.replace(path, uploads[path])
+    temp = re.escape(tempfile.gettempdir().rstrip(os.sep) + os.sep)
+    return re.sub(temp + r"[^\s'\"():,]+", lambda m: Path(m.group()).name, message)
 
 
 def new_workdir(root: str | os.PathLike, keep_s: float = KEEP_S) -> Path:
@@ -73,43 +106,97 @@ def new_workdir(root: str | os.PathLike, keep_s: float = KEEP_S) -> Path:
 # ---------------------------------------------------------------------------- render
 
 
+_POST, _RENDER = PostOptions(), RenderOptions()
+
+
 @dataclass
 class RenderControls:
-    """The Render tab's controls, with the CLI's defaults."""
+    """The Render and Reenact tabs' controls, as the CLI's options (`render`/`reenact`);
+    the defaults are the CLI's, taken from its dataclasses. `aus` is the `--au` text;
+    None for fps, size or face index is the CLI's default (25 fps for speech, the driver's
+    rate for reenact; the photo's height, at most 720 px; the largest face)."""
 
-    expressiveness: float = 1.0
+    expressiveness: float = _POST.expressiveness
     emotion: str = "neutral"
-    strength: float = 1.0
-    blinks: bool = True
-    fps: float = 25.0
-    renderer: str = "warp"
+    strength: float = 1.0  # `--emotion NAME` without =S
+    blinks: bool = _POST.blinks
+    fps: float | None = _RENDER.fps
+    renderer: str = _RENDER.model.generator
+    neutral: bool = _POST.neutral
+    aus: str = ""
+    seed: int = _POST.seed
+    idle: bool = _POST.idle
+    size: int | None = _RENDER.size
+    face_index: int | None = _RENDER.face_index
 
     def post(self) -> PostOptions:
-        if self.expressiveness < 0:
-            raise UserError(f"--expressiveness must be >= 0, got {self.expressiveness}")
+        """As the CLI's `_post_options`."""
         try:
-            emotion = parse_emotion(f"{self.emotion}={self.strength}")
+            emotion = parse_emotion("" if self.emotion == "neutral" else f"{self.emotion}={self.strength}")
+            post = PostOptions(
+                expressiveness=self.expressiveness,
+                emotion=emotion,
+                overrides=parse_overrides([self.aus or ""]),
+                blinks=self.blinks,
+                idle=self.idle,
+                seed=self.seed,
+                neutral=self.neutral,
+            )
         except ValueError as e:
             raise UserError(str(e)) from None
-        return PostOptions(expressiveness=self.expressiveness, emotion=emotion, blinks=self.blinks)
+        post.check()
+        return post
+
+    def options(self, save_aus: Path | None = None) -> RenderOptions:
+        """As the CLI's `_render_options`."""
+        return RenderOptions(
+            model=ModelOptions(self.renderer),
+            post=self.post(),
+            fps=self.fps,
+            size=self.size,
+            save_aus=save_aus,
+            face_index=self.face_index,
+        )
 
 
-def render_video(photo: str | os.PathLike | None, speech: str | os.PathLike | None, controls: RenderControls,
-                 workdir: Path) -> tuple[Path, Path]:
-    """Photo + speech -> (talking video, the CSV of the AUs that drove it), in `workdir`."""
-    from talkinghead.checkpoints import ModelOptions
-    from talkinghead.render import RenderOptions, render
+def render_video(
+    photo: str | os.PathLike | None,
+    speech: str | os.PathLike | None,
+    controls: RenderControls,
+    workdir: Path,
+    on_frames: Callable[[int, int], None] | None = None,
+) -> tuple[Path, Path]:
+    """Photo + speech -> (talking video, the CSV of the AUs that drove it), in `workdir`.
+    `on_frames(done, total)` is told as frames are written."""
+    from talkinghead.commands.render import render
 
     photo, speech = check_upload(photo, "photo"), check_upload(speech, "speech")
     video, csv = workdir / f"{photo.stem}_talking.mp4", workdir / f"{photo.stem}_aus.csv"
-    options = RenderOptions(model=ModelOptions(controls.renderer), post=controls.post(), fps=controls.fps, save_aus=csv)
-    render(photo, speech, video, options)
+    render(photo, speech, video, controls.options(csv), on_frames=on_frames)
+    return video, csv
+
+
+def reenact_video(
+    photo: str | os.PathLike | None,
+    driver: str | os.PathLike | None,
+    controls: RenderControls,
+    workdir: Path,
+    on_frames: Callable[[int, int], None] | None = None,
+) -> tuple[Path, Path]:
+    """Photo + driving video -> (the photo making the driver's faces, with the driver's
+    audio; the CSV of the AUs that drove it), in `workdir`. `on_frames(done, total)` is
+    told as the driver is tracked (total 0: not known yet), then as frames are written."""
+    from talkinghead.commands.render import reenact
+
+    photo, driver = check_upload(photo, "photo"), check_upload(driver, "video")
+    video, csv = workdir / f"{photo.stem}_reenacted.mp4", workdir / f"{photo.stem}_aus.csv"
+    reenact(photo, driver, video, controls.options(csv), on_frames=on_frames)
     return video, csv
 
 
 def plot_aus(csv: str | os.PathLike) -> Path:
     """The AU series plot (PNG beside the CSV) of a render or a track."""
-    from talkinghead.track import plot_series
+    from talkinghead.commands.track import plot_series
 
     csv = Path(csv)
     png = csv.with_suffix(".png")
@@ -117,13 +204,16 @@ def plot_aus(csv: str | os.PathLike) -> Path:
     return png
 
 
-def track_csv(video: str | os.PathLike | None, workdir: Path) -> Path:
-    """A video's AU series as CSV (talkinghead track), in `workdir`."""
-    from talkinghead.track import track
+def track_csv(
+    video: str | os.PathLike | None, workdir: Path, on_frames: Callable[[int, int], None] | None = None
+) -> Path:
+    """A video's AU series as CSV (talkinghead track), in `workdir`; `on_frames(done, 0)` is
+    told as frames are tracked."""
+    from talkinghead.commands.track import track
 
     video = check_upload(video, "video")
     csv = workdir / f"{video.stem}_aus.csv"
-    track(video, csv)
+    track(video, csv, on_frames=on_frames)
     return csv
 
 
@@ -131,11 +221,11 @@ def track_csv(video: str | os.PathLike | None, workdir: Path) -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def warp_factory():
+def warp_renderer():
     """The warp renderer's weights, loaded once per process."""
-    from talkinghead.checkpoints import AnimatorFactory, ModelOptions
+    from talkinghead.renderers import ModelOptions, load
 
-    return AnimatorFactory(ModelOptions("warp"))
+    return load(ModelOptions("warp"))
 
 
 def file_key(path: str | os.PathLike) -> str:
@@ -164,8 +254,11 @@ class EditSetup:
         ~150 ms for everything) is a JPEG at display size; the final image is a PNG at the
         setup's full size, with fast compression (15 ms for 700 x 700 pixels, PIL's default
         takes 60)."""
-        path, params = (self.image.with_suffix(".jpg"), [cv2.IMWRITE_JPEG_QUALITY, 95]) if preview else \
-            (self.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        path, params = (
+            (self.image.with_suffix(".jpg"), [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if preview
+            else (self.image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        )
         with self.lock:
             path.parent.mkdir(parents=True, exist_ok=True)  # a session idle for KEEP_S lost its folder
             frame = (self.preview if preview else self.animator).frames(np.asarray(aus, np.float32)[None])[0]
@@ -179,11 +272,10 @@ def edit_setup(photo: str | os.PathLike | None, cached: EditSetup | None, workro
     key = file_key(path)
     if cached is not None and cached.key == key:
         return cached
-    factory = warp_factory()
-    portrait = Portrait.open(path, max_height=EDIT_MAX_HEIGHT, even_size=False, names=factory.au_names)
-    animator = factory.build(portrait)
+    renderer = warp_renderer()
+    portrait, animator = renderer.open(path, max_height=EDIT_MAX_HEIGHT, even_size=False)
     small = scaled(portrait, PREVIEW_HEIGHT)
-    preview = animator if small is portrait else factory.build(small)
+    preview = animator if small is portrait else renderer.build(small)
     return EditSetup(key, animator, preview, new_workdir(workroot) / f"{path.stem}_edited.png")
 
 
@@ -239,12 +331,14 @@ class LiveSession:
     StreamPost, the warp renderer) -> the newest frame. Set up once per photo; `restart`
     begins a new utterance when recording starts again."""
 
-    def __init__(self, photo: str | os.PathLike | None, fps: float = 25.0) -> None:
+    def __init__(self, photo: str | os.PathLike | None, fps: float | None = None) -> None:
+        """`fps` None: live's default."""
         from talkinghead.live.session import LiveOptions, load_engine
 
         path = check_upload(photo, "photo")
         self.key = file_key(path)
-        self.engine, _ = load_engine(str(path), LiveOptions(fps=fps, window=False, post=PostOptions(smooth_s=0.04)))
+        options = LiveOptions(window=False)
+        self.engine, _ = load_engine(str(path), replace(options, fps=fps or options.fps))
         self.restart()
 
     def restart(self) -> None:
