@@ -17,7 +17,6 @@ __all__ = [
     "export_weights",
     "load",
     "load_model",
-    "restore_training_state",
     "resume",
     "save_training_state",
 ]
@@ -80,15 +79,17 @@ def save_training_state(
     )
 
 
-def restore_training_state(
+def resume(
     path: str | os.PathLike,
     kind: str,
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     generators: dict[str, torch.Generator],
-) -> dict:
-    """Load a training checkpoint into unwrapped modules, optimizers and generators; returns
-    the checkpoint (for its step, rng and meta)."""
+) -> int:
+    """Continue a run exactly: load a training checkpoint into unwrapped modules, optimizers
+    and generators, restore the global RNG; its step."""
+    from actionunits.training import set_rng_state
+
     ckpt = load(path, kind)
     try:
         for k, m in modules.items():
@@ -101,19 +102,5 @@ def restore_training_state(
         ) from None
     for k, g in generators.items():
         g.set_state(ckpt["generators"][k])
-    return ckpt
-
-
-def resume(
-    path: str | os.PathLike,
-    kind: str,
-    modules: dict[str, nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
-    generators: dict[str, torch.Generator],
-) -> int:
-    """Continue a run exactly: restore its training state and the global RNG; its step."""
-    from actionunits.training import set_rng_state
-
-    ckpt = restore_training_state(path, kind, modules, optimizers, generators)
     set_rng_state(ckpt["rng"])
     return int(ckpt["step"])

@@ -8,6 +8,7 @@ keep the terms on comparable scales independent of crop size and batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -77,21 +78,31 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+class Critique(NamedTuple):
+    """D/C's verdict on a batch of syntheses: LSGAN scores and identity logits (None where
+    the variant has no D or no C), and the identities the syntheses should show."""
+
+    score: torch.Tensor | None
+    logits: torch.Tensor | None
+    labels: torch.Tensor
+
+    @classmethod
+    def of(cls, score: torch.Tensor | None, logits: torch.Tensor | None, labels: torch.Tensor) -> Critique:
+        """The verdict in fp32 (D/C may have run under bf16 autocast)."""
+        return cls(None if score is None else score.float(), None if logits is None else logits.float(), labels)
+
+
 def adversarial_terms(
-    terms: dict[str, torch.Tensor],
-    score_fake: torch.Tensor | None,
-    logits_fake: torch.Tensor | None,
-    labels: torch.Tensor,
-    w: LossWeights | RefinerWeights,
+    terms: dict[str, torch.Tensor], critique: Critique, w: LossWeights | RefinerWeights
 ) -> torch.Tensor | float:
     """The generator's share of eq. 10 from D/C (adversarial, identity) where the variant
     has them; adds each term to `terms` and returns their weighted sum."""
     total: torch.Tensor | float = 0.0
-    if w.use_discriminator and score_fake is not None:
-        terms["g_adv"] = lsgan_g_loss(score_fake)
+    if w.use_discriminator and critique.score is not None:
+        terms["g_adv"] = lsgan_g_loss(critique.score)
         total = total + w.adv * terms["g_adv"]
-    if w.use_classifier and logits_fake is not None:
-        terms["g_cls"] = cls_loss(logits_fake, labels)
+    if w.use_classifier and critique.logits is not None:
+        terms["g_cls"] = cls_loss(critique.logits, critique.labels)
         total = total + w.cls * terms["g_cls"]
     return total
 
@@ -118,9 +129,7 @@ def g_objective(
     f_synth: torch.Tensor,
     x_src: torch.Tensor,
     x_synth: torch.Tensor,
-    score_fake: torch.Tensor | None,
-    logits_fake: torch.Tensor | None,
-    labels: torch.Tensor,
+    critique: Critique,
     w: LossWeights,
     au_pred: torch.Tensor | None = None,
     au_requested: torch.Tensor | None = None,
@@ -132,7 +141,7 @@ def g_objective(
     if w.au_out > 0 and au_pred is not None:
         terms["au_out"] = au_output_loss(au_pred, au_requested)
         total = total + w.au_out * terms["au_out"]
-    terms["total"] = total + adversarial_terms(terms, score_fake, logits_fake, labels, w)
+    terms["total"] = total + adversarial_terms(terms, critique, w)
     return terms
 
 
@@ -210,9 +219,7 @@ def refiner_objective(
     target: torch.Tensor,
     attention: torch.Tensor,
     weight: torch.Tensor,
-    score_fake: torch.Tensor | None,
-    logits_fake: torch.Tensor | None,
-    labels: torch.Tensor,
+    critique: Critique,
     w: RefinerWeights,
     features: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -233,5 +240,5 @@ def refiner_objective(
     if w.fm > 0 and features is not None:
         terms["fm"] = feature_matching(*features)
         total = total + w.fm * terms["fm"]
-    terms["total"] = total + adversarial_terms(terms, score_fake, logits_fake, labels, w)
+    terms["total"] = total + adversarial_terms(terms, critique, w)
     return terms

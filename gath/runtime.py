@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +14,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from actionunits.checkpoint import resolve_device
+from actionunits.training import rng_state
+from gath.checkpoint import save_training_state
 
 
 @dataclass
@@ -48,6 +51,26 @@ class Runtime:
     def to_input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def saver(
+        self,
+        path: str | os.PathLike,
+        kind: str,
+        modules: dict[str, nn.Module],
+        optimizers: dict,
+        generators: dict,
+        config: dict,
+        meta: dict,
+    ) -> Callable[[int], None]:
+        """The `save(step)` a TrainLoop calls: the whole training state (`resume` continues
+        from it exactly), the modules unwrapped from DDP, written by the main rank only."""
+
+        def save(step: int) -> None:
+            if self.is_main:
+                nets = {k: unwrap(m) for k, m in modules.items()}
+                save_training_state(path, kind, step, nets, optimizers, generators, rng_state(), config, meta)
+
+        return save
+
 
 def setup_runtime(device: str, precision: str, channels_last: str | bool, compile: bool) -> Runtime:
     """One process per GPU under torchrun (WORLD_SIZE set), else a single process."""
@@ -76,6 +99,13 @@ def setup_runtime(device: str, precision: str, channels_last: str | bool, compil
 def shutdown(runtime: Runtime) -> None:
     if runtime.world_size > 1 and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def descend(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """One optimizer step on `terms["total"]`; the terms, detached, named `prefix/term` for the log."""
+    terms["total"].backward()
+    opt.step()
+    return {f"{prefix}/{k}": v.detach() for k, v in terms.items()}
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -11,12 +11,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from actionunits.training import TrainLoop, rng_state
-from gath.checkpoint import export_weights, load_model, resume, save_training_state
+from actionunits.training import TrainLoop
+from gath.checkpoint import export_weights, load_model, resume
 from gath.data import Augment, Batcher, load_source_set, load_target_set, mix_target_into_source, to_unit_range
-from gath.losses import LossWeights, RefinerWeights, d_objective, g_objective
+from gath.losses import Critique, LossWeights, RefinerWeights, d_objective, g_objective
 from gath.models import AUEstimator, DiscriminatorClassifier, Generator
-from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
+from gath.runtime import Runtime, descend, image_grid, setup_runtime, shutdown, unwrap
 
 KIND = "gath_training"
 
@@ -62,9 +62,7 @@ def d_step(
     terms = d_objective(
         scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None, labels, w
     )
-    terms["total"].backward()
-    opt.step()
-    return {f"d/{k}": v.detach() for k, v in terms.items()}
+    return descend(opt, terms, "d")
 
 
 def g_step(
@@ -96,16 +94,12 @@ def g_step(
         f_synth.float(),
         x_src.float(),
         x_fake.float(),
-        score_fake.float() if score_fake is not None else None,
-        logits_fake.float() if logits_fake is not None else None,
-        labels,
+        Critique.of(score_fake, logits_fake, labels),
         w,
         au_pred.float() if au_pred is not None else None,
         e_tgt,
     )
-    terms["total"].backward()
-    opt.step()
-    return {f"g/{k}": v.detach() for k, v in terms.items()}
+    return descend(opt, terms, "g")
 
 
 def train_step(
@@ -203,19 +197,7 @@ def train_gath(cfg: DictConfig) -> Path:
         "exclude_speakers": held_out,
     }
 
-    def save(step: int) -> None:
-        if rt.is_main:
-            save_training_state(
-                ckpt_path,
-                KIND,
-                step,
-                {k: unwrap(m) for k, m in modules.items()},
-                optimizers,
-                generators,
-                rng_state(),
-                OmegaConf.to_container(cfg),
-                meta,
-            )
+    save = rt.saver(ckpt_path, KIND, modules, optimizers, generators, OmegaConf.to_container(cfg), meta)
 
     with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:
         for step in loop:

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from actionunits.training import TrainLoop, rng_state
-from gath.checkpoint import export_weights, resume, save_training_state
+from actionunits.training import TrainLoop
+from gath.checkpoint import export_weights, resume
 from gath.data import Augment, Batcher, TargetSet, load_target_set, split_by_speaker, to_unit_range
 from gath.losses import aue_loss
 from gath.models import AUEstimator
@@ -72,19 +72,8 @@ def train_aue(cfg: DictConfig) -> Path:
     meta = {"au_names": list(train_set.au_names), "crop_size": crop, "val_speakers": val_set.present_speakers()}
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
 
-    def save(step: int) -> None:
-        if rt.is_main:
-            save_training_state(
-                ckpt_path,
-                KIND,
-                step,
-                {"aue": unwrap(net)},
-                {"opt": opt},
-                {"batches": batches.gen},
-                rng_state(),
-                OmegaConf.to_container(cfg),
-                meta,
-            )
+    run_config = OmegaConf.to_container(cfg)
+    save = rt.saver(ckpt_path, KIND, {"aue": net}, {"opt": opt}, {"batches": batches.gen}, run_config, meta)
 
     with TrainLoop(run_dir, cfg.train.steps, step, "aue", cfg.train.checkpoint_every, save, rt.is_main) as loop:
         for step in loop:

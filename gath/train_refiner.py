@@ -15,10 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from actionunits import mirror_permutation
-from actionunits.training import TrainLoop, rng_state
-from gath.checkpoint import export_weights, load_model, resume, save_training_state
+from actionunits.training import TrainLoop
+from gath.checkpoint import export_weights, load_model, resume
 from gath.data import Batcher, PairSet, RefinerPairs, load_pairs
 from gath.losses import (
+    Critique,
     RefinerWeights,
     d_objective,
     laplacian_energy,
@@ -28,7 +29,7 @@ from gath.losses import (
     weighted_l1,
 )
 from gath.models import WarpRefiner
-from gath.runtime import Runtime, image_grid, setup_runtime, shutdown, unwrap
+from gath.runtime import Runtime, descend, image_grid, setup_runtime, shutdown, unwrap
 from gath.train import frozen, with_adversary
 
 KIND = "gath_w_training"
@@ -72,9 +73,7 @@ def d_step(
     terms = d_objective(
         scores[:n].float(), scores[n:].float(), logits[:n].float() if logits is not None else None, b.speaker, w
     )
-    terms["total"].backward()
-    opt.step()
-    return {f"d/{k}": v.detach() for k, v in terms.items()}
+    return descend(opt, terms, "d")
 
 
 def g_step(
@@ -105,15 +104,11 @@ def g_step(
         b.target,
         attention.float(),
         weight,
-        score.float() if score is not None else None,
-        logits.float() if logits is not None else None,
-        b.speaker,
+        Critique.of(score, logits, b.speaker),
         w,
         features,
     )
-    terms["total"].backward()
-    opt.step()
-    return {f"g/{k}": v.detach() for k, v in terms.items()}
+    return descend(opt, terms, "g")
 
 
 def train_step(
@@ -206,19 +201,7 @@ def train_gath_w(cfg: DictConfig) -> Path:
         "variant": cfg.variant,
     }
 
-    def save(step: int) -> None:
-        if rt.is_main:
-            save_training_state(
-                ckpt_path,
-                KIND,
-                step,
-                {k: unwrap(m) for k, m in nets.items()},
-                optimizers,
-                generators,
-                rng_state(),
-                OmegaConf.to_container(cfg),
-                meta,
-            )
+    save = rt.saver(ckpt_path, KIND, nets, optimizers, generators, OmegaConf.to_container(cfg), meta)
 
     per_rank = max(1, cfg.train.batch_size // rt.world_size)
     with TrainLoop(run_dir, cfg.train.steps, step, cfg.variant, cfg.train.checkpoint_every, save, rt.is_main) as loop:

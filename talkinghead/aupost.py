@@ -69,20 +69,10 @@ EMOTIONS: dict[str, dict[str, float]] = {
     },
 }
 
-# The AUs speech drives; the rest keep the photo's expression when a base is given.
-SPEECH_AUS = (
-    "jawOpen",
-    "mouthClose",
-    "mouthPucker",
-    "mouthFunnel",
-    "mouthStretchLeft",
-    "mouthStretchRight",
-    "mouthPressLeft",
-    "mouthPressRight",
-    "mouthUpperUpLeft",
-    "mouthUpperUpRight",
-    "mouthLowerDownLeft",
-    "mouthLowerDownRight",
+# The AUs speech drives: the jaw and the mouth but its smile and frown, which stay the
+# photo's expression (as every AU not driven does when a base is given).
+SPEECH_AUS = tuple(
+    n for n in AU_NAMES if n.startswith(("jaw", "mouth")) and not n.startswith(("mouthSmile", "mouthFrown"))
 )
 BLINK_AUS = ("eyeBlinkLeft", "eyeBlinkRight")
 IDLE_AUS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from talkinghead.errors import UserError
 from talkinghead.options import add_options, from_args
@@ -219,13 +220,6 @@ def _add_video_command_options(p: argparse.ArgumentParser, speech: bool = False)
     add_options(p, "output", RenderOptions(), VIDEO_OUTPUT)
 
 
-def _command(sub, name: str, func, **kwargs) -> argparse.ArgumentParser:
-    """A sub-command's parser whose handler is `func`."""
-    p = sub.add_parser(name, **kwargs)
-    p.set_defaults(func=func)
-    return p
-
-
 def _data_root() -> str:
     from talkinghead.data_root import data_root
 
@@ -238,115 +232,67 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from importlib.metadata import version
-
-    from talkinghead.aupost import PostOptions
-    from talkinghead.commands.edit import EditOptions
+def _train_arguments(p: argparse.ArgumentParser) -> None:
     from talkinghead.commands.train import TRAINER_NAMES
-    from talkinghead.live import LiveOptions
-    from talkinghead.renderers import ModelOptions
 
-    p = argparse.ArgumentParser(prog="talkinghead", description="Make a still portrait talk.")
-    p.add_argument("--version", action="version", version=f"talkinghead {version('talkinghead')}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument("model", choices=TRAINER_NAMES, help="which model to train")
+    p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
 
-    t = _command(
-        sub,
-        "train",
-        _train,
-        help="train a model (hydra overrides after the model name)",
-        description="Train a model with the shipped hydra configs; append overrides such as "
-        "train.steps=100 experiment=gath_c data=prepared data.root=DIR.",
-    )
-    t.add_argument("model", choices=TRAINER_NAMES, help="which model to train")
-    t.add_argument("overrides", nargs="*", help="hydra overrides, e.g. train.batch_size=32")
 
-    r = _command(
-        sub,
-        "render",
-        _render,
-        help="photo + speech -> lip-synced talking video",
-        description="Make the face in a photo say the speech in an audio file (H.264 + AAC).",
-    )
-    r.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
-    r.add_argument("--audio", help="speech (wav, mp3, flac, m4a, ...); muxed into the video")
-    r.add_argument(
+def _render_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    p.add_argument("--audio", help="speech (wav, mp3, flac, m4a, ...); muxed into the video")
+    p.add_argument(
         "--au-csv",
         metavar="CSV",
         help="drive the face from an AU CSV (this project's format or an ARKit blendshape CSV) instead of the speech",
     )
-    r.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
-    _add_video_command_options(r, speech=True)
+    p.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
+    _add_video_command_options(p, speech=True)
 
-    e = _command(
-        sub,
-        "edit",
-        _edit,
-        help="set facial AUs of a photo (expression editing)",
-        description="Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
-        "AUs not given keep the values the photo shows (all 0 with --neutral).",
-    )
-    e.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
-    e.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
-    _add_model_options(e)
-    add_options(e, "expression", PostOptions(), STILL_POST)
-    add_options(e, "output", EditOptions(), ("size", "face_index", "crop_only", "enhance", "quiet"))
 
-    v = _command(
-        sub,
-        "reenact",
-        _reenact,
-        help="photo + driving video -> the photo makes the driver's faces",
-        description="Track the AUs of the face in a driving video and render them on the photo, "
-        "with the driving video's audio.",
-    )
-    v.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
-    v.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
-    v.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
-    v.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
-    _add_video_command_options(v)
+def _edit_arguments(p: argparse.ArgumentParser) -> None:
+    from talkinghead.aupost import PostOptions
+    from talkinghead.commands.edit import EditOptions
 
-    d = _command(
-        sub,
-        "demo",
-        _demo,
-        help="render the bundled example (no arguments needed)",
-        description="Render the bundled portrait saying the bundled speech.",
-    )
-    d.add_argument(
+    p.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    p.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
+    _add_model_options(p)
+    add_options(p, "expression", PostOptions(), STILL_POST)
+    add_options(p, "output", EditOptions(), ("size", "face_index", "crop_only", "enhance", "quiet"))
+
+
+def _reenact_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
+    p.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
+    p.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
+    p.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
+    _add_video_command_options(p)
+
+
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "-o",
         "--output",
         help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, else ~/talkinghead-output/)",
     )
-    _add_video_command_options(d, speech=True)
+    _add_video_command_options(p, speech=True)
 
-    lv = _command(
-        sub,
-        "live",
-        _live,
-        help="talk into the microphone and watch the portrait speak, in real time",
-        description="Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local "
-        "web page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
-        "recording.",
-    )
-    lv.add_argument("--photo", help="portrait (jpg, png, ...)")
-    lv.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
-    add_options(lv, "session", LiveOptions(), ("input_device", "serve", "record", "window", "duration"))
-    _add_model_options(lv)
-    add_options(lv, "expression", LiveOptions().post, SPEECH_POST + ("smooth_s",))
-    add_options(lv, "output", LiveOptions(), ("size", "face_index", "fps", "quiet"))
 
-    pr = _command(
-        sub,
-        "prepare",
-        _prepare,
-        help="build a training dataset from photo folders and videos",
-        description="Align faces, track AUs and extract audio into the prepared dataset format "
-        "(docs/dataset-format.md). Resumable: run again to continue or extend.",
-    )
-    pr.add_argument("output", help="dataset folder to create or extend")
-    pr.add_argument(
+def _live_arguments(p: argparse.ArgumentParser) -> None:
+    from talkinghead.live import LiveOptions
+
+    p.add_argument("--photo", help="portrait (jpg, png, ...)")
+    p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
+    add_options(p, "session", LiveOptions(), ("input_device", "serve", "record", "window", "duration"))
+    _add_model_options(p)
+    add_options(p, "expression", LiveOptions().post, SPEECH_POST + ("smooth_s",))
+    add_options(p, "output", LiveOptions(), ("size", "face_index", "fps", "quiet"))
+
+
+def _prepare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("output", help="dataset folder to create or extend")
+    p.add_argument(
         "--source",
         action="append",
         default=[],
@@ -354,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="photo folder for the source set; identities from DIR/identities.csv, sub-folders, "
         "or file names like Name_0001.jpg (repeatable)",
     )
-    pr.add_argument(
+    p.add_argument(
         "--target",
         action="append",
         default=[],
@@ -362,93 +308,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of videos (or one video) for the target set; speakers from a manifest.csv, "
         "=SPEAKER, or one per clip (repeatable)",
     )
-    pr.add_argument(
+    p.add_argument(
         "--shared-data",
         nargs="?",
         const=str(_data_root()),
         metavar="ROOT",
         help="add every face folder and video of the shared data (default root: %(const)s)",
     )
-    pr.add_argument("--crop-size", type=int, default=100, help="aligned crop size in pixels (default 100)")
-    pr.add_argument("--fps", type=float, default=25.0, help="frame rate sampled from videos (default 25)")
-    pr.add_argument("--workers", type=int, default=_cpu_count(), help="parallel processes (default: all cores)")
-    pr.add_argument(
+    p.add_argument("--crop-size", type=int, default=100, help="aligned crop size in pixels (default 100)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate sampled from videos (default 25)")
+    p.add_argument("--workers", type=int, default=_cpu_count(), help="parallel processes (default: all cores)")
+    p.add_argument(
         "--population-neutral",
         action="store_true",
         help="measure AUs from the population's neutral face, not each clip's own rest face",
     )
-    pr.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
-    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--limit", type=int, help="at most this many files per folder (quick trials)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    pk = _command(
-        sub,
-        "pack",
-        _pack,
-        help="a size-budgeted subset of a prepared dataset (for a GPU machine)",
-        description="Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
-        "repeated identities first among the stills, every clip and speaker with frames "
-        "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').",
-    )
-    pk.add_argument("source", help="prepared dataset (talkinghead prepare)")
-    pk.add_argument("output", help="pack folder to write (an older pack there is replaced)")
-    pk.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
-    pk.add_argument("--max-mb", type=float, default=56.0, help="size budget in MiB (default 56)")
-    pk.add_argument(
+
+def _pack_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="prepared dataset (talkinghead prepare)")
+    p.add_argument("output", help="pack folder to write (an older pack there is replaced)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the still and frame choice")
+    p.add_argument("--max-mb", type=float, default=56.0, help="size budget in MiB (default 56)")
+    p.add_argument(
         "--source-share",
         type=float,
         default=0.35,
         help="share of the budget for source stills (default 0.35; the rest goes to target clips)",
     )
-    pk.add_argument(
+    p.add_argument(
         "--no-audio", action="store_true", help="drop audio (default: kept when it fits in half of the target budget)"
     )
-    pk.add_argument(
+    p.add_argument(
         "--jpeg-quality",
         type=int,
         metavar="Q",
         help="re-encode images as JPEG at quality Q (default: copy them as they are)",
     )
-    pk.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    tr = _command(
-        sub,
-        "track",
-        _track,
-        help="export the AU series of a video (CSV, optional plot)",
-        description="Track the face in a video and write one row of AU coefficients per frame.",
-    )
-    tr.add_argument("video", help="video with a face")
-    tr.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
-    tr.add_argument("--plot", metavar="PNG", help="also plot the main coefficients over time")
-    tr.add_argument("--fps", type=float, help="sample at this frame rate (default: the video's)")
-    tr.add_argument(
+
+def _track_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="video with a face")
+    p.add_argument("-o", "--output", required=True, help="CSV to write (time,valid,<AU names>)")
+    p.add_argument("--plot", metavar="PNG", help="also plot the main coefficients over time")
+    p.add_argument("--fps", type=float, help="sample at this frame rate (default: the video's)")
+    p.add_argument(
         "--population-neutral",
         action="store_true",
         help="measure AUs from the population's neutral face, not the clip's own rest face",
     )
-    tr.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
+    p.add_argument("--no-smooth", action="store_true", help="no temporal smoothing")
 
-    ap = _command(
-        sub,
-        "app",
-        _app,
-        help="the browser app: render, edit, live and track in a local web page",
-        description="Start a local Gradio app (offline) with Render, Edit, Live and Track tabs and "
-        "the /render, /edit and /track API (docs/app.md). Ctrl+C stops it.",
-    )
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    ap.add_argument("--port", type=int, default=7860, help="port (default 7860)")
 
-    ev = _command(
-        sub,
-        "eval",
-        _eval,
-        help="the paper's evaluation on held-out speakers and unseen faces",
-        description="Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
-        "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
-        "writes eval.json, report.md, plots and grid.png (docs/eval.md).",
-    )
-    ev.add_argument(
+def _app_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+
+
+def _eval_arguments(p: argparse.ArgumentParser) -> None:
+    from talkinghead.renderers import ModelOptions
+
+    p.add_argument(
         "--variant",
         action="append",
         metavar="NAME=PATH",
@@ -457,31 +380,125 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable, e.g. warp=warp w=runs/gath_w/refiner.pt gath=runs/gath (default: the warp "
         "renderer and the shipped GATH generator)",
     )
-    ev.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
-    ev.add_argument(
+    p.add_argument("--audio2au", metavar="PT", help="audio2au checkpoint (default: the shipped one)")
+    p.add_argument(
         "--data",
         default=os.environ.get("TALKINGHEAD_PREPARED", "runs/prepared"),
         help="prepared dataset (talkinghead prepare; default %(default)s)",
     )
-    ev.add_argument(
+    p.add_argument(
         "--speakers",
         nargs="+",
         metavar="GLOB",
         help="held-out speakers (default: audio2au's validation and test speakers of the shared data)",
     )
-    ev.add_argument(
+    p.add_argument(
         "--portraits",
         metavar="DIR",
         help="unseen faces for inter-class pairs, identity and controllability (default: <data root>/portraits)",
     )
-    ev.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
-    ev.add_argument(
+    p.add_argument("--pairs", type=int, default=8, help="target frames per source and per portrait (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the frame choice")
+    p.add_argument(
         "--sync-only", action="store_true", help="only audio2au lip sync (seconds; no renderers, faces or portraits)"
     )
-    add_options(ev, "device", ModelOptions(), ("device",))
-    ev.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
-    ev.add_argument("--quiet", action="store_true", help="no progress output")
+    add_options(p, "device", ModelOptions(), ("device",))
+    p.add_argument("-o", "--output", default="reports/eval", help="report folder (default reports/eval)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+# Each command: its handler, its arguments, its line in `talkinghead --help` and the description
+# on its page.
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str, str]] = {
+    "train": (
+        _train,
+        _train_arguments,
+        "train a model (hydra overrides after the model name)",
+        "Train a model with the shipped hydra configs; append overrides such as "
+        "train.steps=100 experiment=gath_c data=prepared data.root=DIR.",
+    ),
+    "render": (
+        _render,
+        _render_arguments,
+        "photo + speech -> lip-synced talking video",
+        "Make the face in a photo say the speech in an audio file (H.264 + AAC).",
+    ),
+    "edit": (
+        _edit,
+        _edit_arguments,
+        "set facial AUs of a photo (expression editing)",
+        "Re-render a portrait with some AUs set, e.g. --au jawOpen=0.6,mouthSmileLeft=0.8; "
+        "AUs not given keep the values the photo shows (all 0 with --neutral).",
+    ),
+    "reenact": (
+        _reenact,
+        _reenact_arguments,
+        "photo + driving video -> the photo makes the driver's faces",
+        "Track the AUs of the face in a driving video and render them on the photo, with the driving video's audio.",
+    ),
+    "demo": (
+        _demo,
+        _demo_arguments,
+        "render the bundled example (no arguments needed)",
+        "Render the bundled portrait saying the bundled speech.",
+    ),
+    "live": (
+        _live,
+        _live_arguments,
+        "talk into the microphone and watch the portrait speak, in real time",
+        "Microphone -> streaming audio2au -> the warp renderer (or GATH) -> a window (default), a local "
+        "web page (--serve) and/or a recording (--record). Ctrl+C stops and finishes the "
+        "recording.",
+    ),
+    "prepare": (
+        _prepare,
+        _prepare_arguments,
+        "build a training dataset from photo folders and videos",
+        "Align faces, track AUs and extract audio into the prepared dataset format "
+        "(docs/dataset-format.md). Resumable: run again to continue or extend.",
+    ),
+    "pack": (
+        _pack,
+        _pack_arguments,
+        "a size-budgeted subset of a prepared dataset (for a GPU machine)",
+        "Copy a subset of a prepared dataset, same format, under --max-mb: colour and "
+        "repeated identities first among the stills, every clip and speaker with frames "
+        "subsampled (docs/dataset-format.md, 'Packs for a GPU machine').",
+    ),
+    "track": (
+        _track,
+        _track_arguments,
+        "export the AU series of a video (CSV, optional plot)",
+        "Track the face in a video and write one row of AU coefficients per frame.",
+    ),
+    "app": (
+        _app,
+        _app_arguments,
+        "the browser app: render, reenact, edit, live and track in a local web page",
+        "Start a local Gradio app (offline) with Render, Reenact, Edit, Live and Track tabs and "
+        "the /render, /reenact, /edit and /track API (docs/app.md). Ctrl+C stops it.",
+    ),
+    "eval": (
+        _eval,
+        _eval_arguments,
+        "the paper's evaluation on held-out speakers and unseen faces",
+        "Pixel and AU errors of intra- and inter-class syntheses (the GATH paper's "
+        "Tables 1-3), identity preservation, AU controllability and audio2au lip sync; "
+        "writes eval.json, report.md, plots and grid.png (docs/eval.md).",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
+    p = argparse.ArgumentParser(prog="talkinghead", description="Make a still portrait talk.")
+    p.add_argument("--version", action="version", version=f"talkinghead {version('talkinghead')}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (func, arguments, help, description) in COMMANDS.items():
+        command = sub.add_parser(name, help=help, description=description)
+        command.set_defaults(func=func)
+        arguments(command)
     return p
 
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from actionunits import AU_NAMES
 from talkinghead.errors import UserError
+from talkinghead.options import option
+
+
+def face_index_option() -> Any:
+    """The option of every command that opens a photo: which of its faces to animate."""
+    return option(None, "which face when the photo has several (0 = largest)")
 
 
 def even(n: int) -> int:

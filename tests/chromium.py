@@ -24,6 +24,17 @@ OFFLINE_FLAGS = [
     "--proxy-bypass-list=127.0.0.1",
 ]
 FAKE_MIC_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+# A quiet headless browser: no GPU, no first-run pages, no background fetches or updates.
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str | None:
@@ -43,14 +54,7 @@ class Chromium:
         self.proc = subprocess.Popen(
             [
                 chromium_path(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-quic",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS_FLAGS,
                 "--disable-default-apps",
                 "--autoplay-policy=no-user-gesture-required",
                 f"--user-data-dir={profile}",

@@ -561,6 +561,24 @@ def text_of(page: Chromium, elem_id: str) -> str:
     return page.evaluate(f"(document.querySelector('#{elem_id} textarea, #{elem_id} input') || {{}}).value || ''")
 
 
+def wait_for_results(page: Chromium, tab: str) -> None:
+    """Waits until the TAB tab shows its video, AU plot and CSV link."""
+    page.wait_for(
+        f"document.querySelector('#{tab}-video video') && document.querySelector('#{tab}-plot img')"
+        f" && document.querySelector('#{tab}-csv a')",
+        120,
+    )
+
+
+def video_duration(page: Chromium, tab: str) -> float:
+    """The duration of the TAB tab's video, once the player knows it."""
+    return page.wait_for(
+        f"document.querySelector('#{tab}-video video').readyState >= 1 && "
+        f"document.querySelector('#{tab}-video video').duration",
+        20,
+    )
+
+
 @pytest.mark.slow
 def test_page_render_tab_shows_progress_then_video_plot_and_csv(page, shared_data, tmp_path):
     show_tab(page, "Render")
@@ -576,19 +594,11 @@ def test_page_render_tab_shows_progress_then_video_plot_and_csv(page, shared_dat
     moving = r"/\b([1-9]\d*)\/(\d+) frames/.exec((document.querySelector('#render-video .wrap') || {}).innerText)"
     done, total = map(int, page.wait_for(f"(m => m && +m[1] < +m[2] && [m[1], m[2]])({moving})", 60, 0.02))
     assert 0 < done < total == 126
-    page.wait_for(
-        "document.querySelector('#render-video video') && document.querySelector('#render-plot img')"
-        " && document.querySelector('#render-csv a')",
-        120,
-    )
+    wait_for_results(page, "render")
     assert page.evaluate("document.querySelector('#render-csv').innerText").strip().endswith(
         ".csv"
     ) or ".csv" in page.evaluate("document.querySelector('#render-csv').innerText")
-    assert page.wait_for(
-        "document.querySelector('#render-video video').readyState >= 1 && "
-        "document.querySelector('#render-video video').duration",
-        20,
-    ) == pytest.approx(5.0, abs=0.3)
+    assert video_duration(page, "render") == pytest.approx(5.0, abs=0.3)
     screenshot(page, "render", tmp_path)
 
 
@@ -607,16 +617,8 @@ def test_page_reenact_tab_shows_progress_then_the_video(page, shared_data, tmp_p
     page.wait_for(
         r"/\b[1-9]\d*\/75 frames/.test((document.querySelector('#reenact-video .wrap') || {}).innerText)", 90, 0.02
     )
-    page.wait_for(
-        "document.querySelector('#reenact-video video') && document.querySelector('#reenact-plot img')"
-        " && document.querySelector('#reenact-csv a')",
-        120,
-    )
-    assert page.wait_for(
-        "document.querySelector('#reenact-video video').readyState >= 1 && "
-        "document.querySelector('#reenact-video video').duration",
-        20,
-    ) == pytest.approx(3.0, abs=0.1)
+    wait_for_results(page, "reenact")
+    assert video_duration(page, "reenact") == pytest.approx(3.0, abs=0.1)
     screenshot(page, "reenact", tmp_path)
 
 

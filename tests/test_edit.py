@@ -20,21 +20,14 @@ def tiny(tmp_path_factory) -> Path:
     return make_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
+def edit(photo: Path, out: Path, checkpoint: Path, *options: str) -> int:
+    """Runs `talkinghead edit --photo PHOTO -o OUT --checkpoint CHECKPOINT OPTIONS...`."""
+    return main(["edit", "--photo", str(photo), "-o", str(out), "--checkpoint", str(checkpoint), *options])
+
+
 def test_edit_writes_image_of_photo_size(shared_data, tiny, tmp_path, capsys):
     out = tmp_path / "edited.png"
-    rc = main(
-        [
-            "edit",
-            "--photo",
-            str(shared_data / PHOTO),
-            "--au",
-            "jawOpen=0.6,mouthSmileLeft=0.8",
-            "-o",
-            str(out),
-            "--checkpoint",
-            str(tiny),
-        ]
-    )
+    rc = edit(shared_data / PHOTO, out, tiny, "--au", "jawOpen=0.6,mouthSmileLeft=0.8")
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert "jawOpen=0.60" in stdout and "mouthSmileLeft=0.80" in stdout
@@ -50,24 +43,7 @@ def test_edit_writes_image_of_photo_size(shared_data, tiny, tmp_path, capsys):
 
 def test_edit_neutral_crop_only(shared_data, tiny, tmp_path, capsys):
     out = tmp_path / "neutral.jpg"
-    rc = main(
-        [
-            "edit",
-            "--photo",
-            str(shared_data / PHOTO),
-            "--neutral",
-            "--crop-only",
-            "--size",
-            "64",
-            "-o",
-            str(out),
-            "--checkpoint",
-            str(tiny),
-            "--generator",
-            "gath",
-            "--enhance",
-        ]
-    )
+    rc = edit(shared_data / PHOTO, out, tiny, *"--neutral --crop-only --size 64 --generator gath --enhance".split())
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     assert "all AUs 0" in stdout
@@ -104,21 +80,7 @@ def test_jaw_open_edit_opens_the_mouth(shared_data, tmp_path, capsys):
     jaw = {}
     for value in (0.0, 1.0):
         out = tmp_path / f"jaw{value}.png"
-        rc = main(
-            [
-                "edit",
-                "--photo",
-                str(shared_data / PHOTO),
-                "--neutral",
-                "--au",
-                f"jawOpen={value}",
-                "-o",
-                str(out),
-                "--checkpoint",
-                str(weights),
-                "--quiet",
-            ]
-        )
+        rc = edit(shared_data / PHOTO, out, weights, "--neutral", "--au", f"jawOpen={value}", "--quiet")
         assert rc == 0, capsys.readouterr().err
         aus = tracker.track_image(read_image(out))
         assert aus is not None, "the tracker lost the edited face"

@@ -28,7 +28,7 @@ def test_objectives_follow_eqs_9_and_10_and_the_ablations():
     score = torch.rand(2, 1, 2, 2)
     logits, labels = torch.randn(2, 3), torch.tensor([0, 2])
     w = LossWeights()
-    g = losses.g_objective(f1, f2, x1, x2, score, logits, labels, w)
+    g = losses.g_objective(f1, f2, x1, x2, losses.Critique(score, logits, labels), w)
     expected = (
         losses.au_loss(f1, f2)
         + losses.rec_loss(x1, x2)
@@ -38,7 +38,7 @@ def test_objectives_follow_eqs_9_and_10_and_the_ablations():
     )
     assert g["total"].item() == pytest.approx(expected.item())
     dc = LossWeights(use_discriminator=False, use_classifier=False)
-    g_dc = losses.g_objective(f1, f2, x1, x2, score, logits, labels, dc)
+    g_dc = losses.g_objective(f1, f2, x1, x2, losses.Critique(score, logits, labels), dc)
     assert set(g_dc) == {"au", "rec", "tv", "total"}
     assert g_dc["total"].item() == pytest.approx(
         (losses.au_loss(f1, f2) + losses.rec_loss(x1, x2) + losses.tv_loss(x2)).item()
@@ -56,9 +56,10 @@ def test_au_output_term_adds_only_when_weighted():
     f1, f2, x1, x2 = (torch.rand(2, 3, 4, 4) for _ in range(4))
     pred, requested = torch.tensor([[0.2, 0.9]]), torch.tensor([[0.0, 1.0]])
     assert losses.au_output_loss(pred, requested).item() == pytest.approx((0.04 + 0.01) / 2)
-    off = losses.g_objective(f1, f2, x1, x2, None, None, torch.tensor([0]), LossWeights(), pred, requested)
+    no_critique = losses.Critique(None, None, torch.tensor([0]))
+    off = losses.g_objective(f1, f2, x1, x2, no_critique, LossWeights(), pred, requested)
     assert "au_out" not in off  # the paper's objective by default
-    on = losses.g_objective(f1, f2, x1, x2, None, None, torch.tensor([0]), LossWeights(au_out=10.0), pred, requested)
+    on = losses.g_objective(f1, f2, x1, x2, no_critique, LossWeights(au_out=10.0), pred, requested)
     assert on["total"].item() == pytest.approx(off["total"].item() + 10 * (0.04 + 0.01) / 2)
 
 
@@ -93,7 +94,7 @@ def test_refiner_objective_adds_feature_matching_only_when_weighted():
     out, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
     attention, weight = torch.rand(2, 1, 8, 8), torch.ones(2, 1, 8, 8)
     feats = [torch.rand(2, 4, 4, 4)], [torch.rand(2, 4, 4, 4)]
-    args = (out, target, attention, weight, None, None, torch.tensor([0, 1]))
+    args = (out, target, attention, weight, losses.Critique(None, None, torch.tensor([0, 1])))
     off = losses.refiner_objective(*args, losses.RefinerWeights(), feats)
     on = losses.refiner_objective(*args, losses.RefinerWeights(fm=2.0), feats)
     assert "fm" not in off

@@ -26,6 +26,12 @@ TINY = [
     "train.batch_size=8",
     "device=cpu",
 ]
+TRAIN_GATH = ["-m", "talkinghead.cli", "train", "gath"]  # after a Python interpreter
+
+
+def gath_overrides(dataset: Path, run_dir: Path, aue_checkpoint: Path) -> list[str]:
+    """The overrides every GATH run here needs: its data, its run folder and its AU estimator."""
+    return [f"data.root={dataset}", f"run_dir={run_dir}", f"aue_checkpoint={aue_checkpoint}"]
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +119,7 @@ def test_training_lowers_rec_and_au_losses(synthetic_dataset, aue_checkpoint, tm
     run_training(
         "gath",
         [
-            f"data.root={synthetic_dataset}",
-            f"run_dir={tmp_path}",
-            f"aue_checkpoint={aue_checkpoint}",
+            *gath_overrides(synthetic_dataset, tmp_path, aue_checkpoint),
             "train.steps=200",
             "train.log_every=1",
             "train.checkpoint_every=1000",
@@ -203,28 +207,13 @@ def test_corrupt_missing_and_mismatched_checkpoints_are_clear_errors(aue_checkpo
 
 @pytest.mark.slow
 def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "talkinghead.cli",
-            "train",
-            "gath",
-            f"data.root={synthetic_dataset}",
-            f"run_dir={tmp_path}",
-            f"aue_checkpoint={tmp_path / 'missing.pt'}",
-            "device=cpu",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    overrides = gath_overrides(synthetic_dataset, tmp_path, tmp_path / "missing.pt")
+    r = subprocess.run([sys.executable, *TRAIN_GATH, *overrides, "device=cpu"], capture_output=True, text=True)
     assert r.returncode == 2
     assert (
         r.stderr.strip().count("\n") == 0 and "no AU estimator at" in r.stderr and "talkinghead train aue" in r.stderr
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "talkinghead.cli", "train", "gath", "train.nope=1"], capture_output=True, text=True
-    )
+    r = subprocess.run([sys.executable, *TRAIN_GATH, "train.nope=1"], capture_output=True, text=True)
     assert r.returncode == 2 and "bad config override" in r.stderr
 
 
@@ -232,23 +221,9 @@ def test_cli_reports_missing_aue_as_one_line(synthetic_dataset, tmp_path):
 def test_torchrun_ddp_on_cpu(synthetic_dataset, aue_checkpoint, tmp_path):
     """Two gloo processes: same code path as multi-GPU DDP."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531"]
     r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node=2",
-            "--master_port=29531",
-            "-m",
-            "talkinghead.cli",
-            "train",
-            "gath",
-            f"data.root={synthetic_dataset}",
-            f"run_dir={tmp_path}",
-            f"aue_checkpoint={aue_checkpoint}",
-            "train.steps=3",
-            *TINY,
-        ],
+        [*torchrun, *TRAIN_GATH, *gath_overrides(synthetic_dataset, tmp_path, aue_checkpoint), "train.steps=3", *TINY],
         capture_output=True,
         text=True,
         env=env,

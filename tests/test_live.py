@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from chromium import HEADLESS_FLAGS, chromium_path
 from media_probe import probe
 
 from actionunits import AU_NAMES
@@ -34,6 +35,11 @@ from talkinghead.live.audio_input import FileSource, MicSource
 
 PHOTO = "portraits/video_retalking_1.png"
 JAW = AU_NAMES.index("jawOpen")
+
+
+def live_command(shared_data: Path, *options: str) -> list[str]:
+    """`python -m talkinghead.cli live --photo PHOTO OPTIONS...`, for a process of its own."""
+    return [sys.executable, "-m", "talkinghead.cli", "live", "--photo", str(shared_data / PHOTO), *options]
 
 
 def free_port() -> int:
@@ -209,27 +215,14 @@ def test_mouth_moves_more_during_speech_than_silence(virtual_mic, shared_data, t
 
 @pytest.mark.slow
 def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virtual_mic, shared_data, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("no chromium (Debian: apt-get install chromium)")
     wav = tmp_path / "speech.wav"
     speech_with_pauses(wav, before=0.2, after=0.2)
     port, record = free_port(), tmp_path / "session.mp4"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "talkinghead.cli",
-            "live",
-            "--photo",
-            str(shared_data / PHOTO),
-            "--serve",
-            f"127.0.0.1:{port}",
-            "--record",
-            str(record),
-            "--duration",
-            "60",
-        ],
+        live_command(shared_data, "--serve", f"127.0.0.1:{port}", "--record", str(record), "--duration", "60"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -261,14 +254,7 @@ def test_served_page_shows_frames_in_chromium_and_ctrl_c_finishes_recording(virt
         subprocess.run(
             [
                 chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-quic",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *HEADLESS_FLAGS,
                 f"--user-data-dir={tmp_path / 'chromium'}",
                 f"--screenshot={shot}",
                 "--window-size=800,600",
@@ -299,18 +285,7 @@ def test_window_opens_under_xvfb(virtual_mic, shared_data):
     if shutil.which("xvfb-run") is None:
         pytest.skip("no xvfb-run (Debian: apt-get install xvfb xauth)")
     proc = subprocess.run(
-        [
-            "xvfb-run",
-            "-a",
-            sys.executable,
-            "-m",
-            "talkinghead.cli",
-            "live",
-            "--photo",
-            str(shared_data / PHOTO),
-            "--duration",
-            "6",
-        ],
+        ["xvfb-run", "-a", *live_command(shared_data, "--duration", "6")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -33,32 +33,19 @@ def run(args: list[str], capsys) -> tuple[int, str, str]:
     return rc, out, err
 
 
+def cli(command: str, photo: Path, out: Path, checkpoint: Path, *options) -> list[str]:
+    """`talkinghead COMMAND --photo PHOTO -o OUT --checkpoint CHECKPOINT OPTIONS...` as strings."""
+    return [str(a) for a in (command, "--photo", photo, "-o", out, "--checkpoint", checkpoint, *options)]
+
+
 def test_render_video_and_audio_agree(shared_data, tiny, tmp_path, capsys):
     import torch
 
     threads = torch.get_num_threads()
     out = tmp_path / "talk.mp4"
     aus = tmp_path / "aus.csv"
-    rc, stdout, err = run(
-        [
-            "render",
-            "--photo",
-            shared_data / PHOTO,
-            "--audio",
-            shared_data / SPEECH,
-            "-o",
-            out,
-            "--checkpoint",
-            tiny,
-            "--size",
-            240,
-            "--save-aus",
-            aus,
-            "--fps",
-            25,
-        ],
-        capsys,
-    )
+    options = ("--audio", shared_data / SPEECH, *"--size 240 --fps 25 --save-aus".split(), aus)
+    rc, stdout, err = run(cli("render", shared_data / PHOTO, out, tiny, *options), capsys)
     assert rc == 0, err
     assert torch.get_num_threads() == threads  # the frame loop's thread setting is undone
     for stage in ("model", "face", "audio", "AU"):
@@ -84,28 +71,8 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
     csv = tmp_path / "capture.csv"
     csv.write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
     out = tmp_path / "crop.mp4"
-    rc, _, err = run(
-        [
-            "render",
-            "--photo",
-            shared_data / PHOTO,
-            "--au-csv",
-            csv,
-            "-o",
-            out,
-            "--checkpoint",
-            tiny,
-            "--generator",
-            "gath",
-            "--crop-only",
-            "--size",
-            64,
-            "--enhance",
-            "clahe,sharpen",
-            "--quiet",
-        ],
-        capsys,
-    )
+    options = ("--au-csv", csv, *"--generator gath --crop-only --size 64 --enhance clahe,sharpen --quiet".split())
+    rc, _, err = run(cli("render", shared_data / PHOTO, out, tiny, *options), capsys)
     assert rc == 0, err
     p = probe(out)
     assert (p.width, p.height, p.audio_codec) == (64, 64, None)
@@ -116,10 +83,7 @@ def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
 def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, capsys):
     driver = next((shared_data / "video" / "grid" / "s1" / "video").glob("*.mp4"))
     out = tmp_path / "reenact.mp4"
-    rc, stdout, err = run(
-        ["reenact", "--photo", shared_data / PHOTO, "--video", driver, "-o", out, "--checkpoint", tiny, "--size", 128],
-        capsys,
-    )
+    rc, stdout, err = run(cli("reenact", shared_data / PHOTO, out, tiny, "--video", driver, "--size", 128), capsys)
     assert rc == 0, err
     p, d = probe(out), probe(driver)
     assert p.audio_codec == "aac" and abs(p.fps - d.fps) < 0.01
@@ -132,47 +96,12 @@ def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
     driver = shared_data / "video" / "expressions_silent" / "d0.mp4"
     out = tmp_path / "silent.mp4"
     aus = tmp_path / "aus.csv"
-    rc, _, err = run(
-        [
-            "reenact",
-            "--photo",
-            shared_data / PHOTO,
-            "--video",
-            driver,
-            "-o",
-            out,
-            "--checkpoint",
-            tiny,
-            "--size",
-            128,
-            "--save-aus",
-            aus,
-            "--quiet",
-        ],
-        capsys,
-    )
+    options = ("--video", driver, "--size", 128, "--quiet")
+    rc, _, err = run(cli("reenact", shared_data / PHOTO, out, tiny, *options, "--save-aus", aus), capsys)
     assert rc == 0, err
     p = probe(out)
     assert p.audio_codec is None and abs(p.frames - probe(driver).frames) <= 1
-    rc, _, err = run(
-        [
-            "reenact",
-            "--photo",
-            shared_data / PHOTO,
-            "--video",
-            driver,
-            "-o",
-            tmp_path / "csv.mp4",
-            "--au-csv",
-            aus,
-            "--checkpoint",
-            tiny,
-            "--size",
-            128,
-            "--quiet",
-        ],
-        capsys,
-    )
+    rc, _, err = run(cli("reenact", shared_data / PHOTO, tmp_path / "csv.mp4", tiny, *options, "--au-csv", aus), capsys)
     assert rc == 0, err
     assert probe(tmp_path / "csv.mp4").frames == p.frames
 
@@ -191,27 +120,8 @@ def test_batches_made_on_several_threads_come_out_in_order(shared_data, tmp_path
     values[:, jaw] = np.repeat(np.resize([0.0, 1.0, 0.5], 12), 4)
     AUSeries(values, 25.0, AU_NAMES).write_csv(tmp_path / "drive.csv")
     out, used = tmp_path / "v.mp4", tmp_path / "used.csv"
-    rc, _, err = run(
-        [
-            "render",
-            "--photo",
-            shared_data / PHOTO,
-            "--au-csv",
-            tmp_path / "drive.csv",
-            "-o",
-            out,
-            "--checkpoint",
-            weights,
-            "--size",
-            256,
-            "--batch-size",
-            4,
-            "--save-aus",
-            used,
-            "--quiet",
-        ],
-        capsys,
-    )
+    options = ("--au-csv", tmp_path / "drive.csv", *"--size 256 --batch-size 4 --quiet --save-aus".split(), used)
+    rc, _, err = run(cli("render", shared_data / PHOTO, out, weights, *options), capsys)
     assert rc == 0, err
     portrait = Portrait.open(shared_data / PHOTO, 256)
     series = AUSeries.read_csv(used).reorder(portrait.names)  # the AUs after post-processing
@@ -244,24 +154,8 @@ def test_renderer_is_named_in_the_summary(shared_data, tiny, tmp_path, capsys):
     assert words == "GATH generator" and meta["path"].endswith("generator.pt")
     for generator, name in (("warp", "warp renderer"), ("gath", "GATH generator")):
         out = tmp_path / f"{generator}.mp4"
-        rc, stdout, err = run(
-            [
-                "render",
-                "--photo",
-                shared_data / PHOTO,
-                "--audio",
-                shared_data / SPEECH,
-                "-o",
-                out,
-                "--checkpoint",
-                tiny,
-                "--size",
-                128,
-                "--generator",
-                generator,
-            ],
-            capsys,
-        )
+        options = ("--audio", shared_data / SPEECH, "--size", 128, "--generator", generator)
+        rc, stdout, err = run(cli("render", shared_data / PHOTO, out, tiny, *options), capsys)
         assert rc == 0, err
         assert stdout.strip().endswith(f"(cpu, {name})"), stdout
 
@@ -349,9 +243,8 @@ def test_render_errors(case, shared_data, tiny, mismatched, tmp_path, capsys):
         extra = ["--au", "jawOpen=2"]
     elif case == "enhance_with_warp":
         extra = ["--enhance"]
-    rc, stdout, err = run(
-        ["render", "--photo", photo, "--audio", audio, "-o", out, "--checkpoint", ckpt, "--size", 128, *extra], capsys
-    )  # not --quiet: stage lines must not precede the error
+    # not --quiet: stage lines must not precede the error
+    rc, stdout, err = run(cli("render", photo, out, ckpt, "--audio", audio, "--size", 128, *extra), capsys)
     assert rc == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("talkinghead: error: "), err
@@ -388,23 +281,9 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
         return original(self, batch)
 
     monkeypatch.setattr(render_module.FrameMaker, step, failing)
+    options = ("--audio", shared_data / SPEECH, "--size", 128, "--quiet")
     with pytest.raises(RuntimeError, match="boom"):
-        main(
-            [
-                "render",
-                "--photo",
-                str(shared_data / PHOTO),
-                "--audio",
-                str(shared_data / SPEECH),
-                "-o",
-                str(tmp_path / "v.mp4"),
-                "--checkpoint",
-                str(tiny),
-                "--size",
-                "128",
-                "--quiet",
-            ]
-        )
+        main(cli("render", shared_data / PHOTO, tmp_path / "v.mp4", tiny, *options))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -418,24 +297,10 @@ def test_kill_mid_render_leaves_nothing(shared_data, tiny, tmp_path):
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    options = ("--audio", shared_data / "speech" / "musetalk_eng.wav", "--size", 256, "--quiet")
+    args = cli("render", shared_data / PHOTO, out_dir / "v.mp4", tiny, *options)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "talkinghead.cli",
-            "render",
-            "--photo",
-            str(shared_data / PHOTO),
-            "--audio",
-            str(shared_data / "speech" / "musetalk_eng.wav"),
-            "-o",
-            str(out_dir / "v.mp4"),
-            "--checkpoint",
-            str(tiny),
-            "--size",
-            "256",
-            "--quiet",
-        ],
+        [sys.executable, "-m", "talkinghead.cli", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -460,26 +325,8 @@ def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, caps
     assert sr == 16000 and speech.ndim == 1
     audio = _write_wav(tmp_path / "speech_then_silence.wav", np.concatenate([speech[: 4 * sr], np.zeros(3 * sr)]))
     out = tmp_path / "talk.mp4"
-    rc, _, err = run(
-        [
-            "render",
-            "--photo",
-            shared_data / PHOTO,
-            "--audio",
-            audio,
-            "-o",
-            out,
-            "--checkpoint",
-            weights,
-            "--crop-only",
-            "--size",
-            100,
-            "--no-blinks",
-            "--no-idle",
-            "--quiet",
-        ],
-        capsys,
-    )
+    options = ("--audio", audio, *"--crop-only --size 100 --no-blinks --no-idle --quiet".split())
+    rc, _, err = run(cli("render", shared_data / PHOTO, out, weights, *options), capsys)
     assert rc == 0, err
     frames = read_frames(out).astype(np.float32)
     mouth = frames[:, 60:88, 28:72]  # the mouth sits at (0.5, 0.72) of the aligned crop

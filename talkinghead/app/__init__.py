@@ -1,4 +1,4 @@
-"""`talkinghead app`: the browser app (Gradio) for render, edit, live and track.
+"""`talkinghead app`: the browser app (Gradio) for render, reenact, edit, live and track.
 
 It works offline: the variables below are set before gradio (and huggingface_hub, which
 it imports) is first imported, so neither sends analytics, checks for new versions or

@@ -159,38 +159,27 @@ class RenderControls:
         )
 
 
-def render_video(
+# The tabs that make a video: their driving upload's kind and the name their video gets.
+VIDEO_TABS = {"render": ("speech", "talking"), "reenact": ("video", "reenacted")}
+
+
+def make_video(
+    tab: str,
     photo: str | os.PathLike | None,
-    speech: str | os.PathLike | None,
+    source: str | os.PathLike | None,
     controls: RenderControls,
     workdir: Path,
     on_frames: Callable[[int, int], None] | None = None,
 ) -> tuple[Path, Path]:
-    """Photo + speech -> (talking video, the CSV of the AUs that drove it), in `workdir`.
-    `on_frames(done, total)` is told as frames are written."""
-    from talkinghead.commands.render import render
+    """Photo + speech (`render`) or a driving video (`reenact`, with its audio) -> (the video,
+    the CSV of the AUs that drove it), in `workdir`. `on_frames(done, total)` is told as a
+    driver is tracked (total 0: not known yet), then as frames are written."""
+    from talkinghead.commands.render import reenact, render
 
-    photo, speech = check_upload(photo, "photo"), check_upload(speech, "speech")
-    video, csv = workdir / f"{photo.stem}_talking.mp4", workdir / f"{photo.stem}_aus.csv"
-    render(photo, speech, video, controls.options(csv), on_frames=on_frames)
-    return video, csv
-
-
-def reenact_video(
-    photo: str | os.PathLike | None,
-    driver: str | os.PathLike | None,
-    controls: RenderControls,
-    workdir: Path,
-    on_frames: Callable[[int, int], None] | None = None,
-) -> tuple[Path, Path]:
-    """Photo + driving video -> (the photo making the driver's faces, with the driver's
-    audio; the CSV of the AUs that drove it), in `workdir`. `on_frames(done, total)` is
-    told as the driver is tracked (total 0: not known yet), then as frames are written."""
-    from talkinghead.commands.render import reenact
-
-    photo, driver = check_upload(photo, "photo"), check_upload(driver, "video")
-    video, csv = workdir / f"{photo.stem}_reenacted.mp4", workdir / f"{photo.stem}_aus.csv"
-    reenact(photo, driver, video, controls.options(csv), on_frames=on_frames)
+    kind, name = VIDEO_TABS[tab]
+    photo, source = check_upload(photo, "photo"), check_upload(source, kind)
+    video, csv = workdir / f"{photo.stem}_{name}.mp4", workdir / f"{photo.stem}_aus.csv"
+    {"render": render, "reenact": reenact}[tab](photo, source, video, controls.options(csv), on_frames=on_frames)
     return video, csv
 
 

@@ -147,6 +147,24 @@ def _expression_controls(tab: str) -> tuple:
     return expressiveness, emotion, strength, au
 
 
+def _video_results(prefix: str):
+    """The result column of a tab that makes a video: the video, its AU plot and AU CSV."""
+    with gr.Column():
+        video = gr.Video(label="Video", buttons=["download"], elem_id=f"{prefix}-video")
+        plot = gr.Image(label="AU series", type="filepath", interactive=False, elem_id=f"{prefix}-plot")
+        csv = gr.File(label="AU CSV", elem_id=f"{prefix}-csv")
+    return video, plot, csv
+
+
+def _make_video_on_click(go: gr.Button, handler: Callable, inputs: list, outputs: tuple) -> None:
+    """A video tab's button: `handler` (its API name is its own) makes the video and the AU
+    CSV, one render at a time across tabs; then the AU plot is drawn from the CSV."""
+    video, aus, plot, csv = outputs
+    go.click(
+        handler, inputs, [video, aus], api_name=handler.__name__, concurrency_limit=1, concurrency_id="render"
+    ).success(lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
+
+
 def _output_controls(tab: str) -> tuple:
     """Output height and face index, then the renderer (Render and Reenact)."""
     with gr.Row():
@@ -208,10 +226,7 @@ def _render_tab(workroot: Path) -> None:
                 fps = gr.Slider(10, 60, value=h.SPEECH_FPS, step=1, label="fps", elem_id="render-fps")
             size, face_index, renderer = _output_controls("render")
             go = gr.Button("Render", variant="primary", elem_id="render-button")
-        with gr.Column():
-            video = gr.Video(label="Video", buttons=["download"], elem_id="render-video")
-            plot = gr.Image(label="AU series", type="filepath", interactive=False, elem_id="render-plot")
-            csv = gr.File(label="AU CSV", elem_id="render-csv")
+        video, plot, csv = _video_results("render")
     aus = gr.State()
     d = DEFAULTS
 
@@ -250,31 +265,12 @@ def _render_tab(workroot: Path) -> None:
         )
         workdir = h.new_workdir(workroot)
         progress(0, desc="loading the models, the speech and the photo")
-        return tuple(map(str, h.render_video(photo, speech, controls, workdir, frame_progress(progress, "rendering"))))
+        return tuple(
+            map(str, h.make_video("render", photo, speech, controls, workdir, frame_progress(progress, "rendering")))
+        )
 
-    go.click(
-        render,
-        [
-            photo,
-            speech,
-            expressiveness,
-            emotion,
-            strength,
-            blinks,
-            fps,
-            renderer,
-            neutral,
-            au,
-            seed,
-            idle,
-            size,
-            face_index,
-        ],
-        [video, aus],
-        api_name="render",
-        concurrency_limit=1,
-        concurrency_id="render",
-    ).success(lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
+    controls = [expressiveness, emotion, strength, blinks, fps, renderer, neutral, au, seed, idle, size, face_index]
+    _make_video_on_click(go, render, [photo, speech, *controls], (video, aus, plot, csv))
 
 
 def _reenact_tab(workroot: Path) -> None:
@@ -298,10 +294,7 @@ def _reenact_tab(workroot: Path) -> None:
             )
             size, face_index, renderer = _output_controls("reenact")
             go = gr.Button("Reenact", variant="primary", elem_id="reenact-button")
-        with gr.Column():
-            video = gr.Video(label="Video", buttons=["download"], elem_id="reenact-video")
-            plot = gr.Image(label="AU series", type="filepath", interactive=False, elem_id="reenact-plot")
-            csv = gr.File(label="AU CSV", elem_id="reenact-csv")
+        video, plot, csv = _video_results("reenact")
     aus = gr.State()
     d = DEFAULTS
 
@@ -331,16 +324,12 @@ def _reenact_tab(workroot: Path) -> None:
         )
         workdir = h.new_workdir(workroot)
         progress(0, desc="loading the models and the photo")
-        return tuple(map(str, h.reenact_video(photo, video, controls, workdir, frame_progress(progress, "rendering"))))
+        return tuple(
+            map(str, h.make_video("reenact", photo, video, controls, workdir, frame_progress(progress, "rendering")))
+        )
 
-    go.click(
-        reenact,
-        [photo, driver, expressiveness, emotion, strength, fps, renderer, au, size, face_index],
-        [video, aus],
-        api_name="reenact",
-        concurrency_limit=1,
-        concurrency_id="render",
-    ).success(lambda path: (str(h.plot_aus(path)), path), aus, [plot, csv], api_visibility="private")
+    controls = [expressiveness, emotion, strength, fps, renderer, au, size, face_index]
+    _make_video_on_click(go, reenact, [photo, driver, *controls], (video, aus, plot, csv))
 
 
 def _edit_tab(workroot: Path) -> None:

@@ -21,8 +21,9 @@ from talkinghead.errors import UserError
 from talkinghead.io.image import IMAGE_SUFFIXES, write_image
 from talkinghead.io.video import check_output_path
 from talkinghead.options import option
-from talkinghead.portrait import Portrait
+from talkinghead.portrait import Portrait, face_index_option
 from talkinghead.renderers import ModelOptions, load
+from talkinghead.renderers.gath import enhance_option
 
 CROP_ONLY_HEIGHT = 100
 
@@ -34,14 +35,8 @@ class EditOptions:
         None, f"output height in pixels (default: the photo's; {CROP_ONLY_HEIGHT} with --crop-only)"
     )
     crop_only: bool = option(False, "output the aligned face crop, not the whole photo")
-    enhance: Enhance | None = option(
-        None,
-        "gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)",
-        metavar="STEPS",
-        const="all",
-        parse=Enhance.parse,
-    )
-    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
+    enhance: Enhance | None = enhance_option()
+    face_index: int | None = face_index_option()
     quiet: bool = option(False, "print nothing but errors")
 
     def check(self) -> None:

@@ -33,19 +33,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from actionunits import AUSeries
+from actionunits import AUSeries, prepared
 from actionunits.atomic import atomic_directory
-from actionunits.prepared import (
-    ClipRecord,
-    clip_dir,
-    frame_path,
-    read_clips,
-    read_info,
-    read_source,
-    write_clips,
-    write_info,
-    write_source,
-)
+from actionunits.prepared import ClipRecord, clip_dir, frame_path
 from actionunits.progress import progress_bar
 from talkinghead.errors import UserError
 
@@ -149,7 +139,7 @@ def _still_order(records: list[tuple[str, str]], colour: list[bool], rng: np.ran
 def _select_stills(src: Path, options: PackOptions, budget: int) -> tuple[list[tuple[str, str, bytes]], int, int, int]:
     """(output path, identity, file bytes) of the chosen stills, how many are colour, the
     bytes they take with their manifest rows, and the number of stills in the source."""
-    records = read_source(src)
+    records = prepared.read_source(src)
     colour = []
     with _bar(len(records), "stills", options.progress) as bar:
         for rel, _ in records:
@@ -204,7 +194,7 @@ class _Clip:
 
 def _scan_clips(src: Path, options: PackOptions) -> list[_Clip]:
     clips = []
-    records = read_clips(src)
+    records = prepared.read_clips(src)
     with _bar(len(records), "clips", options.progress) as bar:
         for rec in records:
             series = AUSeries.read_csv(clip_dir(src, rec.clip) / "aus.csv", fps=rec.fps)
@@ -288,7 +278,7 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
     if not src.is_dir():
         raise UserError(f"{src}: no such folder")
     try:
-        info = read_info(src)
+        info = prepared.read_info(src)
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
     if options.max_mb <= 0 or not 0 < options.source_share < 1:
@@ -356,12 +346,12 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_directory(out) as tmp:
-        write_info(tmp, info)
+        prepared.write_info(tmp, info)
         for rel, _, data in stills:
             path = tmp / "source" / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        write_source(tmp, [(rel, identity) for rel, identity, _ in stills])
+        prepared.write_source(tmp, [(rel, identity) for rel, identity, _ in stills])
         records = []
         n_frames = sum(len(k) for k in kept)
         with _bar(n_frames, "frames", options.progress) as bar:
@@ -385,7 +375,7 @@ def pack(src: str | os.PathLike, out: str | os.PathLike, options: PackOptions = 
                     records.append(rec)
                 else:
                     records.append(replace(rec, audio=""))
-        write_clips(tmp, records)
+        prepared.write_clips(tmp, records)
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         if size > max_bytes:
             raise UserError(f"pack came out at {size / MIB:.2f} MiB, over --max-mb {options.max_mb:g}")

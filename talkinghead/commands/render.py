@@ -34,8 +34,9 @@ from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
 from talkinghead.model_files import load_audio2au
 from talkinghead.options import option
-from talkinghead.portrait import even
+from talkinghead.portrait import even, face_index_option
 from talkinghead.renderers import Animator, ModelOptions, load
+from talkinghead.renderers.gath import enhance_option
 from talkinghead.renderers.threads import frame_loop_threads, frame_workers
 from talkinghead.rest_face import rest_aus
 from talkinghead.stage_times import Progress
@@ -60,15 +61,9 @@ class RenderOptions:
     batch_size: int | None = option(None, "frames per batch (default 8 on CPU, 64 on CUDA)")
     crop_only: bool = option(False, "output the aligned face crop, not the whole photo")
     save_aus: Path | None = option(None, "also write the AU series that drove the face", metavar="CSV")
-    enhance: Enhance | None = option(
-        None,
-        "gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)",
-        metavar="STEPS",
-        const="all",
-        parse=Enhance.parse,
-    )
+    enhance: Enhance | None = enhance_option()
     quiet: bool = option(False, "print nothing but errors")
-    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
+    face_index: int | None = face_index_option()
 
     def check(self) -> None:
         self.model.check()

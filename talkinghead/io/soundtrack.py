@@ -19,6 +19,11 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def ffmpeg_command(*args: str) -> list[str]:
+    """imageio-ffmpeg's ffmpeg, quiet but for errors, overwriting its output, with `args`."""
+    return [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", *args]
+
+
 def has_audio(path: str | os.PathLike) -> bool:
     """Whether the media file has at least one audio stream."""
     proc = subprocess.run(
@@ -40,13 +45,7 @@ def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, sample_rate:
     wav.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(wav, ".wav") as tmp:
         proc = subprocess.run(
-            [
-                _ffmpeg(),
-                "-hide_banner",
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
+            ffmpeg_command(
                 "-i",
                 str(video),
                 "-vn",
@@ -59,7 +58,7 @@ def extract_audio(video: str | os.PathLike, wav: str | os.PathLike, sample_rate:
                 "-f",
                 "wav",
                 str(tmp),
-            ],
+            ),
             capture_output=True,
             text=True,
             errors="replace",

@@ -18,6 +18,7 @@ import soundfile as sf
 from actionunits.atomic import atomic_output, temp_beside
 from audio2au.features import SAMPLE_RATE
 from talkinghead.errors import UserError
+from talkinghead.io.soundtrack import ffmpeg_command
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
 
 
@@ -45,17 +46,9 @@ class Recorder:
                 self._video.abort()
                 return None
             self._video.close()
-            import imageio_ffmpeg
-
             with atomic_output(self.path) as tmp:
                 proc = subprocess.run(
-                    [
-                        imageio_ffmpeg.get_ffmpeg_exe(),
-                        "-hide_banner",
-                        "-nostdin",
-                        "-v",
-                        "error",
-                        "-y",
+                    ffmpeg_command(
                         "-i",
                         str(self._video_path),
                         "-i",
@@ -75,7 +68,7 @@ class Recorder:
                         "-f",
                         "mp4",
                         str(tmp),
-                    ],
+                    ),
                     capture_output=True,
                     text=True,
                 )

@@ -26,6 +26,7 @@ from talkinghead.errors import UserError
 from talkinghead.live.audio_input import AudioSource, MicSource
 from talkinghead.live.engine import LiveEngine, LiveFrame, LiveStats
 from talkinghead.options import option
+from talkinghead.portrait import face_index_option
 from talkinghead.renderers import ModelOptions
 
 DEFAULT_HEIGHT = 480  # live frames are scaled down to this: paste-back and display stay cheap
@@ -44,7 +45,7 @@ class LiveOptions:
     )
     record: Path | None = option(None, "also save the session, microphone audio muxed", metavar="MP4")
     duration: float | None = option(None, "stop after this many seconds", metavar="S")
-    face_index: int | None = option(None, "which face when the photo has several (0 = largest)")
+    face_index: int | None = face_index_option()
     post: PostOptions = field(default_factory=lambda: PostOptions(smooth_s=SMOOTH_S))
     quiet: bool = option(False, "print nothing but errors")
 

@@ -12,7 +12,7 @@ A loaded `Renderer` holds the weights and makes either one.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -85,14 +85,8 @@ class Renderer:
     def crops(self, crop_size: int) -> CropAnimator:
         raise NotImplementedError
 
-    def open(
-        self,
-        photo: str | os.PathLike,
-        height: int | None = None,
-        max_height: int | None = None,
-        face_index: int | None = None,
-        even_size: bool = True,
-    ) -> tuple[Portrait, Animator]:
-        """Read and set up a photo for this renderer (`Portrait.open`'s sizes), once."""
-        portrait = Portrait.open(photo, height, max_height, face_index, even_size, names=self.au_names)
+    def open(self, photo: str | os.PathLike, *sizing: Any, **named: Any) -> tuple[Portrait, Animator]:
+        """Read and set up a photo for this renderer, once; `sizing` and `named` are
+        `Portrait.open`'s (height, max_height, face_index, even_size)."""
+        portrait = Portrait.open(photo, *sizing, names=self.au_names, **named)
         return portrait, self.build(portrait)

@@ -6,13 +6,16 @@ generator.pt or generator_lite.pt (the shipped lite one is a CPU placeholder, bl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from actionunits.checkpoint import CheckpointError, resolve_device
+from gath.postprocess import Enhance
 from talkinghead.errors import UserError
 from talkinghead.model_files import missing, weights_dir
+from talkinghead.options import option
 from talkinghead.portrait import Portrait
 from talkinghead.renderers.animator import FullFrames, Renderer
 from talkinghead.renderers.registry import ModelOptions, RendererSpec, register
@@ -52,6 +55,17 @@ def load_gath(checkpoint: str | Path | None, device: str = "auto", lite: bool | 
         raise UserError(str(e).splitlines()[0]) from None
     words = "GATH lite generator" if path.name == LITE_GENERATOR_FILE else "GATH generator"
     return animator, words + (", PLACEHOLDER weights" if meta.get("placeholder") else ""), meta | {"path": str(path)}
+
+
+def enhance_option() -> Any:
+    """The `--enhance` option of the commands that can render with GATH (render, edit)."""
+    return option(
+        None,
+        "gath: post-process syntheses as in the paper: clahe,denoise,sharpen (any subset; alone: all)",
+        metavar="STEPS",
+        const="all",
+        parse=Enhance.parse,
+    )
 
 
 class GathAnimator(FullFrames):

@@ -34,6 +34,7 @@ from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_cli
 from audio2au.frame_measures import lip_gap
 from gath.data import load_pairs
 from talkinghead.clip_sources import list_clips, shared_data_inputs
+from talkinghead.evaluation.heldout import DEFAULT_SPEAKERS
 from talkinghead.evaluation.protocol import pixel_errors, sharpness_ratio
 from talkinghead.face.mouth import mouth_crop
 from talkinghead.portrait import Portrait
@@ -51,20 +52,7 @@ PORTRAITS = (
     "grid_s1.png",
 )
 SWEEP = ("jawOpen", "mouthFunnel", "mouthSmileLeft")
-HELD = (
-    "grid_f_lbbc2a",
-    "grid_m_lbax4n",
-    "lrs2_deepavsr_00009",
-    "theresa_may",
-    "grid_s2",
-    "grid_f_brbk7n",
-    "grid_m_sbwe5n",
-    "lrs2_deepavsr_00001",
-    "lrs2_deepavsr_00019",
-    "obama",
-    "macron",
-    "cnn_anchor_jim_acosta",
-)
+HELD = tuple(s for s in DEFAULT_SPEAKERS if not s.startswith("clips__"))  # the prepared speakers held out
 CELL = 96
 
 
