@@ -16,13 +16,14 @@ so its mouth closes in pauses.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries, parse_assignments
 from actionunits.series import smooth_in_time
-from talkinghead.options import option
+from talkinghead.options import from_args, option
 
 # Documented AU offsets per emotion at strength 1 (added to the speech AUs, then clipped).
 # Chosen from the FACS prototypes of the basic emotions, expressed in ARKit names.
@@ -118,6 +119,13 @@ class PostOptions:
     def base(self, photo_aus: np.ndarray) -> np.ndarray:
         """The AU vector the face starts from: the photo's (resting) AUs, or zeros."""
         return np.zeros_like(photo_aus) if self.neutral else photo_aus
+
+
+def post_options(args: argparse.Namespace, defaults: PostOptions | None = None) -> PostOptions:
+    """The parsed command line's expression options over `defaults` (a command's own), checked."""
+    post = from_args(defaults or PostOptions(), args)
+    post.check()
+    return post
 
 
 def parse_emotion(text: str) -> dict[str, float]:

@@ -7,8 +7,11 @@ import os
 import sys
 from collections.abc import Callable
 
+from talkinghead.aupost import post_options
+from talkinghead.commands.render import SPEECH_POST, STILL_POST, add_render_options, render_options
 from talkinghead.errors import UserError
 from talkinghead.options import add_options, from_args
+from talkinghead.renderers.registry import add_model_options, model_options
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -16,41 +19,6 @@ def _train(args: argparse.Namespace) -> int:
 
     run_training(args.model, args.overrides)
     return 0
-
-
-# ---------------------------------------------------------------- option groups
-# Each option is declared once, on the dataclass that owns it (talkinghead.options); these
-# pick which of them a command takes and read them back.
-SPEECH_POST = ("expressiveness", "emotion", "overrides", "neutral", "seed", "blinks", "idle")
-STILL_POST = ("expressiveness", "emotion", "overrides", "neutral")
-VIDEO_OUTPUT = ("size", "face_index", "crop_only", "enhance", "fps", "batch_size", "save_aus", "quiet")
-
-
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    from talkinghead.renderers import ModelOptions
-
-    add_options(p, "model", ModelOptions(), ("generator", "checkpoint", "lite"))
-    add_options(p, "device", ModelOptions(), ("device",))
-
-
-def _model_options(args: argparse.Namespace):
-    from talkinghead.renderers import ModelOptions
-
-    return from_args(ModelOptions(), args)
-
-
-def _post_options(args: argparse.Namespace, defaults=None):
-    from talkinghead.aupost import PostOptions
-
-    post = from_args(defaults or PostOptions(), args)
-    post.check()
-    return post
-
-
-def _render_options(args: argparse.Namespace):
-    from talkinghead.commands.render import RenderOptions
-
-    return from_args(RenderOptions(), args, model=_model_options(args), post=_post_options(args))
 
 
 def _report(result, quiet: bool) -> int:
@@ -62,13 +30,13 @@ def _report(result, quiet: bool) -> int:
 def _render(args: argparse.Namespace) -> int:
     from talkinghead.commands.render import render
 
-    return _report(render(args.photo, args.audio, args.output, _render_options(args), args.au_csv), args.quiet)
+    return _report(render(args.photo, args.audio, args.output, render_options(args), args.au_csv), args.quiet)
 
 
 def _reenact(args: argparse.Namespace) -> int:
     from talkinghead.commands.render import reenact
 
-    return _report(reenact(args.photo, args.video, args.output, _render_options(args), args.au_csv), args.quiet)
+    return _report(reenact(args.photo, args.video, args.output, render_options(args), args.au_csv), args.quiet)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -76,14 +44,14 @@ def _demo(args: argparse.Namespace) -> int:
     from talkinghead.commands.render import render
 
     output = args.output or demo_output()
-    return _report(render(demo_photo(), SPEECH, output, _render_options(args)), args.quiet)
+    return _report(render(demo_photo(), SPEECH, output, render_options(args)), args.quiet)
 
 
 def _edit(args: argparse.Namespace) -> int:
     from talkinghead.commands.edit import EditOptions, edit
 
-    options = from_args(EditOptions(), args, model=_model_options(args))
-    aus = edit(args.photo, args.output, _post_options(args), options)
+    options = from_args(EditOptions(), args, model=model_options(args))
+    aus = edit(args.photo, args.output, post_options(args), options)
     if not args.quiet:
         from actionunits import AU_NAMES
 
@@ -102,7 +70,7 @@ def _live(args: argparse.Namespace) -> int:
     if args.photo is None:
         raise UserError("live needs --photo (or --list-devices)")
     defaults = LiveOptions()
-    options = from_args(defaults, args, model=_model_options(args), post=_post_options(args, defaults.post))
+    options = from_args(defaults, args, model=model_options(args), post=post_options(args, defaults.post))
     return _report(run_live(args.photo, options), args.quiet)
 
 
@@ -210,16 +178,6 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_video_command_options(p: argparse.ArgumentParser, speech: bool = False) -> None:
-    """render, reenact and demo."""
-    from talkinghead.aupost import PostOptions
-    from talkinghead.commands.render import RenderOptions
-
-    _add_model_options(p)
-    add_options(p, "expression", PostOptions(), SPEECH_POST if speech else STILL_POST)
-    add_options(p, "output", RenderOptions(), VIDEO_OUTPUT)
-
-
 def _data_root() -> str:
     from talkinghead.data_root import data_root
 
@@ -248,7 +206,7 @@ def _render_arguments(p: argparse.ArgumentParser) -> None:
         help="drive the face from an AU CSV (this project's format or an ARKit blendshape CSV) instead of the speech",
     )
     p.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
-    _add_video_command_options(p, speech=True)
+    add_render_options(p, speech=True)
 
 
 def _edit_arguments(p: argparse.ArgumentParser) -> None:
@@ -257,7 +215,7 @@ def _edit_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--photo", required=True, help="portrait (jpg, png, ...)")
     p.add_argument("-o", "--output", default="edited.png", help="image to write (png, jpg; default edited.png)")
-    _add_model_options(p)
+    add_model_options(p)
     add_options(p, "expression", PostOptions(), STILL_POST)
     add_options(p, "output", EditOptions(), ("size", "face_index", "crop_only", "enhance", "quiet"))
 
@@ -267,7 +225,7 @@ def _reenact_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--video", required=True, help="driving video with a face (its audio is muxed)")
     p.add_argument("--au-csv", metavar="CSV", help="take the AUs from this CSV instead of tracking the video")
     p.add_argument("-o", "--output", default="reenacted.mp4", help="video to write (default reenacted.mp4)")
-    _add_video_command_options(p)
+    add_render_options(p)
 
 
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -276,7 +234,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
         "--output",
         help="video to write (default: talkinghead_demo.mp4 in $TALKINGHEAD_OUTPUT, else ~/talkinghead-output/)",
     )
-    _add_video_command_options(p, speech=True)
+    add_render_options(p, speech=True)
 
 
 def _live_arguments(p: argparse.ArgumentParser) -> None:
@@ -285,7 +243,7 @@ def _live_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--photo", help="portrait (jpg, png, ...)")
     p.add_argument("--list-devices", action="store_true", help="list audio input devices and exit")
     add_options(p, "session", LiveOptions(), ("input_device", "serve", "record", "window", "duration"))
-    _add_model_options(p)
+    add_model_options(p)
     add_options(p, "expression", LiveOptions().post, SPEECH_POST + ("smooth_s",))
     add_options(p, "output", LiveOptions(), ("size", "face_index", "fps", "quiet"))
 

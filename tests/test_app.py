@@ -200,10 +200,11 @@ def test_render_controls_are_the_clis_options():
     """The Render and Reenact tabs build the CLI's RenderOptions: untouched, exactly what
     `render`/`reenact` without options builds; every control as its flag."""
     from talkinghead.app.handlers import RenderControls
-    from talkinghead.cli import _render_options, build_parser
+    from talkinghead.cli import build_parser
+    from talkinghead.commands.render import render_options
 
     def cli(*argv: str):
-        return _render_options(build_parser().parse_args(list(argv)))
+        return render_options(build_parser().parse_args(list(argv)))
 
     assert RenderControls().options() == cli("render", "--photo", "p.png", "--audio", "s.wav")
     assert RenderControls().options() == cli("reenact", "--photo", "p.png", "--video", "v.mp4")
@@ -352,9 +353,10 @@ def test_api_later_arguments_default_to_the_clis(app, tmp_path):
     """Scripts that send the photo and the speech (or video) alone get the CLI's defaults,
     taken from its dataclasses, for every control after them, old ones first."""
     from talkinghead.app.handlers import SPEECH_FPS  # what `render` takes without --fps
-    from talkinghead.cli import _render_options, build_parser
+    from talkinghead.cli import build_parser
+    from talkinghead.commands.render import render_options
 
-    options = _render_options(build_parser().parse_args(["render", "--photo", "p.png", "--audio", "s.wav"]))
+    options = render_options(build_parser().parse_args(["render", "--photo", "p.png", "--audio", "s.wav"]))
     post = options.post
     expression = {"expressiveness": post.expressiveness, "emotion": "neutral", "strength": 1.0}
     output = {"size": options.size, "face_index": options.face_index}

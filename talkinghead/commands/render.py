@@ -16,6 +16,7 @@ the audio.
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections import deque
@@ -29,14 +30,15 @@ import torch
 
 from actionunits import AUSeries
 from gath.postprocess import Enhance
-from talkinghead.aupost import PostOptions, postprocess, resample
+from talkinghead.aupost import PostOptions, post_options, postprocess, resample
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
 from talkinghead.model_files import load_audio2au
-from talkinghead.options import option
+from talkinghead.options import add_options, from_args, option
 from talkinghead.portrait import even, face_index_option
 from talkinghead.renderers import Animator, ModelOptions, load
 from talkinghead.renderers.gath import enhance_option
+from talkinghead.renderers.registry import add_model_options, model_options
 from talkinghead.renderers.threads import frame_loop_threads, frame_workers
 from talkinghead.rest_face import rest_aus
 from talkinghead.stage_times import Progress
@@ -44,6 +46,12 @@ from talkinghead.stage_times import Progress
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
 CROP_ONLY_HEIGHT = 256  # without --size, --crop-only videos are this tall
 DEFAULT_FPS = 25.0
+
+
+# The options `render`, `reenact` and `demo` take, by group (the CLI and `batch` read these).
+SPEECH_POST = ("expressiveness", "emotion", "overrides", "neutral", "seed", "blinks", "idle")
+STILL_POST = ("expressiveness", "emotion", "overrides", "neutral")
+VIDEO_OUTPUT = ("size", "face_index", "crop_only", "enhance", "fps", "batch_size", "save_aus", "quiet")
 
 
 @dataclass
@@ -76,6 +84,18 @@ class RenderOptions:
             raise UserError(f"--size must be at least 16 pixels, got {self.size}")
         if self.batch_size is not None and self.batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {self.batch_size}")
+
+
+def add_render_options(parser: argparse.ArgumentParser, speech: bool = False) -> None:
+    """The option groups of render and demo (`speech`), and of reenact."""
+    add_model_options(parser)
+    add_options(parser, "expression", PostOptions(), SPEECH_POST if speech else STILL_POST)
+    add_options(parser, "output", RenderOptions(), VIDEO_OUTPUT)
+
+
+def render_options(args: argparse.Namespace) -> RenderOptions:
+    """RenderOptions from a command line parsed with `add_render_options`."""
+    return from_args(RenderOptions(), args, model=model_options(args), post=post_options(args))
 
 
 @dataclass

@@ -4,13 +4,14 @@ chosen name and weights into a loaded `Renderer`."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from talkinghead.errors import UserError
 from talkinghead.model_files import DEVICES
-from talkinghead.options import option
+from talkinghead.options import add_options, from_args, option
 from talkinghead.renderers.animator import Renderer
 
 DEFAULT = "warp"
@@ -94,3 +95,13 @@ def load(model: ModelOptions, enhance=None, crop_height: int | None = None) -> R
         takes = [s.name for s in _SPECS.values() if s.enhances]
         raise UserError(f"--enhance post-processes GATH syntheses; use it with --generator {' or '.join(takes)}")
     return chosen.load(model, enhance, crop_height)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model and device groups of every command that renders."""
+    add_options(parser, "model", ModelOptions(), ("generator", "checkpoint", "lite"))
+    add_options(parser, "device", ModelOptions(), ("device",))
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    return from_args(ModelOptions(), args)
