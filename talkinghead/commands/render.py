@@ -182,10 +182,32 @@ def encode(
     return writer.frames_written
 
 
+class Kept:
+    """What stays loaded between renders in one process (`batch`): each renderer's and
+    audio2au's weights, loaded once, and the last photo set up (portrait and animator),
+    reused while the next render has the same photo file and sizes. A fresh one keeps
+    nothing from before: a single `render` loads everything itself."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, object] = {}
+        self._photo: tuple[tuple, tuple] | None = None
+
+    def model(self, key: tuple, load: Callable[[], object]) -> object:
+        if repr(key) not in self._models:
+            self._models[repr(key)] = load()
+        return self._models[repr(key)]
+
+    def photo(self, key: tuple, open: Callable[[], tuple]) -> tuple:
+        if self._photo is None or self._photo[0] != key:
+            self._photo = None  # the old one goes before the new one is set up
+            self._photo = (key, open())
+        return self._photo[1]
+
+
 class Job:
     """One render/reenact run: checks the outputs and the checkpoints first (bad input
     fails before any heavy work), then the caller loads the photo and an AU series, and
-    `run` encodes it."""
+    `run` encodes it. Models and the photo come from `kept` where it has them."""
 
     def __init__(
         self,
@@ -193,17 +215,22 @@ class Job:
         options: RenderOptions,
         audio2au: bool = False,
         on_frames: Callable[[int, int], None] | None = None,
+        kept: Kept | None = None,
     ) -> None:
         self.output = check_output_path(output, VIDEO_SUFFIXES)
         options.check()
         self.options = options
+        self.kept = kept or Kept()
         self.progress = Progress(options.quiet, on_frames)
         torch.manual_seed(options.post.seed)
         crop_height = even(options.size or CROP_ONLY_HEIGHT) if options.crop_only else None
         with self.progress.stage("model"):
-            self.renderer = load(options.model, options.enhance, crop_height)
+            key = ("renderer", options.model, options.enhance, crop_height)
+            self.renderer = self.kept.model(key, lambda: load(options.model, options.enhance, crop_height))
+            names, device = self.renderer.au_names, self.renderer.device
+            key = ("audio2au", options.model.checkpoint, names, device)
             self.audio2au = (
-                load_audio2au(options.model.checkpoint, self.renderer.au_names, self.renderer.device)
+                self.kept.model(key, lambda: load_audio2au(options.model.checkpoint, names, device))
                 if audio2au
                 else None
             )
@@ -217,7 +244,13 @@ class Job:
         o = self.options
         with self.progress.stage("face"):
             height = even(o.size) if o.size and not o.crop_only else None
-            self.portrait, self.animator = self.renderer.open(photo, height, MAX_DEFAULT_HEIGHT, o.face_index)
+            setup = lambda: self.renderer.open(photo, height, MAX_DEFAULT_HEIGHT, o.face_index)
+            if not Path(photo).is_file():
+                self.portrait, self.animator = setup()  # its error
+                return
+            st = Path(photo).stat()
+            key = (id(self.renderer), str(Path(photo).resolve()), st.st_mtime_ns, st.st_size, height, o.face_index)
+            self.portrait, self.animator = self.kept.photo(key, setup)
 
     def run(self, series: AUSeries, audio: str | os.PathLike | None) -> RenderResult:
         o = self.options
@@ -263,13 +296,15 @@ def render(
     options: RenderOptions,
     au_csv: str | os.PathLike | None = None,
     on_frames: Callable[[int, int], None] | None = None,
+    kept: Kept | None = None,
 ) -> RenderResult:
     """Photo + speech -> talking video. With `au_csv` the CSV drives the face instead of
     audio2au (the audio, when given, is still muxed and sets the length). `on_frames` is
-    told (frames done, total) as frames are written."""
+    told (frames done, total) as frames are written; `kept` holds models and the photo
+    between renders."""
     if audio is None and au_csv is None:
         raise UserError("give --audio, --au-csv or both")
-    job = Job(output, options, audio2au=au_csv is None, on_frames=on_frames)
+    job = Job(output, options, audio2au=au_csv is None, on_frames=on_frames, kept=kept)
     names, fps = job.au_names, options.fps or DEFAULT_FPS
     wav = None
     if audio is not None:
