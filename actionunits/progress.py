@@ -49,6 +49,8 @@ class PlainProgress:
         self._last = time.monotonic()
         rate = (self.n - self._start_n) / max(self._last - self._start, 1e-9)
         done = f"{self.n}/{self.total} ({100 * self.n / self.total:.0f}%)" if self.total else f"{self.n}"
+        if self.total and 0 < rate and self.n < self.total:
+            done += f", ETA {int((self.total - self.n) / rate)} s"
         extra = f", {self._postfix}" if self._postfix else ""
         print(
             f"{self.desc + ': ' if self.desc else ''}{done}, {rate:.1f} {self.unit}/s{extra}",

@@ -47,6 +47,18 @@ def _demo(args: argparse.Namespace) -> int:
     return _report(render(demo_photo(), SPEECH, output, render_options(args)), args.quiet)
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from talkinghead.batch import BatchOptions, run_batch
+    from talkinghead.batch.run import summary_json
+
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    options = BatchOptions(args.workers, args.ray, args.ray_address, args.quiet or args.json)
+    summary = run_batch(args.manifest, args.output, options)
+    print(summary_json(summary) if args.json else summary.line())
+    return 130 if summary.interrupted else 0 if summary.ok else 1
+
+
 def _edit(args: argparse.Namespace) -> int:
     from talkinghead.commands.edit import EditOptions, edit
 
@@ -207,6 +219,23 @@ def _render_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-o", "--output", default="talkinghead.mp4", help="video to write (default talkinghead.mp4)")
     add_render_options(p, speech=True)
+
+
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "manifest",
+        metavar="JOBS",
+        help="a CSV with a header or JSONL: photo, audio or au_csv, "
+        "optional output, and render's options by their long names with underscores (docs/batch.md)",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the videos and ledger.jsonl")
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per two cores)")
+    p.add_argument("--ray", action="store_true", help="run the jobs as Ray tasks (pip install '.[cluster]')")
+    p.add_argument(
+        "--ray-address", metavar="ADDR", help="the Ray cluster to join (default: $RAY_ADDRESS, else a local one)"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _edit_arguments(p: argparse.ArgumentParser) -> None:
@@ -394,6 +423,13 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
         "photo + driving video -> the photo makes the driver's faces",
         "Track the AUs of the face in a driving video and render them on the photo, with the driving video's audio.",
     ),
+    "batch": (
+        _batch,
+        _batch_arguments,
+        "render many jobs from a manifest, resumable, locally or on a Ray cluster",
+        "Render every job of a manifest into OUTDIR, one job a row; rerun to finish what is missing "
+        "(OUTDIR/ledger.jsonl records each attempt). Exit 0 when every job succeeded (docs/batch.md).",
+    ),
     "demo": (
         _demo,
         _demo_arguments,
@@ -469,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as e:
-        print(f"talkinghead: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():  # a manifest's errors: one line each
+            print(f"talkinghead: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("talkinghead: interrupted", file=sys.stderr)

@@ -60,6 +60,7 @@ def test_progress_is_plain_lines_when_not_a_terminal(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert "\r" not in "".join(lines) and len(lines) == 5  # one line per update and one at the end
     assert lines[-1].startswith("frames: 40/40 (100%)") and lines[-1].endswith("loss=0.1")
+    assert ", ETA " in lines[0] and "ETA" not in lines[-1]  # time left while there is some
     off = progress.progress_bar(10, "x", disable=True)
     off.update(10)
     off.close()

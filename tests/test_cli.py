@@ -15,7 +15,7 @@ from talkinghead.cli import build_parser, main
 REPO = Path(__file__).resolve().parents[1]
 # The front ends compose every command; commands (talkinghead/commands/) compose the library
 # rooms and never import each other; the library never imports a command or a front end.
-FRONT_ENDS = ("cli", "app", "live", "evaluation")
+FRONT_ENDS = ("cli", "app", "live", "evaluation", "batch")
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -29,6 +29,8 @@ NOT_RUN = {  # command prefix -> why the suite does not run it
     "tests/test_prepare.py runs it on a subset",
     "talkinghead eval": "needs a prepared dataset: tests/test_evaluation.py runs it on a generated one",
     "talkinghead pack": "needs a prepared dataset: tests/test_pack.py runs it on a generated one",
+    "talkinghead batch": "needs a manifest of jobs: tests/test_batch.py and tests/test_batch_ray.py run "
+    "manifests of generated jobs",
     "talkinghead train motion data.root=": "needs a prepared dataset: tests/test_motion.py runs it on generated clips",
     "talkinghead train aue data=prepared": "hours of training on real data",
     "talkinghead train gath data=prepared": "hours of training on real data",
