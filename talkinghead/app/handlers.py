@@ -130,7 +130,7 @@ class RenderControls:
     face_index: int | None = _RENDER.face_index
 
     def post(self) -> PostOptions:
-        """As the CLI's `_post_options`."""
+        """As the CLI's (aupost.post_options)."""
         try:
             emotion = parse_emotion("" if self.emotion == "neutral" else f"{self.emotion}={self.strength}")
             post = PostOptions(
@@ -148,7 +148,7 @@ class RenderControls:
         return post
 
     def options(self, save_aus: Path | None = None) -> RenderOptions:
-        """As the CLI's `_render_options`."""
+        """As the CLI's (commands.render.render_options)."""
         return RenderOptions(
             model=ModelOptions(self.renderer),
             post=self.post(),

@@ -31,15 +31,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def input_hashes(job: BatchJob) -> dict[str, str | None]:
-    """Each input's SHA-256, None where it cannot be read (the job will fail and say why)."""
-    out = {}
-    for name, path in job.inputs.items():
-        try:
-            out[name] = file_sha256(path)
-        except OSError:
-            out[name] = None
-    return out
+def input_hashes(job: BatchJob, known: dict[Path, str | None]) -> dict[str, str | None]:
+    """Each input's SHA-256, None where it cannot be read (the job will fail and say why).
+    `known` holds the files hashed so far: a presenter's photo shared by many jobs is read
+    once."""
+    for path in job.inputs.values():
+        if path not in known:
+            try:
+                known[path] = file_sha256(path)
+            except OSError:
+                known[path] = None
+    return {name: known[path] for name, path in job.inputs.items()}
 
 
 def options_record(job: BatchJob) -> dict:

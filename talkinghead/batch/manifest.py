@@ -49,6 +49,10 @@ class _Refusing(argparse.ArgumentParser):
         raise ValueError(message)
 
 
+def long_flag(action: argparse.Action) -> str:
+    return max(action.option_strings, key=len)
+
+
 def render_parser() -> _Refusing:
     parser = _Refusing(prog="batch", add_help=False)
     add_render_options(parser, speech=True)
@@ -59,8 +63,7 @@ def option_flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """Field name -> render's option (its long flag with underscores), batch-level ones out."""
     flags = {}
     for action in parser._actions:
-        long = max(action.option_strings, key=len)
-        name = long.lstrip("-").replace("-", "_")
+        name = long_flag(action).lstrip("-").replace("-", "_")
         if action.dest not in BATCH_LEVEL:
             flags[name] = action
     return flags
@@ -107,7 +110,7 @@ def _argv(row: dict, flags: dict[str, argparse.Action]) -> list[str]:
         if name in INPUTS or name == "output" or value is None or value == "":
             continue
         action = flags[name]
-        flag = max(action.option_strings, key=len)
+        flag = long_flag(action)
         if action.nargs == 0:  # a switch: --crop-only, --no-blinks, --neutral, --lite
             text = str(value).lower()
             if text not in TRUE + FALSE:

@@ -67,7 +67,8 @@ def run_batch(manifest: str | Path, outdir: str | Path, options: BatchOptions) -
     outdir.mkdir(parents=True, exist_ok=True)
     with ledger.Lock(outdir):
         ledger.remove_partial(outdir, jobs)
-        hashes = [ledger.input_hashes(j) for j in jobs]
+        known: dict[Path, str | None] = {}
+        hashes = [ledger.input_hashes(j, known) for j in jobs]
         keys = [ledger.job_key(j, h) for j, h in zip(jobs, hashes)]
         done = ledger.done_keys(outdir)
         todo = [i for i, k in enumerate(keys) if k not in done]
