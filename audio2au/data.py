@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from actionunits import AUSeries
+from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, matches_any, read_clips, read_info
 from audio2au.features import SAMPLE_RATE, FeatureConfig, compute_features, frame_count, resample
 from audio2au.frame_measures import frame_rms_db, lip_gap, speech_frames
@@ -114,6 +115,25 @@ def speed_perturb(clip: Clip, factor: float) -> Clip:
     valid = clip.valid[np.rint(src).astype(int)]
     gap = None if clip.gap is None else np.interp(src, np.arange(len(clip.gap)), clip.gap).astype(np.float32)
     return Clip(f"{clip.name}@x{factor:g}", clip.speaker, clip.fps, wav, aus, valid, gap)
+
+
+def degraded(clip: Clip, codec: str, cache: Path | None = None) -> Clip:
+    """The clip with its audio through one of audio2au.degrade's CODECS (same frames and
+    targets: the damage keeps the timing). `cache`: a folder that keeps each result (16-bit)
+    for the next run, since encoding every clip takes minutes."""
+    from audio2au.degrade import CODECS
+
+    name = f"{clip.name}@{codec}"
+    path = None if cache is None else Path(cache) / f"{name.replace('/', '_').replace('+', '_')}.flac"
+    if path is not None and path.is_file():
+        waveform = sf.read(path, dtype="float32")[0]
+    else:
+        waveform = CODECS[codec](clip.waveform)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(path) as tmp:
+                sf.write(tmp, np.clip(waveform, -1, 1), SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    return replace(clip, name=name, waveform=waveform)
 
 
 def rest_relative(aus: np.ndarray, columns: list[int], percentile: float) -> np.ndarray:

@@ -67,9 +67,9 @@ class Progress:
             print("\n".join(self._held), file=sys.stderr, flush=True)
         self._held = None
 
-    def bar(self, total: int, desc: str = "frames"):
+    def bar(self, total: int, desc: str = "frames", unit: str = "frame"):
         self._release()
-        bar = progress_bar(total, f"  {desc}", "frame", disable=self.quiet, leave=False)
+        bar = progress_bar(total, f"  {desc}", unit, disable=self.quiet, leave=False)
         return bar if self.on_frames is None else _Reported(bar, total, self.on_frames)
 
     @property

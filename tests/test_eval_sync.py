@@ -129,6 +129,7 @@ def test_eval_sync_only_scores_against_the_measured_lips(
         [
             "eval",
             "--sync-only",
+            "--no-lips",
             "--audio2au",
             str(weights / "audio2au.pt"),
             "--data",

@@ -174,6 +174,7 @@ def test_eval_end_to_end(synthetic_dataset, tmp_path, one_torch_thread, capsys):
     rc = main(
         [
             "eval",
+            "--no-lips",
             "--variant",
             f"a={weights}",
             "--variant",
@@ -246,6 +247,6 @@ def test_eval_errors_are_one_line(args, message, synthetic_dataset, tmp_path, ca
     }
     given = [a.replace("{tmp}", str(tmp_path)) for a in args]
     rest = [x for k, v in base.items() if k not in given for x in (k, v)]
-    rc = main(["eval", *given, *rest, "-o", str(tmp_path / "out"), "--quiet", "--device", "cpu"])
+    rc = main(["eval", *given, *rest, "-o", str(tmp_path / "out"), "--no-lips", "--quiet", "--device", "cpu"])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and message in err, err

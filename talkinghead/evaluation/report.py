@@ -1,7 +1,7 @@
 """The evaluation's outputs, each written atomically: eval.json (every number), report.md
-(the paper's Tables 1-3 with the variants side by side, then identity, controllability and
-lip sync), four plots and grid.png (source | target | synthesis per variant); with
---sync-only, only the lip-sync section and its plot."""
+(the paper's Tables 1-3 with the variants side by side, then identity, controllability,
+audio2au lip sync and lip sync end to end), four plots and grid.png (source | target |
+synthesis per variant); with --sync-only, only the lip-sync sections and their plot."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from actionunits.atomic import atomic_output
 from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
+from talkinghead.evaluation.lips import CLEAN, STAGES
 from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
 from talkinghead.evaluation.sync import GAP_PREDICTORS, LABEL_PREDICTORS
 from talkinghead.io.image import write_image
@@ -30,6 +31,8 @@ GAP_HEADS = {
     "gated loudness": "gated loudness",
     "tracker lip gap": "tracker's lip gap (ceiling)",
 }
+# Lip sync end to end, the goals of the issue that added it (on the clean audio's means).
+GOAL_R, GOAL_OVER_LOUDNESS, GOAL_R_SPEECH, GOAL_IN_RANGE, GOAL_CLOSURES, GOAL_DAMAGE = 0.55, 0.1, 0.6, 0.85, 0.7, 0.05
 
 
 @dataclass
@@ -58,8 +61,8 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def _f(x, digits: int = 3) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
+def _f(x, digits: int = 3, missing: str = "n/a") -> str:
+    return missing if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -79,9 +82,12 @@ def markdown(results: dict, variants: list[str]) -> str:
         ]
     else:
         s = results["settings"]
-        sections = [f"Data `{s['data']}`: audio2au lip sync only (`--sync-only`), {s['seconds']} s."]
+        sections = [f"Data `{s['data']}`: lip sync only (`--sync-only`), {s['seconds']} s."]
     plots = [*IMAGE_PLOTS, SYNC_PLOT] if variants else [SYNC_PLOT]
-    sections += [_sync_table(results), "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots)]
+    sections.append(_sync_table(results))
+    if "end_to_end" in results["audio2au"]:
+        sections.append(_lips_section(results["audio2au"]["end_to_end"]))
+    sections.append("## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots))
     if variants:
         sections.append(
             "## Samples\n\nRows: intra-class pairs of held-out speakers, then inter-class pairs on "
@@ -238,6 +244,100 @@ def _sync_table(results: dict) -> str:
         "to imitate, not the truth), pooled and per clip, beside a linear map from loudness fitted on every "
         "other clip.\n\n" + _table(["predictor", "r", "r per clip"], labels)
     )
+
+
+def _lips_section(e2e: dict) -> str:
+    """Per condition one row per clip and the means, then the clean means per photo mouth
+    group, then the goals: where along the chain the mouth is lost, and for which photos."""
+    intro = (
+        "## Lip sync end to end (rendered vs real lips)\n\n"
+        "Each held-out web-style clip's first frame rendered with the clip's audio by `render` (default "
+        "settings, the evaluated audio2au), and the inner-lip gap of the result (a fresh face mesh on the "
+        "decoded video) against the real clip's, frame by frame at lag 0. Pearson r of each stage of the chain "
+        "with the real gap: *audio2au* (its AUs' lip gap), *aupost* (after the rest, smoothing and the photo's "
+        "own expression), *motion* (the warp's planned lips), *render* (the video), beside the loudness. "
+        "*amplitude*: the render's gap std over the real one (1 = as wide a movement); *closures*: share of the "
+        "real closures within speech that the render closes too (and how many). Side-by-side videos "
+        "(rendered | real) in `lips/`. docs/eval.md says more."
+    )
+    if not e2e["clips"]:
+        return intro + "\n\nNo held-out clip had a face the mesh could read: nothing to compare."
+    sections = [intro]
+    for condition in e2e["conditions"]:
+        rows = [
+            [f"`{r['clip']}`", f"`{r['speaker']}`", r["mouth"], _f(r["seconds"], 2, "-")]
+            + _lips_cells(r, r["conditions"][condition], _closures([r], condition))
+            for r in e2e["clips"]
+        ]
+        means = e2e["means"]
+        rows.append(
+            [f"**mean** ({means['clips']})", "", "", ""]
+            + _lips_cells(means, means[condition], _closures(e2e["clips"], condition))
+        )
+        head = ["clip", "speaker", "photo mouth", "s", "loudness r", *(f"{s} r" for s in STAGES)]
+        head += ["render r speech", "render amplitude", "render closures"]
+        sections.append(f"### {condition}\n\n" + _table(head, rows))
+    if CLEAN in e2e["conditions"]:
+        groups = [
+            [g, str(m["clips"])]
+            + _lips_cells(m, m[CLEAN], _closures([r for r in e2e["clips"] if r["mouth"] == g], CLEAN))
+            + [_f(m[CLEAN]["render"]["amplitude_in_range"], 2, "-")]
+            for g, m in e2e["groups"].items()
+        ]
+        head = ["photo mouth", "clips", "loudness r", *(f"{s} r" for s in STAGES), "render r speech"]
+        head += ["render amplitude", "render closures", "amplitude in 0.7-1.4x"]
+        sections.append(f"### Means per photo mouth ({CLEAN})\n\n" + _table(head, groups))
+        sections.append("### Goals\n\n" + "\n".join(_lips_goals(e2e["means"], e2e["conditions"])))
+    return "\n\n".join(sections)
+
+
+def _closures(clips: list[dict], condition: str) -> int:
+    """How many real closures the render had to make in these clips."""
+    return sum(r["conditions"][condition]["render"]["closures"] for r in clips)
+
+
+def _lips_cells(row: dict, stages: dict, closures: int) -> list[str]:
+    """Loudness r, each stage's r, then the render's r within speech, amplitude and closure
+    recall (with how many real closures)."""
+    render = stages["render"]
+    return [
+        _f(row["loudness"].get("r"), 2, "-"),
+        *(_f(stages.get(s, {}).get("r"), 2, "-") for s in STAGES),
+        _f(render.get("r_speech"), 2, "-"),
+        _f(render.get("amplitude"), 2, "-"),
+        f"{_f(render.get('closure_recall'), 2, '-')} ({closures})",
+    ]
+
+
+def _lips_goals(means: dict, conditions: list[str]) -> list[str]:
+    """Each goal with its measured value and whether it is met (undefined: not met)."""
+    render, loudness = means[CLEAN]["render"], means["loudness"].get("r")
+
+    def goal(text: str, value: float | None, low: float = -math.inf, high: float = math.inf) -> str:
+        met = value is not None and low <= value <= high
+        return f"- {text}: {_f(value, 2, '-')}, " + ("met" if met else "**not met**")
+
+    r = render.get("r")
+    lines = [
+        goal(f"mean render r >= {GOAL_R}", r, GOAL_R),
+        goal(
+            f"mean render r >= loudness r ({_f(loudness, 2, '-')}) + {GOAL_OVER_LOUDNESS}",
+            r,
+            math.inf if loudness is None else loudness + GOAL_OVER_LOUDNESS,
+        ),
+        goal(f"mean render r within speech >= {GOAL_R_SPEECH}", render.get("r_speech"), GOAL_R_SPEECH),
+        goal(
+            f"share of clips with render amplitude within 0.7-1.4x >= {GOAL_IN_RANGE}",
+            render.get("amplitude_in_range"),
+            GOAL_IN_RANGE,
+        ),
+        goal(f"mean closure recall >= {GOAL_CLOSURES}", render.get("closure_recall"), GOAL_CLOSURES),
+    ]
+    for condition in (c for c in conditions if c != CLEAN):
+        damaged = means[condition]["render"].get("r")
+        cost = None if r is None or damaged is None else r - damaged
+        lines.append(goal(f"{condition} costs <= {GOAL_DAMAGE} render r vs clean", cost, high=GOAL_DAMAGE))
+    return lines
 
 
 def _dist(d: dict) -> list[str]:

@@ -1,17 +1,24 @@
 """The whole evaluation: load the variants and the held-out data, measure the real frames
-once, then per variant synthesize, measure and score; then audio2au lip sync; write the
-report. --sync-only skips everything but lip sync (seconds instead of minutes)."""
+once, then per variant synthesize, measure and score; then audio2au lip sync, and lip sync
+end to end (held-out clips rendered from their first frame and audio, minutes); write the
+report. --sync-only skips everything but lip sync, --no-lips the end-to-end part."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from audio2au.degrade import DEGRADATIONS
 from gath.data import TargetSet
 from gath.inference import FaceAnimator
+from talkinghead.clip_sources import ClipTask
+from talkinghead.commands.render import RenderOptions
 from talkinghead.data_root import data_root
 from talkinghead.errors import UserError
 from talkinghead.evaluation.controllability import controllability, render_batches, render_sweep, sweep
@@ -26,6 +33,7 @@ from talkinghead.evaluation.heldout import (
 )
 from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
 from talkinghead.evaluation.languages import read_languages
+from talkinghead.evaluation.lips import CLEAN, held_out_clips, lips_end_to_end
 from talkinghead.evaluation.measure import CropMeasurer
 from talkinghead.evaluation.protocol import inter_class, intra_class
 from talkinghead.evaluation.report import GridRow, write_report
@@ -33,6 +41,7 @@ from talkinghead.evaluation.sync import audio2au_sync
 from talkinghead.evaluation.variants import WARP, load_variant
 from talkinghead.face.landmarks import LandmarkDetector
 from talkinghead.model_files import AUDIO2AU_FILE, DEFAULT_WEIGHTS
+from talkinghead.renderers import ModelOptions
 from talkinghead.stage_times import Progress
 
 COPY = "source copy"  # the no-animation baseline: the source frame itself as the "synthesis"
@@ -55,6 +64,8 @@ class EvalOptions:
     quiet: bool = False
     sync_only: bool = False  # audio2au lip sync only: no renderers, faces or portraits
     not_speech: tuple[str, ...] = NOT_SPEECH  # clip or speaker globs lip sync leaves out (music, not a voice)
+    lips: bool = True  # lip sync end to end: render the held-out clips (minutes)
+    lips_conditions: tuple[str, ...] = (CLEAN, *DEGRADATIONS)  # the audio as given, then damaged
 
 
 def variant_info(meta: dict, speakers: list[str]) -> dict:
@@ -106,13 +117,14 @@ def reference_distances(embedder: FaceEmbedder, intra: EvalPairs) -> dict:
 
 
 def run_eval(options: EvalOptions) -> dict:
-    """Evaluate every variant, then audio2au; write eval.json, report.md, plots and
-    grid.png to options.output; return the results."""
+    """Evaluate every variant, then audio2au, then lip sync end to end; write eval.json,
+    report.md, plots, grid.png and lips/ to options.output; return the results."""
     start = time.perf_counter()
     progress = Progress(options.quiet)
     if options.pairs < 1:
         raise UserError(f"--pairs must be at least 1, got {options.pairs}")
     audio2au = Path(options.audio2au) if options.audio2au else DEFAULT_WEIGHTS / AUDIO2AU_FILE
+    lip_clips = lips_clips(options)
     if options.sync_only:
         results, grid, names = {"settings": {"data": str(Path(options.data).resolve())}}, [], []
     else:
@@ -124,10 +136,47 @@ def run_eval(options: EvalOptions) -> dict:
             "languages_from": [str(m.resolve()) for m in manifests],
             **audio2au_sync(audio2au, options.data, options.speakers, languages, options.not_speech),
         }
+    if options.lips:
+        with progress.stage("lips"):
+            bar = progress.bar(len(lip_clips), "clips", "clip")
+            results["audio2au"]["end_to_end"] = render_lips(options, lambda _: bar.update(1))
+            bar.close()
     results["settings"]["seconds"] = round(time.perf_counter() - start, 1)
     with progress.stage("report"):
         write_report(options.output, results, grid, names)
     return results
+
+
+def lips_clips(options: EvalOptions) -> list[ClipTask]:
+    """The clips lip sync end to end will render, found first: none is a one-line error
+    before minutes of work, not after."""
+    if not options.lips:
+        return []
+    try:
+        return held_out_clips(data_root(), options.speakers, options.not_speech)
+    except UserError as e:
+        raise UserError(f"{e} (--no-lips skips lip sync end to end)") from None
+
+
+def render_lips(options: EvalOptions, on_clip: Callable[[str], None]) -> dict:
+    """Lip sync end to end as a user gets it: `render` with its defaults and the evaluated
+    audio2au (a weights file stands for itself only under its own name, so it is copied to
+    one); side-by-side videos to <output>/lips."""
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = None
+        if options.audio2au:
+            checkpoint = Path(tmp) / AUDIO2AU_FILE
+            shutil.copyfile(options.audio2au, checkpoint)
+        render = RenderOptions(model=ModelOptions(checkpoint=checkpoint, device=options.device))
+        return lips_end_to_end(
+            data_root(),
+            options.speakers,
+            render,
+            Path(options.output) / "lips",
+            options.lips_conditions,
+            options.not_speech,
+            on_clip,
+        )
 
 
 def evaluate_images(options: EvalOptions, progress: Progress) -> tuple[dict, list[GridRow], list[str]]:

@@ -1,0 +1,283 @@
+"""Lip sync end to end: what a user gets from a photo and speech, against real lips.
+
+For each held-out talking clip the first frame is the photo and the clip's audio the
+speech; `render` runs with default settings at the clip's frame rate, exactly as a user
+would run it, and a fresh face mesh reads the inner-lip gap (over the eye distance) of the
+decoded video. That is compared, frame by frame at lag 0, with the real clip's lip gap.
+On the way the chain's stages are scored the same way, to show where the mouth is lost:
+audio2au's AUs, the AUs after post-processing (the rest, smoothing, the photo's own
+expression), and the motion model's lips (the warp's planned landmarks). The audio is also
+damaged as users' audio often is (audio2au.degrade) and rendered again.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audio2au import load_audio, predict_aus
+from audio2au.degrade import DEGRADATIONS
+from audio2au.features import SAMPLE_RATE, frame_count
+from audio2au.frame_measures import au_lip_gap, frame_rms_db, lip_gap, speech_frames
+from talkinghead.clip_sources import ClipTask, list_clips, shared_data_inputs
+from talkinghead.commands.render import MAX_DEFAULT_HEIGHT, Kept, RenderOptions, render
+from talkinghead.errors import UserError
+from talkinghead.face.landmarks import LandmarkDetector
+from talkinghead.io.au_csv import read_au_csv
+from talkinghead.io.image import write_image
+from talkinghead.io.soundtrack import ffmpeg_command
+from talkinghead.io.video_frames import VideoFrames
+from talkinghead.model_files import load_audio2au
+from talkinghead.renderers.registry import load
+
+CLEAN = "clean"
+STAGES = ("audio2au", "aupost", "motion", "render")  # in the chain's order
+GAP_STAGES = ("motion", "render")  # in lip-gap units, so their amplitude compares with the real one
+# Closures: real lips shut (gap < CLOSED_REAL for >= CLOSURE_FRAMES frames) within speech;
+# the render closes too when its gap drops below CLOSED_RENDER within CLOSURE_SLACK frames.
+CLOSED_REAL, CLOSED_RENDER, CLOSURE_FRAMES, CLOSURE_SLACK = 0.02, 0.03, 2, 2
+# The photo's mouth, by its lip gap (eye distances) and the tracker's smile.
+PARTED, OPEN, SMILING = 0.02, 0.08, 0.3
+MOUTH_GROUPS = ("closed", "parted", "smiling, lips apart", "open")
+# Held-out speakers that are not web-style speech: studio GRID, where lip sync is easy.
+STUDIO = ("grid_*",)
+
+
+@dataclass
+class LipClip:
+    """One held-out clip's real lip gap and its voice, at the clip's frame rate."""
+
+    name: str
+    speaker: str
+    video: Path
+    fps: float
+    gap: np.ndarray  # (frames,) real inner-lip gap, NaN without a face
+    wav: np.ndarray  # 16 kHz mono
+
+
+def held_out_clips(root: Path, speakers: Sequence[str], leave_out: Sequence[str] = ()) -> list[ClipTask]:
+    """The shared data's videos of the held-out speakers (globs), web-style speech only (no
+    studio GRID, nothing matching `leave_out`)."""
+    _, targets, name_root = shared_data_inputs(root)
+    wanted = lambda t: any(fnmatch.fnmatch(n, g) for g in speakers for n in (t.speaker, t.clip))
+    dropped = lambda t: any(fnmatch.fnmatch(n, g) for g in (*STUDIO, *leave_out) for n in (t.speaker, t.clip))
+    clips = [t for t in list_clips(targets, name_root) if wanted(t) and not dropped(t)]
+    if not clips:
+        raise UserError(f"no web-style clips of the held-out speakers under {root}")
+    return clips
+
+
+def real_lips(task: ClipTask) -> LipClip:
+    return LipClip(
+        task.clip, task.speaker, task.path, VideoFrames(task.path).fps, video_lip_gap(task.path), load_audio(task.path)
+    )
+
+
+def video_lip_gap(video: Path) -> np.ndarray:
+    """(frames,) inner-lip gap of the largest face in each frame of a video (a face mesh
+    that tracks this video only), NaN where none is found."""
+    out = []
+    with LandmarkDetector(video=True) as detector:
+        for rgb in VideoFrames(video):
+            faces = detector.detect(rgb)
+            out.append(lip_gap(faces[0][None])[0] if faces else np.nan)
+    return np.asarray(out, np.float64)
+
+
+def first_frame(video: Path) -> np.ndarray:
+    return next(iter(VideoFrames(video)))
+
+
+def mouth_group(gap: float, smile: float) -> str:
+    """The photo's mouth: closed, parted, smiling with the lips apart (teeth show), open."""
+    if gap < PARTED:
+        return "closed"
+    if smile >= SMILING:
+        return "smiling, lips apart"
+    return "parted" if gap < OPEN else "open"
+
+
+def pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    ok = np.isfinite(a) & np.isfinite(b) & (True if mask is None else mask)
+    if ok.sum() < 10 or a[ok].std() == 0 or b[ok].std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def closures(gap: np.ndarray, speech: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) runs of >= CLOSURE_FRAMES frames with the real lips shut within speech."""
+    shut = np.nan_to_num(gap, nan=1.0) < CLOSED_REAL
+    shut &= speech
+    runs, start = [], None
+    for i, s in enumerate([*shut, False]):
+        if s and start is None:
+            start = i
+        elif not s and start is not None:
+            if i - start >= CLOSURE_FRAMES:
+                runs.append((start, i))
+            start = None
+    return runs
+
+
+def closure_recall(rendered: np.ndarray, real: np.ndarray, speech: np.ndarray) -> tuple[float, int]:
+    """Share of the real closures within speech that the render also closes (+- CLOSURE_SLACK
+    frames), and how many real closures there were."""
+    runs = closures(real, speech)
+    if not runs:
+        return float("nan"), 0
+    shut = np.nan_to_num(rendered, nan=1.0) < CLOSED_RENDER
+    hit = [shut[max(0, a - CLOSURE_SLACK) : b + CLOSURE_SLACK].any() for a, b in runs]
+    return float(np.mean(hit)), len(runs)
+
+
+def score(series: np.ndarray, real: np.ndarray, speech: np.ndarray, gap_units: bool) -> dict:
+    """r at lag 0 over all frames and within speech; for lip-gap series also the amplitude
+    (std over the real std, frames where both exist) and closure recall."""
+    out = {"r": pearson(series, real), "r_speech": pearson(series, real, speech)}
+    if gap_units:
+        ok = np.isfinite(series) & np.isfinite(real)
+        out["amplitude"] = float(series[ok].std() / max(real[ok].std(), 1e-9)) if ok.sum() >= 10 else float("nan")
+        out["closure_recall"], out["closures"] = closure_recall(series, real, speech)
+    return out
+
+
+class ChainRenderer:
+    """Renders a clip through the user's `render` and keeps what each stage made."""
+
+    def __init__(self, options: RenderOptions, work: Path) -> None:
+        self.options, self.work = options, work
+        self.kept = Kept()
+        self.renderer = load(options.model, options.enhance)
+        self.audio2au = load_audio2au(options.model.checkpoint, self.renderer.au_names, self.renderer.device)
+
+    def stages(self, clip: LipClip, photo: Path, wav: np.ndarray, video: Path) -> dict[str, np.ndarray]:
+        """Each stage's lip-gap series for `wav` spoken by `photo`, rendered into `video`."""
+        au_csv = video.with_suffix(".csv")
+        speech = video.with_suffix(".wav")
+        sf.write(speech, wav, SAMPLE_RATE, subtype="FLOAT")
+        options = replace(self.options, fps=clip.fps, save_aus=au_csv, quiet=True)
+        render(photo, speech, video, options, kept=self.kept)
+        names = self.renderer.au_names
+        n = frame_count(len(wav), clip.fps)
+        post = read_au_csv(au_csv).reorder(names).values
+        out = {
+            "audio2au": au_lip_gap(predict_aus(self.audio2au, wav, clip.fps, n), names),
+            "aupost": au_lip_gap(post, names),
+        }
+        _, animator = self.renderer.open(photo, None, MAX_DEFAULT_HEIGHT, self.options.face_index)
+        if hasattr(animator, "offsets"):  # a warp: its planned landmarks are the motion model's lips
+            out["motion"] = lip_gap(animator.portrait.landmarks[None, :, :2] + animator.offsets(post))
+        out["render"] = video_lip_gap(video)
+        speech.unlink()
+        return out
+
+
+def fit(series: np.ndarray, n: int) -> np.ndarray:
+    """The first n frames, NaN where the series is shorter (a decoder may drop the last)."""
+    return np.pad(np.asarray(series, np.float64)[:n], (0, max(0, n - len(series))), constant_values=np.nan)
+
+
+def side_by_side(rendered: Path, real: Path, out: Path) -> None:
+    """Rendered | real, 240 px tall, the rendered audio (what a viewer checks by eye)."""
+    graph = "[0:v]scale=-2:240[a];[1:v]scale=-2:240[b];[a][b]hstack"
+    cmd = ffmpeg_command("-y", "-i", str(rendered), "-i", str(real), "-filter_complex", graph)
+    subprocess.run([*cmd, "-map", "0:a?", "-c:a", "copy", "-shortest", str(out)], capture_output=True, check=True)
+
+
+def measure_clip(chain: ChainRenderer, clip: LipClip, conditions: Sequence[str], out_dir: Path | None) -> dict:
+    """Every stage of every condition of one clip, scored against the real lips."""
+    level = frame_rms_db(clip.wav, clip.fps, frame_count(len(clip.wav), clip.fps))[:, 0]
+    n = min(len(level), len(clip.gap))
+    real, level = clip.gap[:n], level[:n]
+    speech = speech_frames(level, clip.fps)
+    photo_rgb = first_frame(clip.video)
+    work = Path(tempfile.mkdtemp(dir=chain.work))
+    photo = work / "photo.png"
+    write_image(photo, photo_rgb)
+    portrait, _ = chain.renderer.open(photo, None, MAX_DEFAULT_HEIGHT, chain.options.face_index)
+    smile = float(np.mean([portrait.aus[portrait.names.index(s)] for s in ("mouthSmileLeft", "mouthSmileRight")]))
+    row = {
+        "clip": clip.name,
+        "speaker": clip.speaker,
+        "frames": int(n),
+        "seconds": round(n / clip.fps, 2),
+        "photo_lip_gap": round(portrait.lip_gap, 4),
+        "mouth": mouth_group(portrait.lip_gap, smile),
+        "real_std": float(np.nanstd(real)),
+        "loudness": score(level, real, speech, gap_units=False),
+        "conditions": {},
+    }
+    for condition in conditions:
+        wav = clip.wav if condition == CLEAN else DEGRADATIONS[condition](clip.wav)
+        video = work / f"{condition.replace(' ', '_').replace('+', '_')}.mp4"
+        series = chain.stages(clip, photo, wav, video)
+        row["conditions"][condition] = {s: score(fit(v, n), real, speech, s in GAP_STAGES) for s, v in series.items()}
+        if condition == CLEAN and out_dir is not None:
+            side_by_side(video, clip.video, out_dir / f"{clip.name}.mp4")
+    return row
+
+
+def mean_rows(rows: list[dict]) -> dict:
+    """Means over clips per condition and stage (a clip counts once), with the goal's shares."""
+    out: dict = {"clips": len(rows), "loudness": _mean([r["loudness"] for r in rows])}
+    for condition in rows[0]["conditions"] if rows else ():
+        out[condition] = {
+            s: _mean([r["conditions"][condition][s] for r in rows if s in r["conditions"][condition]]) for s in STAGES
+        }
+        amps = [r["conditions"][condition]["render"]["amplitude"] for r in rows]
+        out[condition]["render"]["amplitude_in_range"] = float(np.mean([0.7 <= a <= 1.4 for a in amps]))
+    return out
+
+
+def _mean(scores: list[dict]) -> dict:
+    """Each key's mean over the clips that have it (NaN: none has); closure counts summed."""
+    keys = {k for s in scores for k in s}
+    out = {}
+    for k in sorted(keys):
+        values = np.array([s.get(k, np.nan) for s in scores], np.float64)
+        found = values[np.isfinite(values)]
+        out[k] = float(found.sum() if k == "closures" else found.mean()) if len(found) else float("nan")
+    return out
+
+
+def lips_end_to_end(
+    root: Path,
+    speakers: Sequence[str],
+    options: RenderOptions,
+    out_dir: Path | None = None,
+    conditions: Sequence[str] = (CLEAN, *DEGRADATIONS),
+    leave_out: Sequence[str] = (),
+    on_clip: Callable[[str], None] | None = None,
+) -> dict:
+    """Render every web-style clip of the held-out speakers with its own audio (clean and
+    damaged) and score each stage against the real lips; per clip, per mouth group and
+    overall. Side-by-side videos go to `out_dir` when given."""
+    tasks = held_out_clips(root, speakers, leave_out)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    rows, skipped = [], []
+    with tempfile.TemporaryDirectory() as work:
+        chain = ChainRenderer(options, Path(work))
+        for task in tasks:
+            if on_clip:
+                on_clip(task.clip)
+            clip = real_lips(task)
+            if np.isfinite(clip.gap).sum() < 10:
+                skipped.append(clip.name)  # the face mesh cannot read this clip's real lips
+                continue
+            rows.append(measure_clip(chain, clip, conditions, out_dir))
+    groups = {g: mean_rows([r for r in rows if r["mouth"] == g]) for g in MOUTH_GROUPS}
+    return {
+        "clips": rows,
+        "skipped": skipped,
+        "means": mean_rows(rows),
+        "groups": {g: m for g, m in groups.items() if m["clips"]},
+        "conditions": list(conditions),
+    }
