@@ -9,9 +9,12 @@ idle motion -> overrides.
 Speech drives the jaw and mouth (`SPEECH_AUS`). When the photo's resting AU vector is given
 as `base`, every other AU keeps the photo's value (a smiling photo keeps smiling, raised
 brows stay raised; `--neutral` passes zeros instead), and the speech AUs, which audio2au
-gives relative to a speaker's rest, are added to the photo's rest: a closed mouth opens
-from where it is, and a photo with parted lips rests (nearly) closed (`rest_face.rest_aus`),
-so its mouth closes in pauses.
+gives relative to a speaker's rest, are added to the photo's rest (`rest_face`): a closed
+mouth opens from where it is, and a photo with parted lips rests closed, so its mouth
+closes in pauses. Driven by speech, mouthClose (lips sealed while the jaw drops) never
+exceeds jawOpen: audio2au predicts the two apart (mouthClose 0.1-0.2 in silence, above the
+jaw in most frames of unfamiliar voices), and beyond the jaw's opening the motion model
+pushes the lips through each other (docs/results/2026-12-06-lips/).
 """
 
 from __future__ import annotations
@@ -204,6 +207,12 @@ def _hold(v: np.ndarray, names: tuple[str, ...], base: np.ndarray | None) -> Non
         v[:, speech] += base[speech]
 
 
+def _seal(v: np.ndarray, col: dict[str, int]) -> None:
+    """mouthClose at most jawOpen: the lips can seal over an open jaw, not close past it."""
+    if "mouthClose" in col and "jawOpen" in col:
+        v[:, col["mouthClose"]] = np.minimum(v[:, col["mouthClose"]], v[:, col["jawOpen"]])
+
+
 def _set_overrides(v: np.ndarray, col: dict[str, int], options: PostOptions) -> None:
     for au, value in options.overrides.items():
         if au in col:
@@ -227,6 +236,8 @@ def postprocess(series: AUSeries, options: PostOptions, base: np.ndarray | None 
     v = np.clip(series.values * options.expressiveness, 0, 1)
     v = smooth_in_time(v, series.fps, options.smooth_s)
     _hold(v, names, base)
+    if base is not None:
+        _seal(v, col)
     _add_emotions(v, col, options)
     _add_motion(v, col, *_motion_tracks(len(v), series.fps, names, options))
     _set_overrides(v, col, options)
@@ -262,6 +273,8 @@ class StreamPost:
             self._state = v[i].copy() if self._state is None else self._state + self._alpha * (v[i] - self._state)
             v[i] = self._state
         _hold(v, self.names, self.base)
+        if self.base is not None:
+            _seal(v, self.col)
         _add_emotions(v, self.col, self.options)
         frames = (self._frame + np.arange(len(v))) % self._loop
         _add_motion(

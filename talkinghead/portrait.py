@@ -29,7 +29,8 @@ def even(n: int) -> int:
 @dataclass
 class Portrait:
     """A photo (HxWx3 uint8 RGB, at output size), its face's 478 landmarks in its pixels
-    and the AU vector it shows (the tracker's reading; zeros where it cannot tell)."""
+    and the AU vector it shows: the tracker's reading (zeros where it cannot tell), with the
+    speech AUs measured from the face's rest (`rest_face`)."""
 
     image: np.ndarray
     landmarks: np.ndarray
@@ -54,9 +55,13 @@ class Portrait:
             raise UserError(
                 f"face index {index} requested but only {len(faces)} face(s) found (indices 0..{len(faces) - 1})"
             )
+        from talkinghead.rest_face import from_rest
+
         values, valid = AUTracker(names=names).from_landmarks(faces[index][None])
-        aus = values[0] if valid[0] else np.zeros(len(names), np.float32)
-        return cls(image, faces[index], aus, tuple(names))
+        reading = values[0] if valid[0] else np.zeros(len(names), np.float32)
+        portrait = cls(image, faces[index], reading, tuple(names))
+        portrait.aus = from_rest(reading, names, portrait.lip_gap)
+        return portrait
 
     @classmethod
     def open(
@@ -88,6 +93,13 @@ class Portrait:
     def size(self) -> tuple[int, int]:
         """(width, height)."""
         return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def rest(self) -> np.ndarray:
+        """The AU vector of this face at rest, which speech AUs are added to."""
+        from talkinghead.rest_face import rest_aus
+
+        return rest_aus(self.aus, self.names)
 
     @property
     def lip_gap(self) -> float:

@@ -227,6 +227,7 @@ def test_refiner_changes_only_the_parted_mouth(shared_data, tmp_path):
         refiner.model.generator.to_rgb[0].bias[3] = -5.0  # paint everywhere in the crop: the worst case
     portrait = Portrait.open(shared_data / "portraits" / "liveportrait_s1.jpg", max_height=480)
     plain, refined = WarpAnimator(portrait, motion), WarpAnimator(portrait, motion, refiner=refiner)
+    portrait = plain.portrait  # the renderer's: its rest set up
     rest, opened = portrait.aus.copy(), portrait.aus.copy()
     rest[JAW], opened[JAW] = 0.0, 1.0
     aus = np.stack([portrait.aus, opened])

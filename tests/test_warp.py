@@ -41,8 +41,8 @@ def animate(shared_data: Path, name: str, motion, height: int | None = 720):
     from talkinghead.portrait import Portrait
     from talkinghead.renderers.warp import WarpAnimator
 
-    portrait = Portrait.open(shared_data / "portraits" / name, max_height=height)
-    return portrait, WarpAnimator(portrait, motion)
+    animator = WarpAnimator(Portrait.open(shared_data / "portraits" / name, max_height=height), motion)
+    return animator.portrait, animator  # the renderer's portrait: its rest set up
 
 
 def lip_gap(rgb: np.ndarray, detector: LandmarkDetector) -> float:
@@ -216,18 +216,32 @@ def test_identity_and_sharpness_are_kept(shared_data, motion):
         assert laplacian_variance(frame[box]) >= 0.7 * laplacian_variance(portrait.image[box]), name
 
 
-def test_parted_lips_rest_closed(shared_data):
-    from talkinghead.portrait import Portrait
-    from talkinghead.rest_face import CLOSING_AUS, rest_aus
+def test_speech_aus_start_from_the_rest(shared_data, motion):
+    """A still's speech AUs are measured from its rest: 0 for a closed mouth (whatever the
+    tracker reads of its chin and lips), the opening for parted lips, scaled so that the
+    rest closes them in the motion model, never pushed through each other, and by no more
+    than the tracker's reading."""
+    from talkinghead.aupost import SPEECH_AUS
+    from talkinghead.face.au_tracker import AUTracker
+    from talkinghead.renderers.warp import CLOSED_LIP_GAP, WIDE_OPEN, signed_lip_gap
+    from talkinghead.rest_face import CLOSING_AUS
 
-    open_mouth = Portrait.open(shared_data / "portraits" / "video_retalking_2.png")
-    closed = Portrait.open(shared_data / "portraits" / "liveportrait_s12_bw.jpg")
-    assert open_mouth.lip_gap > 0.1 and closed.lip_gap < 0.02
+    speech = [AU_NAMES.index(n) for n in SPEECH_AUS]
     opening = [AU_NAMES.index(n) for n in CLOSING_AUS]
-    assert open_mouth.aus[JAW] > 0.3 and not rest_aus(open_mouth)[opening].any()
-    kept = [i for i in range(len(AU_NAMES)) if i not in opening]
-    assert np.array_equal(rest_aus(open_mouth)[kept], open_mouth.aus[kept])
-    assert np.array_equal(rest_aus(closed), closed.aus)  # a closed mouth is at rest as it is
+    for name in ("video_retalking_2.png", "pcavs_voxceleb_00373.png", "liveportrait_s12_bw.jpg"):
+        portrait, animator = animate(shared_data, name, motion)
+        at_rest = animator.plan(portrait.rest[None]).points[0]
+        assert not portrait.rest[speech].any()
+        kept = [i for i in range(len(AU_NAMES)) if i not in speech]
+        assert np.array_equal(portrait.rest[kept], portrait.aus[kept])  # the expression stays
+        if portrait.lip_gap > 0.1:
+            reading = AUTracker().from_landmarks(portrait.landmarks[None])[0][0]
+            assert portrait.aus[JAW] > 0.2 and np.all(portrait.aus[opening] <= reading[opening] + 1e-6), name
+            assert CLOSED_LIP_GAP - 0.002 < signed_lip_gap(at_rest) < 0.5 * portrait.lip_gap, name
+            if portrait.lip_gap <= WIDE_OPEN:
+                assert abs(signed_lip_gap(at_rest) - CLOSED_LIP_GAP) < 0.002, name  # closed
+        else:
+            assert not portrait.aus[speech].any() and np.array_equal(portrait.rest, portrait.aus), name
 
 
 def test_parted_lips_rest_closed_without_thinning_the_upper_lip(shared_data, motion):
@@ -237,12 +251,14 @@ def test_parted_lips_rest_closed_without_thinning_the_upper_lip(shared_data, mot
     from talkinghead.face.align import anchor_points
     from talkinghead.face.mouth import inner_lip_gap
     from talkinghead.face.warp import UPPER_INNER_LIP, UPPER_OUTER_LIP
-    from talkinghead.rest_face import rest_aus
 
     portrait, animator = animate(shared_data, "liveportrait_s1.jpg", motion)
     raise_ = [AU_NAMES.index(n) for n in ("mouthUpperUpLeft", "mouthUpperUpRight")]
-    assert portrait.lip_gap > 0.05 and portrait.aus[raise_].min() > 0.5
-    rest = animator.plan(rest_aus(portrait)[None]).points[0]
+    from talkinghead.face.au_tracker import AUTracker
+
+    reading = AUTracker().from_landmarks(portrait.landmarks[None])[0][0]
+    assert portrait.lip_gap > 0.05 and reading[raise_].min() > 0.5
+    rest = animator.plan(portrait.rest[None]).points[0]
     outer, inner = list(UPPER_OUTER_LIP)[2:-2], list(UPPER_INNER_LIP)[2:-2]  # away from the corners
     thickness = lambda p: np.linalg.norm(p[outer] - p[inner], axis=1).mean()  # noqa: E731
     assert thickness(rest) > 0.9 * thickness(portrait.landmarks[:, :2])

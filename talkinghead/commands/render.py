@@ -40,7 +40,6 @@ from talkinghead.renderers import Animator, ModelOptions, load
 from talkinghead.renderers.gath import enhance_option
 from talkinghead.renderers.registry import add_model_options, model_options
 from talkinghead.renderers.threads import frame_loop_threads, frame_workers
-from talkinghead.rest_face import rest_aus
 from talkinghead.stage_times import Progress
 
 MAX_DEFAULT_HEIGHT = 720  # without --size, taller photos are scaled down to this
@@ -324,7 +323,7 @@ def render(
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
         del wav  # from here on only the (small) AU series is needed
-        series = postprocess(series, post, post.base(rest_aus(job.portrait)) if job.audio2au is not None else None)
+        series = postprocess(series, post, post.base(job.portrait.rest) if job.audio2au is not None else None)
     return job.run(series, audio)
 
 

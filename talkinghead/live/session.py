@@ -109,14 +109,13 @@ def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     saying which renderer runs where."""
     from talkinghead.model_files import load_audio2au
     from talkinghead.renderers import load
-    from talkinghead.rest_face import rest_aus
 
     renderer = load(options.model)
     model = load_audio2au(options.model.checkpoint, renderer.au_names, renderer.device)
     if model.net.lstm.bidirectional:
         raise UserError("live mode needs a streaming audio2au model (trained with audio2au/model=stream)")
     portrait, animator = renderer.open(photo, options.size, DEFAULT_HEIGHT, options.face_index)
-    base = options.post.base(rest_aus(portrait))
+    base = options.post.base(portrait.rest)
     engine = LiveEngine(animator, model, options.fps, options.post, base, renderer.cuda)
     return engine, f"{renderer.words} on {renderer.device}"
 

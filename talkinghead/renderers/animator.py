@@ -88,5 +88,5 @@ class Renderer:
     def open(self, photo: str | os.PathLike, *sizing: Any, **named: Any) -> tuple[Portrait, Animator]:
         """Read and set up a photo for this renderer, once; `sizing` and `named` are
         `Portrait.open`'s (height, max_height, face_index, even_size)."""
-        portrait = Portrait.open(photo, *sizing, names=self.au_names, **named)
-        return portrait, self.build(portrait)
+        animator = self.build(Portrait.open(photo, *sizing, names=self.au_names, **named))
+        return animator.portrait, animator  # the renderer may have set the portrait's rest up

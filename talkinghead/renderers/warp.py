@@ -6,7 +6,7 @@ aligned crops (`CropWarp`, for eval).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,15 @@ from talkinghead.renderers.animator import FullFrames, Renderer
 from talkinghead.renderers.registry import ModelOptions, RendererSpec, register
 
 CROP_UPSCALE = 3  # CropWarp animates a crop at this multiple of its size, then scales it back down
+# Parted lips at rest: closed, a little past touching (a pixel at most), so that the small
+# lip AUs audio2au leaves in pauses (0.03 on average, docs/audio2au.md) keep them closed as
+# they keep a closed photo's; by at most MAX_CLOSING_SCALE times the tracker's reading of
+# the opening. A mouth open wider than WIDE_OPEN (eye distances) closes by at most its
+# reading: squeezing it further pressed its teeth into a seam that the eye and the face mesh
+# read as open (one clip's rendered lips r 0.39 -> 0.11, docs/results/2026-12-06-lips/).
+CLOSED_LIP_GAP = -0.01
+MAX_CLOSING_SCALE = 2.0
+WIDE_OPEN = 0.15
 
 
 def load_motion(checkpoint: str | Path | None = None):
@@ -77,6 +86,7 @@ class WarpAnimator(FullFrames):
         self._columns = [self.motion.au_names.index(n) for n in self.au_names]
         scale, rot = head_pose(portrait.landmarks, Calibration.load().reference)
         self._to_photo = (rot / scale).astype(np.float32)  # pose-free offset rows @ this -> photo offsets
+        self.portrait = portrait = replace(portrait, aus=self._closing_at_rest())
         self.mesh = WarpMesh.from_landmarks(portrait.landmarks)
         self.warp = DenseWarp(self.mesh, portrait.image.shape)
         self.mouth = MouthFill(portrait.image, portrait.landmarks)
@@ -90,6 +100,27 @@ class WarpAnimator(FullFrames):
         delta = np.zeros((len(aus), len(self.motion.au_names)), np.float32)
         delta[:, self._columns] = np.clip(aus, 0, 1) - self.portrait.aus
         return (self.motion.offsets(delta) @ self._to_photo)[..., :2]
+
+    def _closing_at_rest(self) -> np.ndarray:
+        """The portrait's AUs with the opening of parted lips (its CLOSING_AUS, rest_face)
+        scaled so that the rest closes the lips in this motion model and no further: the
+        tracker's reading of a still is not what closes it (a jaw read as 0.7 on lips 0.07
+        apart pressed them through each other at rest, and speech had to undo that first;
+        others stayed apart)."""
+        from talkinghead.rest_face import CLOSING_AUS
+
+        aus = self.portrait.aus.copy()
+        closing = [i for i, n in enumerate(self.au_names) if n in CLOSING_AUS and aus[i] > 0]
+        if not closing:
+            return aus
+        points = self.portrait.landmarks[:, :2]
+        g0 = signed_lip_gap(points)
+        g1 = signed_lip_gap(points + self.offsets(self.portrait.rest[None])[0])  # the rest as read
+        if g1 >= g0:
+            return aus
+        limit = min(1.0 if self.portrait.lip_gap > WIDE_OPEN else MAX_CLOSING_SCALE, 1.0 / float(aus[closing].max()))
+        aus[closing] *= float(np.clip((CLOSED_LIP_GAP - g0) / (g1 - g0), 0.0, limit))  # the gap is linear in it
+        return aus
 
     def offsets_to(self, landmarks: np.ndarray) -> np.ndarray:
         """(B, 478, 3) landmarks of this face in other frames (other head poses) -> (B, 478, 2)
@@ -168,6 +199,17 @@ class CropWarp:
             return np.repeat(self._crop[None], len(aus), axis=0)
         s = self.crop_size
         return np.stack([cv2.resize(f, (s, s), interpolation=cv2.INTER_AREA) for f in self._animator.frames(aus)])
+
+
+def signed_lip_gap(points: np.ndarray) -> float:
+    """Inner-lip gap (points 13-14) along the face's downward axis (forehead 10 -> chin 152)
+    over the eye distance: negative when the lips are pushed through each other."""
+    from talkinghead.face.align import anchor_points
+
+    down = points[152] - points[10]
+    eyes = anchor_points(points)
+    gap = float(np.dot(points[14] - points[13], down / max(float(np.linalg.norm(down)), 1e-6)))
+    return gap / max(float(np.linalg.norm(eyes[1] - eyes[0])), 1e-6)
 
 
 class WarpRenderer(Renderer):
