@@ -21,6 +21,7 @@ from audio2au.checkpoint import checkpoint_dict, read_checkpoint
 from audio2au.data import (
     Clip,
     FeatureBank,
+    degraded,
     gap_weights,
     load_clips,
     silence_weights,
@@ -148,6 +149,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
     torch.manual_seed(int(cfg.seed))
     net = Audio2AUNet(**model_cfg)
     augmented = train_clips + [speed_perturb(c, float(f)) for c in train_clips for f in tc.speed_perturb]
+    cache = Path(tc.codec_cache) if tc.codec_cache else None
+    augmented += [degraded(c, str(codec), cache) for c in train_clips for codec in tc.codecs]
     bank = FeatureBank(
         augmented,
         feats,
@@ -206,8 +209,8 @@ def train_audio2au(cfg: DictConfig) -> Path:
 
     speakers = (len(info["train_speakers"]), len(info["val_speakers"]))
     print(
-        f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers, x{1 + len(tc.speed_perturb)} with "
-        f"speed perturbation), {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}"
+        f"audio2au: {len(train_clips)} train clips ({speakers[0]} speakers), {len(augmented)} with speed perturbation "
+        f"and codecs, {len(val_clips)} validation clips ({speakers[1]} unseen speakers), device {device}"
     )
 
     def save(step: int) -> None:

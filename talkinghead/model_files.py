@@ -1,8 +1,10 @@
 """Where the inference weights live: the shipped ones in talkinghead/weights/ or a user's
 `--checkpoint DIR` in the same layout (+ manifest.json). Each renderer module names and
 loads its own files (renderers/warp.py: motion.pt, renderers/gath_w.py:
-refiner.pt, renderers/gath.py: generator.pt / generator_lite.pt); audio2au.pt is loaded
-here. Every failure becomes a one-line UserError.
+refiner.pt, renderers/gath.py: generator.pt / generator_lite.pt); audio2au's two files are
+loaded here: audio2au.pt, the offline model (bidirectional: it hears what comes next, for
+render), and audio2au_stream.pt, the streaming one (live). Every failure becomes a
+one-line UserError.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from talkinghead.errors import UserError
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights"
 AUDIO2AU_FILE = "audio2au.pt"
+AUDIO2AU_STREAM_FILE = "audio2au_stream.pt"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -45,12 +48,18 @@ def missing(d: Path, name: str, checkpoint: str | Path | None) -> UserError:
     return UserError(f"no {name} in checkpoint folder {d}")
 
 
-def load_audio2au(checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device | str = "cpu"):
-    """The audio2au model, refused when its AU vector is not the renderer's."""
+def load_audio2au(
+    checkpoint: str | Path | None, au_names: tuple[str, ...], device: torch.device | str = "cpu", stream: bool = False
+):
+    """The audio2au model (`stream`: the streaming one), refused when its AU vector is not
+    the renderer's. A checkpoint without audio2au_stream.pt streams with its audio2au.pt
+    (a streaming model serves both, as every audio2au.pt before the offline one did)."""
     from audio2au import CheckpointError as Audio2AUCheckpointError
     from audio2au import load_audio2au as load
 
-    path = weights_file(checkpoint, AUDIO2AU_FILE)
+    own_stream = checkpoint is None or Path(checkpoint).name == AUDIO2AU_STREAM_FILE
+    own_stream = own_stream or (Path(checkpoint) / AUDIO2AU_STREAM_FILE).is_file()
+    path = weights_file(checkpoint, AUDIO2AU_STREAM_FILE if stream and own_stream else AUDIO2AU_FILE)
     try:
         model = load(path, torch.device(device))
         model.check_au_names(au_names)

@@ -42,6 +42,7 @@ def _train(root, run_dir, *extra: str) -> int:
             "train.threads=1",
             "train.warmup=2",
             "train.speed_perturb=[1.1]",
+            "train.codecs=[opus]",  # one, for speed (tests/test_audio2au_degrade.py has them all)
             "model.hidden=16",
             "model.conv_channels=8",
             "split.val_speakers=[spk03]",

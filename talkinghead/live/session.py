@@ -111,9 +111,11 @@ def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     from talkinghead.renderers import load
 
     renderer = load(options.model)
-    model = load_audio2au(options.model.checkpoint, renderer.au_names, renderer.device)
+    model = load_audio2au(options.model.checkpoint, renderer.au_names, renderer.device, stream=True)
     if model.net.lstm.bidirectional:
-        raise UserError("live mode needs a streaming audio2au model (trained with audio2au/model=stream)")
+        raise UserError(
+            "live mode needs a streaming audio2au model (audio2au_stream.pt, trained with audio2au/model=stream)"
+        )
     portrait, animator = renderer.open(photo, options.size, DEFAULT_HEIGHT, options.face_index)
     base = options.post.base(portrait.rest)
     engine = LiveEngine(animator, model, options.fps, options.post, base, renderer.cuda)
