@@ -12,7 +12,6 @@ damaged as users' audio often is (audio2au.degrade) and rendered again.
 
 from __future__ import annotations
 
-import fnmatch
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -22,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from actionunits.prepared import matches_any
 from audio2au import load_audio, predict_aus
 from audio2au.degrade import DEGRADATIONS
+from audio2au.evaluate import pearson as correlation
 from audio2au.features import SAMPLE_RATE, frame_count
 from audio2au.frame_measures import au_lip_gap, frame_rms_db, lip_gap, speech_frames
 from talkinghead.clip_sources import ClipTask, list_clips, shared_data_inputs
@@ -35,11 +36,13 @@ from talkinghead.io.image import write_image
 from talkinghead.io.soundtrack import ffmpeg_command
 from talkinghead.io.video_frames import VideoFrames
 from talkinghead.model_files import load_audio2au
+from talkinghead.renderers.animator import Animator
 from talkinghead.renderers.registry import load
 
 CLEAN = "clean"
 STAGES = ("audio2au", "aupost", "motion", "render")  # in the chain's order
 GAP_STAGES = ("motion", "render")  # in lip-gap units, so their amplitude compares with the real one
+AMPLITUDE_RANGE = (0.7, 1.4)  # a render amplitude (std over the real std) a viewer takes as right
 # Closures: real lips shut (gap < CLOSED_REAL for >= CLOSURE_FRAMES frames) within speech;
 # the render closes too when its gap drops below CLOSED_RENDER within CLOSURE_SLACK frames.
 CLOSED_REAL, CLOSED_RENDER, CLOSURE_FRAMES, CLOSURE_SLACK = 0.02, 0.03, 2, 2
@@ -66,9 +69,11 @@ def held_out_clips(root: Path, speakers: Sequence[str], leave_out: Sequence[str]
     """The shared data's videos of the held-out speakers (globs), web-style speech only (no
     studio GRID, nothing matching `leave_out`)."""
     _, targets, name_root = shared_data_inputs(root)
-    wanted = lambda t: any(fnmatch.fnmatch(n, g) for g in speakers for n in (t.speaker, t.clip))
-    dropped = lambda t: any(fnmatch.fnmatch(n, g) for g in (*STUDIO, *leave_out) for n in (t.speaker, t.clip))
-    clips = [t for t in list_clips(targets, name_root) if wanted(t) and not dropped(t)]
+    clips = [
+        t
+        for t in list_clips(targets, name_root)
+        if matches_any(speakers, t.speaker, t.clip) and not matches_any((*STUDIO, *leave_out), t.speaker, t.clip)
+    ]
     if not clips:
         raise UserError(f"no web-style clips of the held-out speakers under {root}")
     return clips
@@ -105,10 +110,9 @@ def mouth_group(gap: float, smile: float) -> str:
 
 
 def pearson(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """r over the frames where both series exist (and `mask`); NaN under 10 such frames."""
     ok = np.isfinite(a) & np.isfinite(b) & (True if mask is None else mask)
-    if ok.sum() < 10 or a[ok].std() == 0 or b[ok].std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+    return correlation(a[ok], b[ok]) if ok.sum() >= 10 else float("nan")
 
 
 def closures(gap: np.ndarray, speech: np.ndarray) -> list[tuple[int, int]]:
@@ -157,8 +161,11 @@ class ChainRenderer:
         self.renderer = load(options.model, options.enhance)
         self.audio2au = load_audio2au(options.model.checkpoint, self.renderer.au_names, self.renderer.device)
 
-    def stages(self, clip: LipClip, photo: Path, wav: np.ndarray, video: Path) -> dict[str, np.ndarray]:
-        """Each stage's lip-gap series for `wav` spoken by `photo`, rendered into `video`."""
+    def stages(
+        self, clip: LipClip, photo: Path, animator: Animator, wav: np.ndarray, video: Path
+    ) -> dict[str, np.ndarray]:
+        """Each stage's lip-gap series for `wav` spoken by `photo` (`animator`: this
+        renderer's, opened once per clip), rendered into `video`."""
         au_csv = video.with_suffix(".csv")
         speech = video.with_suffix(".wav")
         sf.write(speech, wav, SAMPLE_RATE, subtype="FLOAT")
@@ -171,7 +178,6 @@ class ChainRenderer:
             "audio2au": au_lip_gap(predict_aus(self.audio2au, wav, clip.fps, n), names),
             "aupost": au_lip_gap(post, names),
         }
-        _, animator = self.renderer.open(photo, None, MAX_DEFAULT_HEIGHT, self.options.face_index)
         if hasattr(animator, "offsets"):  # a warp: its planned landmarks are the motion model's lips
             out["motion"] = lip_gap(animator.portrait.landmarks[None, :, :2] + animator.offsets(post))
         out["render"] = video_lip_gap(video)
@@ -201,7 +207,7 @@ def measure_clip(chain: ChainRenderer, clip: LipClip, conditions: Sequence[str],
     work = Path(tempfile.mkdtemp(dir=chain.work))
     photo = work / "photo.png"
     write_image(photo, photo_rgb)
-    portrait, _ = chain.renderer.open(photo, None, MAX_DEFAULT_HEIGHT, chain.options.face_index)
+    portrait, animator = chain.renderer.open(photo, None, MAX_DEFAULT_HEIGHT, chain.options.face_index)
     smile = float(np.mean([portrait.aus[portrait.names.index(s)] for s in ("mouthSmileLeft", "mouthSmileRight")]))
     row = {
         "clip": clip.name,
@@ -217,7 +223,7 @@ def measure_clip(chain: ChainRenderer, clip: LipClip, conditions: Sequence[str],
     for condition in conditions:
         wav = clip.wav if condition == CLEAN else DEGRADATIONS[condition](clip.wav)
         video = work / f"{condition.replace(' ', '_').replace('+', '_')}.mp4"
-        series = chain.stages(clip, photo, wav, video)
+        series = chain.stages(clip, photo, animator, wav, video)
         row["conditions"][condition] = {s: score(fit(v, n), real, speech, s in GAP_STAGES) for s, v in series.items()}
         if condition == CLEAN and out_dir is not None:
             side_by_side(video, clip.video, out_dir / f"{clip.name}.mp4")
@@ -232,7 +238,8 @@ def mean_rows(rows: list[dict]) -> dict:
             s: _mean([r["conditions"][condition][s] for r in rows if s in r["conditions"][condition]]) for s in STAGES
         }
         amps = [r["conditions"][condition]["render"]["amplitude"] for r in rows]
-        out[condition]["render"]["amplitude_in_range"] = float(np.mean([0.7 <= a <= 1.4 for a in amps]))
+        low, high = AMPLITUDE_RANGE
+        out[condition]["render"]["amplitude_in_range"] = float(np.mean([low <= a <= high for a in amps]))
     return out
 
 

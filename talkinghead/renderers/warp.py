@@ -202,13 +202,16 @@ class CropWarp:
 
 
 def signed_lip_gap(points: np.ndarray) -> float:
-    """Inner-lip gap (points 13-14) along the face's downward axis (forehead 10 -> chin 152)
-    over the eye distance: negative when the lips are pushed through each other."""
+    """Inner-lip gap (audio2au.frame_measures' points) along the face's downward axis
+    (forehead 10 -> chin 152) over the eye distance: negative when the lips are pushed
+    through each other."""
+    from audio2au.frame_measures import INNER_LIP_BOTTOM, INNER_LIP_TOP
     from talkinghead.face.align import anchor_points
 
     down = points[152] - points[10]
     eyes = anchor_points(points)
-    gap = float(np.dot(points[14] - points[13], down / max(float(np.linalg.norm(down)), 1e-6)))
+    lips = points[INNER_LIP_BOTTOM] - points[INNER_LIP_TOP]
+    gap = float(np.dot(lips, down / max(float(np.linalg.norm(down)), 1e-6)))
     return gap / max(float(np.linalg.norm(eyes[1] - eyes[0])), 1e-6)
 
 
