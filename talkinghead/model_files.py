@@ -3,21 +3,26 @@
 loads its own files (renderers/warp.py: motion.pt, renderers/gath_w.py:
 refiner.pt, renderers/gath.py: generator.pt / generator_lite.pt); audio2au's two files are
 loaded here: audio2au.pt, the offline model (bidirectional: it hears what comes next, for
-render), and audio2au_stream.pt, the streaming one (live). Every failure becomes a
-one-line UserError.
+render), and audio2au_stream.pt, the streaming one (live); so is head_motion.pt, the
+speech -> head pose model (one file for both). Every failure becomes a one-line UserError.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from talkinghead.errors import UserError
 
+if TYPE_CHECKING:
+    from audio2au.head_motion import HeadMotion
+
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights"
 AUDIO2AU_FILE = "audio2au.pt"
 AUDIO2AU_STREAM_FILE = "audio2au_stream.pt"
+HEAD_MOTION_FILE = "head_motion.pt"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -66,3 +71,18 @@ def load_audio2au(
     except (Audio2AUCheckpointError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     return model
+
+
+def load_head_motion(checkpoint: str | Path | None) -> HeadMotion:
+    """The speech -> head pose model (head_motion.pt); a checkpoint without one (trained
+    before heads moved, or a single other weights file) moves the head with the shipped one."""
+    from actionunits.checkpoint import CheckpointError
+    from audio2au.head_motion import HeadMotion
+
+    own = checkpoint is not None and (Path(checkpoint) / HEAD_MOTION_FILE).is_file()
+    own = own or (checkpoint is not None and Path(checkpoint).name == HEAD_MOTION_FILE)
+    path = weights_file(checkpoint if own else None, HEAD_MOTION_FILE)
+    try:
+        return HeadMotion.load(path)
+    except CheckpointError as e:
+        raise UserError(str(e).splitlines()[0]) from None

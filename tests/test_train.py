@@ -25,7 +25,7 @@ def trained(monkeypatch):
 
 
 def test_every_trainer_composes_its_own_config():
-    assert train.TRAINER_NAMES == ("motion", "aue", "gath", "gath_w", "audio2au")
+    assert train.TRAINER_NAMES == ("motion", "aue", "gath", "gath_w", "audio2au", "head_motion")
     for name in train.TRAINER_NAMES:
         assert train.TRAINERS[name].config == f"train_{name}"
         assert "run_dir" in load_config(f"train_{name}")

@@ -65,6 +65,7 @@ TRAINERS: dict[str, Trainer] = {
     "gath": Trainer("train_gath", (synthetic_data, au_estimator), "gath.train:train_gath"),
     "gath_w": Trainer("train_gath_w", (synthetic_data, gath_w_pairs), "gath.train_refiner:train_gath_w"),
     "audio2au": Trainer("train_audio2au", (synthetic_data,), "audio2au.train:train_audio2au"),
+    "head_motion": Trainer("train_head_motion", (), "talkinghead.head_motion_fit:train_head_motion"),
 }
 TRAINER_NAMES = tuple(TRAINERS)  # the choices of `talkinghead train`
 
