@@ -4,7 +4,9 @@ Speech drives the mouth but not the eyes or brows, and a face that never blinks 
 dead, so a render adds synthesized blinks and a slow idle brow drift. The user's controls
 (`--expressiveness`, `--emotion`, `--au`) are applied here too, in a fixed order:
 resample -> scale -> smooth -> hold the photo's expression -> emotion offsets -> blinks +
-idle motion -> overrides.
+idle motion -> overrides. The head pose beside the AUs (speech-driven, or a driver's or a
+CSV's) is scaled by `--head-motion`; at 0 it is dropped, and the head keeps the photo's
+pose exactly as a render without pose would.
 
 Speech drives the jaw and mouth (`SPEECH_AUS`). When the photo's resting AU vector is given
 as `base`, every other AU keeps the photo's value (a smiling photo keeps smiling, raised
@@ -80,6 +82,8 @@ SPEECH_AUS = tuple(
 )
 BLINK_AUS = ("eyeBlinkLeft", "eyeBlinkRight")
 IDLE_AUS = ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+HEAD_STREAM = 1  # the head's random stream beside the blinks' and brows' (seed alone)
+MAX_HEAD_MOTION = 2.0  # beyond twice natural motion the warp's head turn tears (docs/render.md)
 
 
 @dataclass
@@ -106,7 +110,8 @@ class PostOptions:
     )
     blinks: bool = option(True, "do not add eye blinks")
     idle: bool = option(True, "do not add idle brow motion")
-    seed: int = option(0, "seed of the synthesized blinks and brow motion")
+    seed: int = option(0, "seed of the synthesized blinks, brow and head motion")
+    head_motion: float = option(1.0, "head motion: 0 = a still head, 1 = natural", metavar="S")
     neutral: bool = option(
         False, "start from the neutral face: AUs not driven or set are 0 (default: the photo's own expression)"
     )
@@ -118,6 +123,19 @@ class PostOptions:
             raise UserError(f"--expressiveness must be >= 0, got {self.expressiveness}")
         if self.smooth_s < 0:
             raise UserError(f"--smooth must be >= 0, got {self.smooth_s}")
+        if not 0 <= self.head_motion <= MAX_HEAD_MOTION:
+            raise UserError(f"--head-motion must be in [0, {MAX_HEAD_MOTION:g}], got {self.head_motion}")
+
+    def head_rng(self) -> np.random.Generator:
+        """The head motion's own random stream of `seed`: the same seed gives the same take,
+        and blinks (drawn from `seed` alone) do not shift when the head changes."""
+        return np.random.default_rng([self.seed, HEAD_STREAM])
+
+    def pose(self, pose: np.ndarray | None) -> np.ndarray | None:
+        """A head pose series scaled by `head_motion` (None at 0: the pose path is off)."""
+        if pose is None or self.head_motion == 0:
+            return None
+        return (np.asarray(pose, np.float32) * self.head_motion).astype(np.float32)
 
     def base(self, photo_aus: np.ndarray) -> np.ndarray:
         """The AU vector the face starts from: the photo's (resting) AUs, or zeros."""
@@ -145,13 +163,17 @@ def parse_overrides(items: list[str] | None) -> dict[str, float]:
 
 
 def resample(series: AUSeries, fps: float, n_frames: int) -> AUSeries:
-    """Linear interpolation onto `n_frames` frames at `fps` (the ends are held)."""
+    """Linear interpolation onto `n_frames` frames at `fps` (the ends are held), the head
+    pose with it."""
     if len(series) == 0:
         return AUSeries(np.zeros((n_frames, len(series.names)), np.float32), fps, series.names)
     t_out = np.arange(n_frames) / fps
     t_in = series.times
-    values = np.stack([np.interp(t_out, t_in, series.values[:, j]) for j in range(len(series.names))], axis=1)
-    return AUSeries(values, fps, series.names)
+
+    def interp(x: np.ndarray) -> np.ndarray:
+        return np.stack([np.interp(t_out, t_in, x[:, j]) for j in range(x.shape[1])], axis=1)
+
+    return AUSeries(interp(series.values), fps, series.names, pose=None if series.pose is None else interp(series.pose))
 
 
 def blink_track(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
@@ -241,7 +263,7 @@ def postprocess(series: AUSeries, options: PostOptions, base: np.ndarray | None 
     _add_emotions(v, col, options)
     _add_motion(v, col, *_motion_tracks(len(v), series.fps, names, options))
     _set_overrides(v, col, options)
-    return AUSeries(np.clip(v, 0, 1), series.fps, names)
+    return AUSeries(np.clip(v, 0, 1), series.fps, names, pose=options.pose(series.pose))
 
 
 class StreamPost:

@@ -248,6 +248,7 @@ def _edit_arguments(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
     add_options(p, "expression", PostOptions(), STILL_POST)
     add_options(p, "output", EditOptions(), ("size", "face_index", "crop_only", "enhance", "quiet"))
+    add_options(p, "head pose", EditOptions(), ("yaw", "pitch", "roll"))
 
 
 def _reenact_arguments(p: argparse.ArgumentParser) -> None:

@@ -92,7 +92,7 @@ def clip_pairs(
     for s, targets in chosen:
         animator = WarpAnimator(Portrait(frames[s], landmarks[s], aus[s]), motion)
         moves = animator.offsets_to(landmarks[targets]) if geometry == "real" else None
-        plan = animator.plan(aus[targets], moves)
+        plan = animator.plan(aus[targets], offsets=moves)
         for t, warped, points in zip(targets, animator.draw(plan), plan.points):
             _, w_crop, opening = mouth_crop(warped, points, size)
             _, t_crop, mouth = mouth_crop(frames[t], landmarks[t][:, :2], size)

@@ -48,6 +48,7 @@ TABS = {  # tab -> controls the page must show (elem_id)
         "render-idle",
         "render-seed",
         "render-fps",
+        "render-head-motion",
         "render-size",
         "render-face",
         "render-renderer",
@@ -63,6 +64,7 @@ TABS = {  # tab -> controls the page must show (elem_id)
         "reenact-emotion",
         "reenact-aus",
         "reenact-fps",
+        "reenact-head-motion",
         "reenact-size",
         "reenact-face",
         "reenact-renderer",
@@ -82,7 +84,7 @@ TABS = {  # tab -> controls the page must show (elem_id)
         "au-cheekSquintLeft",
         "au-mouthSmileLeft",
     ],
-    "Live": ["live-photo", "live-mic", "live-frame", "live-status"],
+    "Live": ["live-photo", "live-mic", "live-head-motion", "live-frame", "live-status"],
     "Track": ["track-video", "track-button", "track-plot", "track-csv"],
 }
 
@@ -200,6 +202,7 @@ def test_render_controls_are_the_clis_options():
     """The Render and Reenact tabs build the CLI's RenderOptions: untouched, exactly what
     `render`/`reenact` without options builds; every control as its flag."""
     from talkinghead.app.handlers import RenderControls
+    from talkinghead.aupost import MAX_HEAD_MOTION, PostOptions
     from talkinghead.cli import build_parser
     from talkinghead.commands.render import render_options
 
@@ -221,6 +224,7 @@ def test_render_controls_are_the_clis_options():
         idle=False,
         size=256,
         face_index=1,
+        head_motion=0.5,
     )
     assert every.options() == cli(
         "render",
@@ -247,10 +251,18 @@ def test_render_controls_are_the_clis_options():
         "256",
         "--face-index",
         "1",
+        "--head-motion",
+        "0.5",
     )
+    still = RenderControls(head_motion=0)
+    assert still.options() == cli("reenact", "--photo", "p.png", "--video", "v.mp4", "--head-motion", "0")
+    assert (every.post().head_motion, still.post().head_motion) == (0.5, 0)
+    assert RenderControls().post().head_motion == PostOptions().head_motion
     for bad, words in [
         (RenderControls(aus="noSuchAU=1"), "unknown AU 'noSuchAU'"),
         (RenderControls(expressiveness=-1), "expressiveness must be >= 0"),
+        (RenderControls(head_motion=MAX_HEAD_MOTION + 0.1), rf"head-motion must be in \[0, {MAX_HEAD_MOTION:g}\]"),
+        (RenderControls(head_motion=-0.1), "head-motion must be in"),
     ]:
         with pytest.raises(UserError, match=words):
             bad.options()
@@ -289,6 +301,23 @@ def test_renderer_choice_says_what_each_renderer_is():
     assert [part.split(":")[0] for part in info.split("; ")] == list(names())
     assert re.search(r"gath: [^;]*placeholder \(blurry", info), info
     assert SIZE_INFO == "output height: the photo's, at most 720 px unless a size is given"
+
+
+def test_live_head_motion_applies_from_the_next_recording(shared_data):
+    """The Live tab's slider reaches live's engine when recording starts, live's other
+    options (its smoothing) kept; a value live refuses is its one-line message."""
+    from dataclasses import replace
+
+    from talkinghead.app.handlers import LiveSession
+    from talkinghead.aupost import MAX_HEAD_MOTION
+    from talkinghead.live import LiveOptions
+
+    session = LiveSession(shared_data / PHOTO)
+    assert session.engine.post.options == LiveOptions().post
+    session.restart(0.5)
+    assert session.engine.post.options == replace(LiveOptions().post, head_motion=0.5)
+    with pytest.raises(UserError, match="head-motion must be in"):
+        session.restart(MAX_HEAD_MOTION + 0.1)
 
 
 # ---------------------------------------------------------------- the running app
@@ -373,11 +402,19 @@ def test_api_later_arguments_default_to_the_clis(app, tmp_path):
                 "seed": post.seed,
                 "idle": post.idle,
                 **output,
+                "head_motion": post.head_motion,
             },
         ),
         "/reenact": (
             ["photo", "video"],
-            {**expression, "fps": options.fps, "renderer": options.model.generator, "au": "", **output},
+            {
+                **expression,
+                "fps": options.fps,
+                "renderer": options.model.generator,
+                "au": "",
+                **output,
+                "head_motion": post.head_motion,
+            },
         ),
     }
     api = app.client(tmp_path).view_api(print_info=False, return_format="dict")["named_endpoints"]
@@ -464,6 +501,26 @@ def test_api_errors_are_the_cli_messages(app, shared_data, tmp_path):
             (shared_data / PHOTO, shared_data / SPEECH, 1.0, "neutral", 1.0, True, 25, "warp", False, "jawOpen=2"),
             "/render",
             "AU jawOpen: 2.0 is outside [0, 1]",
+        ),
+        (  # every parameter before head_motion, by position, as older scripts send them
+            (
+                shared_data / PHOTO,
+                shared_data / SPEECH,
+                1.0,
+                "neutral",
+                1.0,
+                True,
+                25,
+                "warp",
+                False,
+                "",
+                0,
+                True,
+                0,
+                3,
+            ),
+            "/render",
+            "face index 3 requested but only 1 face(s) found",
         ),
     ]
     for args, api, words in cases:

@@ -80,6 +80,23 @@ def test_jsonl_rows_take_render_options_in_their_own_types(tmp_path):
         read_manifest(manifest, tmp_path / "out")
 
 
+def test_head_motion_is_a_row_option_with_renders_default_and_check(tmp_path):
+    """`head_motion` per row, as CSV text or a JSON number (0 included: a still head); an
+    empty cell is render's default; a value render refuses is a manifest error."""
+    from talkinghead.aupost import MAX_HEAD_MOTION, PostOptions
+
+    rows = ["p.png,a.wav,still.mp4,0", "p.png,a.wav,more.mp4,1.5", "p.png,a.wav,natural.mp4,"]
+    jobs = read_manifest(write_csv(tmp_path / "jobs.csv", "photo,audio,output,head_motion", rows), tmp_path / "out")
+    assert [j.options.post.head_motion for j in jobs] == [0, 1.5, PostOptions().head_motion]
+    manifest = tmp_path / "jobs.jsonl"
+    manifest.write_text(json.dumps({"photo": "p.png", "audio": "a.wav", "head_motion": 0}) + "\n")
+    assert read_manifest(manifest, tmp_path / "out")[0].options.post.head_motion == 0
+    bad = {"photo": "p.png", "audio": "b.wav", "head_motion": MAX_HEAD_MOTION + 1}
+    manifest.write_text(manifest.read_text() + json.dumps(bad) + "\n")
+    with pytest.raises(ManifestErrors, match=rf"^line 2: --head-motion must be in \[0, {MAX_HEAD_MOTION:g}\]"):
+        read_manifest(manifest, tmp_path / "out")
+
+
 def test_a_batch_renders_as_render_does_records_failures_and_reruns_only_what_is_missing(inputs, tmp_path, capsys):
     sf.write(inputs["silent"], np.zeros(SR, np.float32), SR)
     g, s, a1, a2 = inputs["grid"], inputs["studio"], inputs["a1"], inputs["a2"]

@@ -91,6 +91,34 @@ def test_stream_post_smoothing_is_causal_and_settles():
     assert out[-1] > 0.99
 
 
+def test_live_head_moves_as_the_model_streams_it():
+    """The engine's head pose per frame is the shipped head-motion model streamed causally
+    (lead 0) with --seed's head stream; --head-motion scales it and 0 turns it off."""
+    from dataclasses import replace
+
+    from talkinghead.live.audio_input import Chunk
+    from talkinghead.live.session import load_engine
+
+    wav = load_audio(SPEECH)[: 3 * SAMPLE_RATE]
+    options = LiveOptions(window=False, quiet=True)
+    engine, _ = load_engine(str(demo_photo()), options)
+    want = engine.head_model.sample(wav, engine.fps, 60, options.post.head_rng(), lead=0)
+    half, _ = load_engine(str(demo_photo()), replace(options, post=replace(options.post, head_motion=0.5)))
+    still, _ = load_engine(str(demo_photo()), replace(options, post=replace(options.post, head_motion=0.0)))
+    got, got_half = [], []
+    for start in range(0, len(wav), 320):
+        chunk = Chunk(wav[start : start + 320], 0.0)
+        for e in (engine, half, still):
+            e.feed(chunk)
+    for i in range(60):
+        got.append(engine.pose(i)[0])
+        got_half.append(half.pose(i)[0])
+        assert still.pose(i) is None
+    np.testing.assert_allclose(np.array(got), want, atol=1e-5)
+    np.testing.assert_allclose(np.array(got_half), 0.5 * want, atol=1e-5)
+    assert np.abs(want).max() > 0.5  # it does move
+
+
 def test_file_source_session_records_video_with_audio(tmp_path, one_torch_thread):
     """The session loop at real-time pace: frames, latency, and a recording whose audio
     and video both span the input."""

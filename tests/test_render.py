@@ -12,7 +12,8 @@ import soundfile as sf
 from media_probe import probe, read_frames
 from tiny_weights import make_tiny_weights, shipped_trained_weights
 
-from actionunits import AU_NAMES
+from actionunits import AU_NAMES, AUSeries
+from actionunits.series import POSE_COLUMNS
 from talkinghead.cli import main
 from talkinghead.face.motion import MOTION_FILE
 from talkinghead.model_files import AUDIO2AU_FILE
@@ -58,9 +59,32 @@ def test_render_video_and_audio_agree(shared_data, tiny, tmp_path, capsys):
     assert abs(p.video_seconds - speech_seconds) <= 1 / 25 + 1e-6
     assert abs(p.audio_seconds - p.video_seconds) <= 1 / 25 + 0.03  # AAC frames are ~23 ms
     csv_rows = aus.read_text().splitlines()
-    assert csv_rows[0].split(",")[1:] == list(AU_NAMES)
+    assert csv_rows[0].split(",")[1:] == [*AU_NAMES, *POSE_COLUMNS]  # the head moved with the speech
     assert len(csv_rows) - 1 == p.frames
     assert sorted(x.name for x in tmp_path.iterdir()) == ["aus.csv", "talk.mp4"]  # no temp files left
+
+
+def test_head_motion_is_seeded_scaled_and_off_at_zero(shared_data, tiny, tmp_path, capsys):
+    """The same --seed gives the same head, another seed another; the blinks of a seed do not
+    shift with the head; --head-motion scales the pose and 0 leaves no pose at all (the
+    still head's path)."""
+
+    def head(*options: str) -> AUSeries:
+        csv = tmp_path / "aus.csv"
+        args = ("--audio", shared_data / SPEECH, *"--size 96 --quiet --save-aus".split(), csv, *options)
+        rc, _, err = run(cli("render", shared_data / PHOTO, tmp_path / "h.mp4", tiny, *args), capsys)
+        assert rc == 0, err
+        return AUSeries.read_csv(csv)
+
+    first, again, other = head("--seed", "3"), head("--seed", "3"), head("--seed", "4")
+    half, still = head("--seed", "3", "--head-motion", "0.5"), head("--seed", "3", "--head-motion", "0")
+    assert np.array_equal(first.pose, again.pose)
+    assert 1.0 < first.pose.std(axis=0).mean() < 8.0
+    assert np.abs(first.pose - other.pose).max() > 1.0
+    np.testing.assert_allclose(half.pose, 0.5 * first.pose, atol=1e-3)
+    assert still.pose is None
+    blink = AU_NAMES.index("eyeBlinkLeft")
+    assert np.array_equal(still.values[:, blink], first.values[:, blink])
 
 
 def test_render_from_arkit_csv_crop_only(shared_data, tiny, tmp_path, capsys):
@@ -89,6 +113,35 @@ def test_reenact_tracks_driver_and_keeps_its_audio(shared_data, tiny, tmp_path, 
     assert p.audio_codec == "aac" and abs(p.fps - d.fps) < 0.01
     assert abs(p.frames - d.frames) <= 1
     assert abs(p.audio_seconds - d.audio_seconds) < 0.05
+
+
+def test_reenact_follows_the_drivers_head_turns(shared_data, tmp_path, capsys):
+    """A real interview clip whose head turns (5 s, rotation std ~7 degrees) drives a photo
+    of someone else: a fresh face mesh reads the photo's head turning with the driver's,
+    and --head-motion 0 keeps it still."""
+    from talkinghead.face.head_pose import landmark_angles
+    from talkinghead.face.landmarks import LandmarkDetector
+
+    weights = shipped_trained_weights("the driven face must move like the driver's")
+    driver = shared_data / "video" / "clips" / "pcavs_voxceleb" / "00002.mp4"
+
+    def yaw_pitch(video: Path) -> np.ndarray:
+        with LandmarkDetector(video=True) as det:
+            faces = [det.detect(f) for f in read_frames(video)]
+        angles, _ = landmark_angles(np.stack([f[0] if f else np.full((478, 3), np.nan) for f in faces]))
+        return angles[:, :2]
+
+    out, still = tmp_path / "turns.mp4", tmp_path / "still.mp4"
+    for video, options in ((out, ()), (still, ("--head-motion", "0"))):
+        args = ("--video", driver, "--size", "256", "--quiet", *options)
+        rc, _, err = run(cli("reenact", shared_data / PHOTO, video, weights, *args), capsys)
+        assert rc == 0, err
+    real, moved, kept = yaw_pitch(driver), yaw_pitch(out), yaw_pitch(still)
+    n = min(len(real), len(moved))
+    for axis in range(2):
+        ok = np.isfinite(real[:n, axis]) & np.isfinite(moved[:n, axis])
+        assert np.corrcoef(real[:n, axis][ok], moved[:n, axis][ok])[0, 1] > 0.6, axis
+    assert np.nanstd(moved, axis=0).mean() > 2.0 > 1.0 > np.nanstd(kept, axis=0).max()
 
 
 def test_reenact_silent_driver_and_csv(shared_data, tiny, tmp_path, capsys):
@@ -274,11 +327,11 @@ def test_failure_mid_render_leaves_nothing(step, shared_data, tiny, tmp_path, mo
     calls = {"n": 0}
     original = getattr(render_module.FrameMaker, step)
 
-    def failing(self, batch):
+    def failing(self, batch, *pose):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("boom")
-        return original(self, batch)
+        return original(self, batch, *pose)
 
     monkeypatch.setattr(render_module.FrameMaker, step, failing)
     options = ("--audio", shared_data / SPEECH, "--size", 128, "--quiet")
@@ -325,7 +378,7 @@ def test_mouth_moves_more_during_speech_than_silence(shared_data, tmp_path, caps
     assert sr == 16000 and speech.ndim == 1
     audio = _write_wav(tmp_path / "speech_then_silence.wav", np.concatenate([speech[: 4 * sr], np.zeros(3 * sr)]))
     out = tmp_path / "talk.mp4"
-    options = ("--audio", audio, *"--crop-only --size 100 --no-blinks --no-idle --quiet".split())
+    options = ("--audio", audio, *"--crop-only --size 100 --no-blinks --no-idle --head-motion 0 --quiet".split())
     rc, _, err = run(cli("render", shared_data / PHOTO, out, weights, *options), capsys)
     assert rc == 0, err
     frames = read_frames(out).astype(np.float32)

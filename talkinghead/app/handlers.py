@@ -114,7 +114,8 @@ class RenderControls:
     """The Render and Reenact tabs' controls, as the CLI's options (`render`/`reenact`);
     the defaults are the CLI's, taken from its dataclasses. `aus` is the `--au` text;
     None for fps, size or face index is the CLI's default (25 fps for speech, the driver's
-    rate for reenact; the photo's height, at most 720 px; the largest face)."""
+    rate for reenact; the photo's height, at most 720 px; the largest face). New controls
+    go last, so positional callers keep working."""
 
     expressiveness: float = _POST.expressiveness
     emotion: str = "neutral"
@@ -128,6 +129,7 @@ class RenderControls:
     idle: bool = _POST.idle
     size: int | None = _RENDER.size
     face_index: int | None = _RENDER.face_index
+    head_motion: float = _POST.head_motion
 
     def post(self) -> PostOptions:
         """As the CLI's (aupost.post_options)."""
@@ -141,6 +143,7 @@ class RenderControls:
                 idle=self.idle,
                 seed=self.seed,
                 neutral=self.neutral,
+                head_motion=self.head_motion,
             )
         except ValueError as e:
             raise UserError(str(e)) from None
@@ -330,11 +333,15 @@ class LiveSession:
         self.engine, _ = load_engine(str(path), replace(options, fps=fps or options.fps))
         self.restart()
 
-    def restart(self) -> None:
+    def restart(self, head_motion: float | None = None) -> None:
+        """A new utterance, its head motion scaled by `head_motion` (`--head-motion`; None:
+        as the last one's), so a change in the page takes effect at the next recording."""
         from talkinghead.live.engine import LiveEngine, LiveStats
 
         e = self.engine
-        self.engine = LiveEngine(e.animator, e.stream.model, e.fps, e.post.options, e.post.base)
+        post = e.post.options if head_motion is None else replace(e.post.options, head_motion=head_motion)
+        post.check()
+        self.engine = LiveEngine(e.animator, e.stream.model, e.fps, post, e.post.base, e.cuda, e.head_model)
         self.stats = LiveStats()
         self._resampler, self._rate = None, None
 

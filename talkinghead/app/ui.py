@@ -20,7 +20,7 @@ import numpy as np
 
 from actionunits import AU_NAMES
 from talkinghead.app import handlers as h
-from talkinghead.aupost import EMOTIONS
+from talkinghead.aupost import EMOTIONS, MAX_HEAD_MOTION
 from talkinghead.errors import UserError
 from talkinghead.renderers import names as renderer_names
 
@@ -147,6 +147,19 @@ def _expression_controls(tab: str) -> tuple:
     return expressiveness, emotion, strength, au
 
 
+def _head_motion(tab: str, info: str) -> gr.Slider:
+    """The `--head-motion` slider (Render, Reenact, Live)."""
+    return gr.Slider(
+        0,
+        MAX_HEAD_MOTION,
+        value=DEFAULTS.head_motion,
+        step=0.1,
+        label="Head motion",
+        info=info,
+        elem_id=f"{tab}-head-motion",
+    )
+
+
 def _video_results(prefix: str):
     """The result column of a tab that makes a video: the video, its AU plot and AU CSV."""
     with gr.Column():
@@ -221,9 +234,10 @@ def _render_tab(workroot: Path) -> None:
                     precision=0,
                     label="Seed",
                     elem_id="render-seed",
-                    info="of the blinks and the idle motion",
+                    info="of the blinks, the idle and the head motion",
                 )
                 fps = gr.Slider(10, 60, value=h.SPEECH_FPS, step=1, label="fps", elem_id="render-fps")
+            head_motion = _head_motion("render", "head turns with the speech: 0 = a still head, 1 = natural")
             size, face_index, renderer = _output_controls("render")
             go = gr.Button("Render", variant="primary", elem_id="render-button")
         video, plot, csv = _video_results("render")
@@ -246,6 +260,7 @@ def _render_tab(workroot: Path) -> None:
         idle=d.idle,
         size=d.size,
         face_index=d.face_index,
+        head_motion=d.head_motion,
         progress=PROGRESS,
     ):
         seed = given(seed)
@@ -262,6 +277,7 @@ def _render_tab(workroot: Path) -> None:
             bool(idle),
             given(size, empty=(None, "", 0)),
             given(face_index),
+            float(head_motion),
         )
         workdir = h.new_workdir(workroot)
         progress(0, desc="loading the models, the speech and the photo")
@@ -269,7 +285,22 @@ def _render_tab(workroot: Path) -> None:
             map(str, h.make_video("render", photo, speech, controls, workdir, frame_progress(progress, "rendering")))
         )
 
-    controls = [expressiveness, emotion, strength, blinks, fps, renderer, neutral, au, seed, idle, size, face_index]
+    # new controls go last: API clients pass the old ones by position
+    controls = [
+        expressiveness,
+        emotion,
+        strength,
+        blinks,
+        fps,
+        renderer,
+        neutral,
+        au,
+        seed,
+        idle,
+        size,
+        face_index,
+        head_motion,
+    ]
     _make_video_on_click(go, render, [photo, speech, *controls], (video, aus, plot, csv))
 
 
@@ -292,6 +323,7 @@ def _reenact_tab(workroot: Path) -> None:
                 placeholder="the driver's",
                 elem_id="reenact-fps",
             )
+            head_motion = _head_motion("reenact", "the driver's head turns, scaled: 0 = a still head, 1 = as driven")
             size, face_index, renderer = _output_controls("reenact")
             go = gr.Button("Reenact", variant="primary", elem_id="reenact-button")
         video, plot, csv = _video_results("reenact")
@@ -310,6 +342,7 @@ def _reenact_tab(workroot: Path) -> None:
         au=d.aus,
         size=d.size,
         face_index=d.face_index,
+        head_motion=d.head_motion,
         progress=PROGRESS,
     ):
         controls = h.RenderControls(
@@ -321,6 +354,7 @@ def _reenact_tab(workroot: Path) -> None:
             aus=au or "",
             size=given(size, empty=(None, "", 0)),
             face_index=given(face_index),
+            head_motion=float(head_motion),
         )
         workdir = h.new_workdir(workroot)
         progress(0, desc="loading the models and the photo")
@@ -328,7 +362,7 @@ def _reenact_tab(workroot: Path) -> None:
             map(str, h.make_video("reenact", photo, video, controls, workdir, frame_progress(progress, "rendering")))
         )
 
-    controls = [expressiveness, emotion, strength, fps, renderer, au, size, face_index]
+    controls = [expressiveness, emotion, strength, fps, renderer, au, size, face_index, head_motion]  # new ones last
     _make_video_on_click(go, reenact, [photo, driver, *controls], (video, aus, plot, csv))
 
 
@@ -436,6 +470,7 @@ def _live_tab() -> None:
         with gr.Column():
             photo = photo_input("live-photo")
             mic = gr.Audio(label="Microphone", sources=["microphone"], streaming=True, type="numpy", elem_id="live-mic")
+            head_motion = _head_motion("live", "0 = a still head, 1 = natural; applies from the next recording")
         with gr.Column():
             frame = gr.Image(label="Live portrait", format="jpeg", interactive=False, height=400, elem_id="live-frame")
             status = gr.Textbox(label="Live status", interactive=False, elem_id="live-status")
@@ -447,12 +482,14 @@ def _live_tab() -> None:
         s = s if s is not None and s.key == h.file_key(photo) else h.LiveSession(photo)
         return s, s.engine.photo, "ready: press Record and talk"
 
-    def restart(s):
-        """Recording starts: a new utterance, or the one message that a photo is missing
-        (the chunks that follow are ignored quietly, not answered with one error each)."""
+    @user_errors
+    def restart(s, head_motion):
+        """Recording starts: a new utterance with the slider's head motion, or the one
+        message that a photo is missing (the chunks that follow are ignored quietly, not
+        answered with one error each)."""
         if s is None:
             raise gr.Error(NO_LIVE_PHOTO, print_exception=False)
-        s.restart()
+        s.restart(float(head_motion))
         return s
 
     @user_errors
@@ -463,7 +500,7 @@ def _live_tab() -> None:
         return (gr.skip() if image is None else image), s.status(), s
 
     photo.change(prepare, [photo, session], [session, frame, status], api_visibility="private")
-    mic.start_recording(restart, session, session, api_visibility="private")
+    mic.start_recording(restart, [session, head_motion], session, api_visibility="private")
     mic.stream(
         step,
         [mic, session],

@@ -3,9 +3,10 @@ talking video out.
 
     photo -> Portrait (once: read, scale to the output height, landmarks, its own AUs)
           -> animator (once: the warp renderer's mesh and maps, or the GATH encoder)
-    speech -> audio2au -> AU series | driving video -> AU tracker | CSV -> AU series
+    speech -> audio2au -> AU series, and head motion -> head pose beside it
+       | driving video -> AU tracker (AUs and head pose) | CSV -> AU series (+ head pose)
     AU series -> post-processing (smoothing, the photo's expression held outside the
-       speech AUs, blinks, idle brows, user controls)
+       speech AUs, blinks, idle brows, user controls, head motion scaled)
     -> per batch, on one of the frame worker threads: animator.plan -> animator.draw
     -> [writer thread, in order] ffmpeg pipe -> H.264 + AAC into a temp file, renamed
        when complete.
@@ -33,7 +34,7 @@ from gath.postprocess import Enhance
 from talkinghead.aupost import PostOptions, post_options, postprocess, resample
 from talkinghead.errors import UserError
 from talkinghead.io.video import VIDEO_SUFFIXES, VideoWriter, check_output_path
-from talkinghead.model_files import load_audio2au
+from talkinghead.model_files import load_audio2au, load_head_motion
 from talkinghead.options import add_options, from_args, option
 from talkinghead.portrait import even, face_index_option
 from talkinghead.renderers import Animator, ModelOptions, load
@@ -48,8 +49,9 @@ DEFAULT_FPS = 25.0
 
 
 # The options `render`, `reenact` and `demo` take, by group (the CLI and `batch` read these).
-SPEECH_POST = ("expressiveness", "emotion", "overrides", "neutral", "seed", "blinks", "idle")
+SPEECH_POST = ("expressiveness", "emotion", "overrides", "neutral", "seed", "blinks", "idle", "head_motion")
 STILL_POST = ("expressiveness", "emotion", "overrides", "neutral")
+REENACT_POST = STILL_POST + ("head_motion",)
 VIDEO_OUTPUT = ("size", "face_index", "crop_only", "enhance", "fps", "batch_size", "save_aus", "quiet")
 
 
@@ -88,7 +90,7 @@ class RenderOptions:
 def add_render_options(parser: argparse.ArgumentParser, speech: bool = False) -> None:
     """The option groups of render and demo (`speech`), and of reenact."""
     add_model_options(parser)
-    add_options(parser, "expression", PostOptions(), SPEECH_POST if speech else STILL_POST)
+    add_options(parser, "expression", PostOptions(), SPEECH_POST if speech else REENACT_POST)
     add_options(parser, "output", RenderOptions(), VIDEO_OUTPUT)
 
 
@@ -134,9 +136,9 @@ class FrameMaker:
     def size(self) -> tuple[int, int]:
         return self.animator.size
 
-    def plan(self, aus: np.ndarray):
+    def plan(self, aus: np.ndarray, pose: np.ndarray | None = None):
         t0 = time.perf_counter()
-        plan = self.animator.plan(aus)
+        plan = self.animator.plan(aus, pose)
         self.progress.add("frames", time.perf_counter() - t0)
         return plan
 
@@ -146,8 +148,8 @@ class FrameMaker:
         self.progress.add("draw", time.perf_counter() - t0)
         return frames
 
-    def frames(self, aus: np.ndarray) -> np.ndarray:
-        return self.draw(self.plan(aus))
+    def frames(self, aus: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        return self.draw(self.plan(aus, pose))
 
 
 def encode(
@@ -172,7 +174,8 @@ def encode(
         pending: deque = deque()
         with progress.bar(n) as bar:
             for i in range(0, n, batch_size):
-                pending.append(pool.submit(frame_maker.frames, series.values[i : i + batch_size]))
+                pose = None if series.pose is None else series.pose[i : i + batch_size]
+                pending.append(pool.submit(frame_maker.frames, series.values[i : i + batch_size], pose))
                 if len(pending) > workers:  # one batch queued per worker keeps them all busy
                     bar.update(writer.write(pending.popleft().result()))
             while pending:
@@ -215,6 +218,7 @@ class Job:
         audio2au: bool = False,
         on_frames: Callable[[int, int], None] | None = None,
         kept: Kept | None = None,
+        head_motion: bool = False,
     ) -> None:
         self.output = check_output_path(output, VIDEO_SUFFIXES)
         options.check()
@@ -231,6 +235,12 @@ class Job:
             self.audio2au = (
                 self.kept.model(key, lambda: load_audio2au(options.model.checkpoint, names, device))
                 if audio2au
+                else None
+            )
+            key = ("head_motion", options.model.checkpoint)
+            self.head_motion = (
+                self.kept.model(key, lambda: load_head_motion(options.model.checkpoint))
+                if head_motion and options.post.head_motion > 0
                 else None
             )
         self.batch_size = options.batch_size or (64 if self.renderer.cuda else 8)
@@ -303,7 +313,7 @@ def render(
     between renders."""
     if audio is None and au_csv is None:
         raise UserError("give --audio, --au-csv or both")
-    job = Job(output, options, audio2au=au_csv is None, on_frames=on_frames, kept=kept)
+    job = Job(output, options, audio2au=au_csv is None, on_frames=on_frames, kept=kept, head_motion=audio is not None)
     names, fps = job.au_names, options.fps or DEFAULT_FPS
     wav = None
     if audio is not None:
@@ -322,6 +332,8 @@ def render(
 
             series = AUSeries(predict_aus(job.audio2au, wav, fps, n_frames), fps, names)
             post = options.post
+        if series.pose is None and job.head_motion is not None:
+            series.pose = job.head_motion.sample(wav, fps, len(series), options.post.head_rng())
         del wav  # from here on only the (small) AU series is needed
         series = postprocess(series, post, post.base(job.portrait.rest) if job.audio2au is not None else None)
     return job.run(series, audio)

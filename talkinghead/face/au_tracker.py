@@ -16,6 +16,9 @@ population neutral so a clip that smiles throughout still reads as smiling). Lik
 OpenFace's person-specific normalisation, this removes identity geometry such as a long
 chin or a naturally down-turned mouth. Temporal smoothing removes jitter without lag.
 
+A video's series also carries the head pose (`head_pose.landmark_angles`) relative to the
+clip's mean pose: a driver's head turns, not where they sat facing the camera.
+
 Left/Right are the subject's own sides (ARKit convention).
 """
 
@@ -33,6 +36,7 @@ import numpy as np
 from actionunits import AU_NAMES, AUSeries
 from actionunits.atomic import atomic_output
 from actionunits.series import smooth_in_time
+from talkinghead.face.head_pose import landmark_angles
 
 # Rigid points for pose removal: forehead, nose bridge, eye corners, temples.
 RIGID = (10, 151, 9, 8, 109, 338, 67, 297, 168, 6, 197, 195, 5, 4, 33, 133, 263, 362, 127, 356, 234, 454, 162, 389)
@@ -291,14 +295,19 @@ class AUTracker:
         self, landmarks: np.ndarray, fps: float, neutral_from_clip: bool = False, smooth: bool = True
     ) -> AUSeries:
         """An AUSeries from per-frame landmarks (NaN rows where no face): failed frames are
-        interpolated and marked valid=False."""
+        interpolated and marked valid=False. Its head pose is relative to the mean pose of
+        the valid frames (None when there is none)."""
         raw, valid = self.measure(landmarks)
         neutral = self.clip_neutral(raw, valid) if neutral_from_clip and valid.sum() >= 10 else None
         values = self.coefficients({k: np.nan_to_num(v) for k, v in raw.items()}, neutral)
         values = interpolate_missing(values, valid)
+        pose, posed = landmark_angles(landmarks)
+        pose = interpolate_missing(pose - pose[posed].mean(axis=0), posed) if posed.any() else None
         if smooth and valid.any():
-            values = np.clip(smooth_in_time(values, fps, 0.03), 0.0, 1.0)  # 30 ms keeps blinks
-        return AUSeries(values, fps, self.names, valid)
+            sigma_s = 0.03  # 30 ms keeps blinks
+            values = np.clip(smooth_in_time(values, fps, sigma_s), 0.0, 1.0)
+            pose = None if pose is None else smooth_in_time(pose, fps, sigma_s)
+        return AUSeries(values, fps, self.names, valid, pose)
 
 
 def track_video(

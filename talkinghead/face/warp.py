@@ -11,7 +11,10 @@ The mesh (built once per photo) is MediaPipe's face tessellation plus what it la
 - two rings outside the face oval: the first moves with a fraction of its oval point's
   motion, the second stays put. Chin, cheeks and forehead therefore fall off smoothly into
   the neck, ears, hair and background (no old chin line left behind), and beyond the second
-  ring the photo is untouched.
+  ring the photo is untouched;
+- for a head that turns (`head=True`), a third ring further out (`HEAD_RING_SCALE`, kept
+  inside the band that `head_turn` may move): the second ring then carries hair and ears
+  with the head and the band to the third stretches the background behind them.
 
 Per frame only the mesh vertices move; the map is piecewise affine over the triangles.
 `cv2.remap` needs it backwards (for each frame pixel, where in the photo to sample), which
@@ -45,6 +48,11 @@ LEFT_EYE_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 
 RING_SCALES = (1.3, 1.75)  # rings at these multiples of the oval's distance from the face centre
 RING_FOLLOW = 0.35  # the inner ring moves this fraction of its oval point's motion
+HEAD_RING_SCALE = 2.4  # the still ring of a turning head, at most this far out ...
+HEAD_RING_MIN = 1.95  # ... and at least this far (past the second ring)
+# ... and inside the face-mesh box grown by these face widths (left/right, up, down): the
+# background outside it stays the photo's (issue 26's measure grows it 0.8, 0.8, 1.2).
+HEAD_BAND = (0.7, 0.7, 1.1)
 FIELD_STEP = 2  # the motion field is computed on a grid this much coarser than the photo
 
 
@@ -85,36 +93,62 @@ def mouth_triangles() -> np.ndarray:
 
 @dataclass
 class WarpMesh:
-    """The photo's mesh: vertices (face points, inner ring, outer ring) in photo pixels."""
+    """The photo's mesh: vertices (face points, then the rings outward, each a loop of
+    len(FACE_OVAL) points) in photo pixels."""
 
-    points: np.ndarray  # (N_MESH + 2 * len(FACE_OVAL), 2)
+    points: np.ndarray  # (N_MESH + n_rings * len(FACE_OVAL), 2)
     triangles: np.ndarray  # (T, 3); the mouth-opening triangles come first
     n_mouth: int
 
     @classmethod
-    def from_landmarks(cls, landmarks: np.ndarray) -> WarpMesh:
+    def from_landmarks(cls, landmarks: np.ndarray, head: bool = False) -> WarpMesh:
         face = np.asarray(landmarks, np.float64)[:N_MESH, :2]
         oval = face[list(FACE_OVAL)]
         centre = oval.mean(0)
         rings = [centre + s * (oval - centre) for s in RING_SCALES]
+        if head:
+            rings.append(head_ring(face, oval, centre))
         n, k = N_MESH, len(FACE_OVAL)
-        inner, outer = list(range(n, n + k)), list(range(n + k, n + 2 * k))
-        oval_loop, inner_loop, outer_loop = list(FACE_OVAL) + [FACE_OVAL[0]], inner + [inner[0]], outer + [outer[0]]
-        ring_tris = strip(tuple(oval_loop), tuple(inner_loop)) + strip(tuple(inner_loop), tuple(outer_loop))
+        loops = [list(FACE_OVAL)] + [list(range(n + i * k, n + (i + 1) * k)) for i in range(len(rings))]
+        ring_tris = [t for a, b in zip(loops, loops[1:]) for t in strip(tuple(a + a[:1]), tuple(b + b[:1]))]
         mouth = mouth_triangles()
         tris = np.concatenate([mouth, face_triangles(), np.array(ring_tris, np.int32)])
         return cls(np.concatenate([face, *rings]), tris, len(mouth))
 
     @property
+    def n_rings(self) -> int:
+        return (len(self.points) - N_MESH) // len(FACE_OVAL)
+
+    def ring(self, i: int) -> np.ndarray:
+        k = len(FACE_OVAL)
+        return self.points[N_MESH + i * k : N_MESH + (i + 1) * k]
+
+    @property
     def outline(self) -> np.ndarray:
-        """The outer ring: the warp's support is inside it."""
-        return self.points[N_MESH + len(FACE_OVAL) :]
+        """The outermost ring: the warp's support is inside it."""
+        return self.ring(self.n_rings - 1)
 
     def vertex_offsets(self, face_offsets: np.ndarray) -> np.ndarray:
         """(..., >=468, 2) offsets of the face points -> (..., V, 2) of every vertex."""
         face = face_offsets[..., :N_MESH, :]
         inner = RING_FOLLOW * face[..., list(FACE_OVAL), :]
-        return np.concatenate([face, inner, np.zeros_like(inner)], axis=-2)
+        still = np.zeros_like(inner)
+        return np.concatenate([face, inner] + [still] * (self.n_rings - 1), axis=-2)
+
+
+def head_ring(face: np.ndarray, oval: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The still ring around a turning head: HEAD_RING_SCALE times the oval's distance from
+    the centre, pulled in (never below HEAD_RING_MIN) to stay inside the face-mesh box grown
+    by HEAD_BAND face widths."""
+    lo, hi = face.min(0), face.max(0)
+    width = hi[0] - lo[0]
+    side, up, down = (b * width for b in HEAD_BAND)
+    box_lo, box_hi = lo - [side, up], hi + [side, down]
+    d = oval - centre
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(d > 0, (box_hi - centre) / d, np.where(d < 0, (box_lo - centre) / d, np.inf))
+    scale = np.clip(room.min(1), HEAD_RING_MIN, HEAD_RING_SCALE)
+    return centre + scale[:, None] * d
 
 
 class DenseWarp:
@@ -161,14 +195,18 @@ class DenseWarp:
     def _to_grid(self, points: np.ndarray) -> np.ndarray:
         return (points - [self.x0, self.y0] + 0.5) / self.step + 0.5
 
-    def backward_map(self, vertex_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def backward_map(
+        self, vertex_offsets: np.ndarray, order: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Absolute photo coordinates (map_x, map_y), each (ROI height, ROI width) float32,
-        that the frame's ROI pixels sample."""
+        that the frame's ROI pixels sample. Triangles are drawn in `order` (default: the
+        mesh's, mouth-opening triangles first), a later one winning where they overlap."""
         tris = self.mesh.triangles
         grid = self._to_grid(self._source + vertex_offsets)
         ids = np.full((self.fh, self.fw), len(tris), np.int32)  # len(tris): no triangle, the identity
-        for t, corners in enumerate(np.round(grid * 16).astype(np.int32)[tris]):
-            cv2.fillConvexPoly(ids, corners, t, lineType=cv2.LINE_8, shift=4)  # mouth-opening triangles first
+        corners = np.round(grid * 16).astype(np.int32)[tris]
+        for t in range(len(tris)) if order is None else order:
+            cv2.fillConvexPoly(ids, corners[t], int(t), lineType=cv2.LINE_8, shift=4)
         ids[self._outside] = len(tris)
         ids = ids.ravel()
         affines = np.concatenate([self._affines(grid, tris), self._identity_affine[None]]).astype(np.float32)

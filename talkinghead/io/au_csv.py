@@ -5,6 +5,11 @@ Capture apps spell ARKit names in several ways: `jawOpen` (ARKit's API), `JawOpe
 (Live Link Face), `eyeBlink_L` (ARKit's raw values). All are matched to AU_NAMES by a
 normalised key. Time comes from a seconds column (`time`, `timestamp`, ...) or from a
 `Timecode` column (HH:MM:SS:FF[.sub]), whose frame rate is read from the frame field.
+
+Head rotation columns (`HeadYaw`, `HeadPitch`, `HeadRoll` in radians, as Live Link Face
+writes them; spelled in any of the ways above) become the series' head pose in degrees,
+relative to the clip's mean pose, since the photo's pose is where the head rests. They are
+read as our axes and signs (`actionunits.series.POSE_NAMES`); an app's may differ.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
+from actionunits.series import POSE_COLUMNS
 from talkinghead.errors import UserError
 
 SECONDS_COLUMNS = ("time", "timestamp", "seconds", "time_s", "t")
@@ -33,6 +39,7 @@ def name_key(name: str) -> str:
 
 
 _KEYS = {name_key(n): n for n in AU_NAMES}
+_POSE_KEYS = [name_key(n) for n in POSE_COLUMNS]
 
 
 def _timecode_frames(values: list[str]) -> tuple[np.ndarray, float]:
@@ -50,8 +57,9 @@ def _timecode_frames(values: list[str]) -> tuple[np.ndarray, float]:
 
 
 def read_au_csv(path: str | os.PathLike, fps: float | None = None) -> AUSeries:
-    """The AU series in `path` with columns named as AU_NAMES (any spelling above). Missing
-    AUs are 0; values are clipped to [0, 1]. Raises UserError with one line on bad input."""
+    """The AU series in `path` with columns named as AU_NAMES (any spelling above), and its
+    head pose when it has head columns (a missing one is 0; none: pose None). Missing AUs
+    are 0; values are clipped to [0, 1]. Raises UserError with one line on bad input."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"AU CSV {path} not found")
@@ -68,8 +76,11 @@ def read_au_csv(path: str | os.PathLike, fps: float | None = None) -> AUSeries:
     if not columns:
         raise UserError(f"AU CSV {path} has no column named like an AU (e.g. jawOpen, JawOpen, jawOpen_L)")
     names = tuple(n for n in AU_NAMES if n in columns)
+    keys = [name_key(h) for h in header]
+    head = [keys.index(k) if k in keys else None for k in _POSE_KEYS]
     try:
         values = np.array([[float(r[columns[n]]) for n in names] for r in rows[1:]], dtype=np.float64)
+        radians = np.array([[0.0 if i is None else float(r[i]) for i in head] for r in rows[1:]], dtype=np.float64)
         if fps is None:
             if any(c in lower for c in SECONDS_COLUMNS):
                 col = next(lower.index(c) for c in SECONDS_COLUMNS if c in lower)
@@ -87,5 +98,8 @@ def read_au_csv(path: str | os.PathLike, fps: float | None = None) -> AUSeries:
         raise UserError(f"AU CSV {path}: bad value ({e})") from None
     if not np.all(np.isfinite(values)):
         raise UserError(f"AU CSV {path} contains non-numeric AU values")
-    series = AUSeries(np.clip(values, 0.0, 1.0), fps, names)
+    if not np.all(np.isfinite(radians)):
+        raise UserError(f"AU CSV {path} contains non-numeric head rotation values")
+    pose = np.degrees(radians - radians.mean(axis=0)) if any(i is not None for i in head) else None
+    series = AUSeries(np.clip(values, 0.0, 1.0), fps, names, pose=pose)
     return series.reorder(AU_NAMES)

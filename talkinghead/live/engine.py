@@ -3,6 +3,7 @@
     chunks -> streaming audio2au (LSTM state carried) -> StreamPost (causal smoothing, the
     photo's expression held, blinks, brows) -> the animator (warp renderer by default, or
     the GATH decoder on the photo's code with paste-back)
+    chunks -> streaming head motion (causal: it hears no speech ahead) -> the frame's head pose
 
 When the machine falls behind, several AU frames become ready at once; only the newest
 is rendered and the others are counted as dropped, so lag never builds up.
@@ -17,6 +18,7 @@ import numpy as np
 
 from audio2au import AUStream
 from audio2au.features import SAMPLE_RATE, frame_centers
+from audio2au.head_motion import HeadMotion
 from audio2au.model import Audio2AU
 from talkinghead.aupost import PostOptions, StreamPost
 from talkinghead.live.audio_input import Chunk
@@ -41,11 +43,16 @@ class LiveEngine:
         post: PostOptions,
         base: np.ndarray | None = None,
         cuda: bool = False,
+        head: HeadMotion | None = None,
     ) -> None:
         self.animator, self.fps, self.cuda = animator, float(fps), cuda
         self.photo = animator.portrait.image
         self.stream = AUStream(audio_model, fps)
         self.post = StreamPost(animator.au_names, fps, post, base=base)
+        self.head_model, self.head_motion = head, post.head_motion
+        self.head = head.stream(fps, post.head_rng(), lead=0) if head is not None and post.head_motion > 0 else None
+        self._poses = np.zeros((0, 3), np.float32)  # head poses from _pose_base on
+        self._pose_base = 0
         self._pending: list[np.ndarray] = []
         self._received = 0
         self._chunk_ends: deque[tuple[int, float]] = deque(maxlen=500)  # (samples received, captured_end)
@@ -61,6 +68,18 @@ class LiveEngine:
         aus = self.stream.push(chunk.samples)
         if len(aus):
             self._pending.append(aus)
+        if self.head is not None:
+            self._poses = np.concatenate([self._poses, self.head.push(chunk.samples)])
+
+    def pose(self, index: int) -> np.ndarray | None:
+        """(1, 3) head pose of frame `index` (the newest one ready if the head lags), scaled
+        by --head-motion; None without head motion."""
+        if self.head is None or not len(self._poses):
+            return None
+        i = min(index - self._pose_base, len(self._poses) - 1)
+        if i > 0:  # earlier frames are never shown again
+            self._poses, self._pose_base = self._poses[i:], self._pose_base + i
+        return self._poses[:1] * self.head_motion
 
     def captured_at(self, sample: int) -> float:
         """When audio sample `sample` (counted from the start of the stream) was captured."""
@@ -78,7 +97,7 @@ class LiveEngine:
         aus = self.post(np.concatenate(self._pending))
         self._pending.clear()
         index = self.stream.frames_emitted - 1
-        image = self.animator.frames(aus[-1:])[0]
+        image = self.animator.frames(aus[-1:], self.pose(index))[0]
         self.rendered += 1
         self.dropped += len(aus) - 1
         centre = int(frame_centers(index, index + 1, self.fps)[0])

@@ -107,7 +107,7 @@ def _stop_on_sigterm(stack: ExitStack) -> None:
 def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
     """Models, photo and face, all checked before any audio is opened; and a few words
     saying which renderer runs where."""
-    from talkinghead.model_files import load_audio2au
+    from talkinghead.model_files import load_audio2au, load_head_motion
     from talkinghead.renderers import load
 
     renderer = load(options.model)
@@ -118,7 +118,8 @@ def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
         )
     portrait, animator = renderer.open(photo, options.size, DEFAULT_HEIGHT, options.face_index)
     base = options.post.base(portrait.rest)
-    engine = LiveEngine(animator, model, options.fps, options.post, base, renderer.cuda)
+    head = load_head_motion(options.model.checkpoint) if options.post.head_motion > 0 else None
+    engine = LiveEngine(animator, model, options.fps, options.post, base, renderer.cuda, head)
     return engine, f"{renderer.words} on {renderer.device}"
 
 

@@ -21,7 +21,9 @@ from talkinghead.portrait import Portrait
 
 
 class Animator(Protocol):
-    """AU vectors (B, len(au_names)) in [0, 1] -> frames (B, H, W, 3) uint8 RGB of `portrait`."""
+    """AU vectors (B, len(au_names)) in [0, 1], and optionally head poses (B, 3) in degrees
+    (`actionunits.series.POSE_NAMES`), -> frames (B, H, W, 3) uint8 RGB of `portrait`.
+    A renderer that cannot turn the head keeps the photo's pose."""
 
     au_names: tuple[str, ...]
     portrait: Portrait
@@ -29,11 +31,11 @@ class Animator(Protocol):
     @property
     def size(self) -> tuple[int, int]: ...
 
-    def plan(self, aus: np.ndarray) -> object: ...
+    def plan(self, aus: np.ndarray, pose: np.ndarray | None = None) -> object: ...
 
     def draw(self, plan: object) -> np.ndarray: ...
 
-    def frames(self, aus: np.ndarray) -> np.ndarray: ...
+    def frames(self, aus: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray: ...
 
 
 class CropAnimator(Protocol):
@@ -61,8 +63,8 @@ class FullFrames:
             return self.crop_height, self.crop_height
         return self.portrait.size
 
-    def frames(self, aus: np.ndarray) -> np.ndarray:
-        return self.draw(self.plan(aus))
+    def frames(self, aus: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        return self.draw(self.plan(aus, pose))
 
 
 class Renderer:

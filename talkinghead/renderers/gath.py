@@ -83,7 +83,9 @@ class GathAnimator(FullFrames):
         self.paster = Paster(aligned) if crop_height is None else None
         animator.set_source(aligned.crop)
 
-    def plan(self, aus: np.ndarray) -> np.ndarray:
+    def plan(self, aus: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        """The generator redraws the aligned face crop, pasted back where the photo's face
+        is: it keeps the photo's pose (`pose` is not used)."""
         return self.animator.render(aus)
 
     def draw(self, crops: np.ndarray) -> np.ndarray:
