@@ -1,6 +1,7 @@
-"""`talkinghead eval`'s lip sync end to end: the measures of evaluation.lips on arrays with
-known answers, the evaluated audio2au reaching `render`, the report section with its goals,
-and one held-out clip rendered and scored against its real lips."""
+"""`talkinghead eval`'s lip sync end to end: the measures of evaluation.lips and
+evaluation.head on arrays with known answers, the evaluated audio2au reaching `render`, the
+report section with its goals, and one held-out clip rendered and scored against its real
+lips and head."""
 
 from __future__ import annotations
 
@@ -12,8 +13,18 @@ import pytest
 from talkinghead.cli import main
 from talkinghead.commands.render import RenderOptions
 from talkinghead.evaluation import run
+from talkinghead.evaluation.head import (
+    background_difference,
+    background_mask,
+    head_means,
+    head_stats,
+    raw_speed,
+    rotation_std,
+    speech_relation,
+)
 from talkinghead.evaluation.lips import (
     CLEAN,
+    STILL_HEAD,
     closure_recall,
     closures,
     lips_end_to_end,
@@ -29,6 +40,7 @@ from talkinghead.model_files import AUDIO2AU_FILE
 
 NOISE = "noise 10 dB"
 OPEN_, SHUT = 0.1, 0.01  # real lip gaps, over and under lips.CLOSED_REAL
+FPS = 25.0
 
 
 def test_closures_are_runs_of_shut_lips_within_speech():
@@ -84,6 +96,89 @@ def test_mouth_group_of_the_photo():
     assert mouth_group(0.2, 0.1) == "open"
 
 
+def test_rotation_std_and_speed_of_a_sinusoid():
+    t = np.arange(int(10 * FPS)) / FPS  # five whole periods of 0.5 Hz
+    wave = np.sin(2 * np.pi * 0.5 * t)
+    angles = np.stack([3 * wave, 2 * wave, np.zeros_like(t)], -1)
+    assert rotation_std(angles) == pytest.approx([3 / math.sqrt(2), 2 / math.sqrt(2), 0], abs=1e-3)
+    # mean |d angle/dt| of A sin(2 pi f t) is 4 A f: 6 and 4 deg/s, averaged with a still roll
+    assert raw_speed(angles, FPS) == pytest.approx((6 + 4 + 0) / 3, rel=0.01)
+    angles[100] = np.nan  # a frame without a face: its two differences are left out
+    assert raw_speed(angles, FPS) == pytest.approx((6 + 4 + 0) / 3, rel=0.02)
+    assert rotation_std(angles)[0] == pytest.approx(3 / math.sqrt(2), rel=0.01)
+    sparse = np.full_like(angles, np.nan)
+    sparse[::3] = angles[::3]  # a face the mesh mostly misses: scattered frames are no head motion
+    stats = head_stats(sparse, FPS, np.zeros(len(t)), None)
+    assert stats["found"] == pytest.approx(1 / 3, abs=0.01) and math.isnan(stats["rot_std_mean"])
+
+
+def _speech_level(rng: np.random.Generator, n: int) -> np.ndarray:
+    """dB per frame: phrases and pauses of 0.4-2 s, speech around -20 dB, pauses at -60."""
+    level, speaking = [], True
+    while len(level) < n:
+        length = int(rng.integers(10, 50))
+        level += list((-20 + 3 * rng.normal(size=length)) if speaking else np.full(length, -60.0))
+        speaking = not speaking
+    return np.array(level[:n])
+
+
+def test_speech_relation_prefers_the_voice_the_head_moves_with():
+    rng = np.random.default_rng(0)
+    own, other = _speech_level(rng, 600), _speech_level(rng, 500)
+    speed = 5 + (np.r_[own[4:], np.full(4, -60.0)] + 60) / 2  # deg/s, 4 frames before the sound
+    yaw = np.cumsum(speed) / FPS
+    angles = np.stack([yaw, np.zeros_like(yaw), np.zeros_like(yaw)], -1)
+    relation = speech_relation(angles, own, other, FPS)
+    assert relation["lead"] > 0.8 and relation["phrase"] > 0.8
+    assert abs(relation["lead_mismatched"]) < 0.3 and relation["phrase"] > relation["phrase_mismatched"] + 0.5
+    assert math.isnan(speech_relation(angles, own, None, FPS)["lead_mismatched"])
+    still = speech_relation(np.zeros_like(angles), own, other, FPS)
+    assert math.isnan(still["lead"])  # a head that never moves relates to nothing
+
+
+def test_background_difference_outside_the_grown_face_box():
+    photo = np.full((100, 100, 3), 100, np.uint8)
+    face = np.array([[40, 40, 0], [60, 60, 0]], np.float32)  # a 20 px face: box x 24-76, y 24-84
+    mask = background_mask(face, photo.shape)
+    assert mask.sum() == 100 * 100 - 52 * 60 and not mask[24:84, 24:76].any()
+    frame = photo.copy()
+    frame[30:80, 30:70] = 0  # the face, hair and neck may move
+    assert background_difference([photo, frame], photo, face) == 0.0
+    frame[:10, :10] += 12  # a 10 x 10 patch of background shifted by 12 grey levels
+    assert background_difference([frame], photo, face) == pytest.approx(12 * 100 / mask.sum())
+    assert background_difference([frame, photo], photo, face) == pytest.approx(6 * 100 / mask.sum())
+    assert math.isnan(background_difference([], photo, face))
+    with pytest.raises(ValueError):
+        background_difference([photo[:50]], photo, face)
+
+
+def _head(rot: float, speed: float, lead: tuple[float, float], phrase: tuple[float, float]) -> dict:
+    """One head's measures as head.head_stats gives them."""
+    return {
+        "rot_std": [rot, rot, rot],
+        "rot_std_mean": rot,
+        "speed": speed,
+        "found": 1.0,
+        "relation": {"lead": lead[0], "lead_mismatched": lead[1], "phrase": phrase[0], "phrase_mismatched": phrase[1]},
+    }
+
+
+def test_head_means_count_each_clip_once_and_find_the_still_head():
+    rows = _end_to_end()["clips"]
+    means = head_means(rows)
+    assert means["clips"] == 2 and means["real"]["rot_std_mean"] == pytest.approx(3.0)
+    assert means["render"]["speed"] == pytest.approx(10.0) and means["render"]["rot_std"] == pytest.approx([2.0] * 3)
+    assert means["render"]["relation"]["phrase_mismatched"] == pytest.approx(0.1)  # the undefined one left out
+    assert means["background"] == pytest.approx(2.0) and means["background_max"] == pytest.approx(2.5)
+    assert means["background_clips"] == 2
+    assert means["still"] == [
+        {"clip": "a", "rot_std": [0.2, 0.4, 0.3], "height": 720},
+        {"clip": "b", "rot_std": [1.1, 0.8, 0.5], "height": 224},
+    ]
+    empty = head_means([])
+    assert empty["clips"] == 0 and empty["still"] == [] and math.isnan(empty["background"])
+
+
 def _stages(r: float, r_speech: float, amplitude: float, recall: float, closures: int, motion: float) -> dict:
     au = {"r": r, "r_speech": r_speech}
     gap = {"amplitude": amplitude, "closure_recall": recall, "closures": closures}
@@ -95,9 +190,10 @@ def _stages(r: float, r_speech: float, amplitude: float, recall: float, closures
     }
 
 
-def _clip(name: str, mouth: str, loudness: float, clean: dict, noise: dict) -> dict:
+def _clip(name: str, mouth: str, loudness: float, clean: dict, noise: dict, head: dict) -> dict:
     """A row as lips.measure_clip makes it."""
     return {
+        "head": head,
         "clip": name,
         "speaker": f"spk_{name}",
         "frames": 100,
@@ -113,12 +209,34 @@ def _clip(name: str, mouth: str, loudness: float, clean: dict, noise: dict) -> d
 def _end_to_end() -> dict:
     """Two clips, as lips_end_to_end returns them (NaN where a measure is undefined)."""
     nan = float("nan")
+    heads = [
+        {
+            "real": _head(2.0, 12.0, (0.1, 0.0), (0.2, -0.1)),
+            "render": _head(1.0, 8.0, (0.3, 0.1), (0.4, 0.1)),
+            "background": 1.5,
+            "still_rot_std": [0.2, 0.4, 0.3],
+            "height": 720,
+        },
+        {
+            "real": _head(4.0, 16.0, (0.0, 0.1), (0.0, 0.1)),
+            "render": _head(3.0, 12.0, (0.1, 0.2), (0.2, nan)),
+            "background": 2.5,
+            "still_rot_std": [1.1, 0.8, 0.5],  # a small frame: the mesh's jitter
+            "height": 224,
+        },
+    ]
     rows = [
-        _clip("a", "closed", 0.2, _stages(0.7, 0.8, 1.0, 1.0, 4, 0.6), _stages(0.68, 0.7, 0.9, 0.5, 4, 0.6)),
-        _clip("b", "open", 0.1, _stages(0.5, 0.6, 2.0, nan, 0, nan), _stages(0.3, 0.2, nan, nan, 0, nan)),
+        _clip("a", "closed", 0.2, _stages(0.7, 0.8, 1.0, 1.0, 4, 0.6), _stages(0.68, 0.7, 0.9, 0.5, 4, 0.6), heads[0]),
+        _clip("b", "open", 0.1, _stages(0.5, 0.6, 2.0, nan, 0, nan), _stages(0.3, 0.2, nan, nan, 0, nan), heads[1]),
     ]
     groups = {g: mean_rows([r for r in rows if r["mouth"] == g]) for g in ("closed", "open")}
-    return {"clips": rows, "means": mean_rows(rows), "groups": groups, "conditions": [CLEAN, NOISE]}
+    return {
+        "clips": rows,
+        "means": mean_rows(rows),
+        "head": head_means(rows),
+        "groups": groups,
+        "conditions": [CLEAN, NOISE],
+    }
 
 
 def test_mean_rows_count_each_clip_once_and_skip_undefined_measures():
@@ -169,6 +287,25 @@ def test_report_shows_every_clip_the_means_groups_and_goals():
         "- mean closure recall >= 0.7: 1.00, met",
         f"- {NOISE} costs <= 0.05 render r vs clean: 0.11, **not met**",
     ]
+    head = section[section.index("### Head motion (issue 26)") :]
+    assert "| `a` | 2.00 | 1.00 | 12.0 | 8.0 | 0.10 / 0.00 | 0.30 / 0.10 | 0.20 / -0.10 | 0.40 / 0.10 | 1.50 |" in head
+    assert "| `b` | 4.00 | 3.00 | 16.0 | 12.0 | 0.00 / 0.10 | 0.10 / 0.20 | 0.00 / 0.10 | 0.20 / - | 2.50 |" in head
+    assert (
+        "| **mean** (2) | 3.00 | 2.00 | 14.0 | 10.0 | 0.05 / 0.05 | 0.20 / 0.15 | 0.10 / 0.00 | 0.30 / 0.10 | 2.00 |"
+        in head
+    )
+    assert "`a` 0.40 (720 px), `b` 1.10 (224 px)." in head
+    assert head.split("Goals:\n\n")[1].split("\n\n")[0].splitlines() == [
+        "- mean render rotation std within 1.5-8.0 degrees (real 3.00): 2.00, met",
+        "- mean render speed within 5.0-30.0 deg/s (real 14.0): 10.00, met",
+        "- still head (`--head-motion 0`): every axis's rotation std < 1 degree, on the 1 clips at least "
+        "360 px tall (largest): 0.40, met",
+        "- mean background <= 3 levels (2 clips with background outside the grown box, worst 2.50): 2.00, met",
+        "- render head speed follows its own voice better than another clip's, head 4 frames ahead "
+        "(r own vs mismatched; real 0.05 vs 0.05): 0.20 vs 0.15, met",
+        "- render head speed follows its own voice better than another clip's, on 1 s averages "
+        "(r own vs mismatched; real 0.10 vs 0.00): 0.30 vs 0.10, met",
+    ]
     nothing = {"clips": [], "means": {"clips": 0, "loudness": {}}, "groups": {}, "conditions": [CLEAN]}
     results["audio2au"]["end_to_end"] = nothing  # no clip had a face the mesh could read
     assert "No held-out clip had a face" in markdown(results, [])
@@ -190,7 +327,7 @@ def test_render_lips_renders_with_the_evaluated_audio2au(tmp_path, monkeypatch):
     assert render_lips(options, print) == {}
     assert seen["checkpoint"].name == AUDIO2AU_FILE and seen["weights"] == b"weights"
     assert seen["out_dir"] == tmp_path / "out" / "lips" and seen["speakers"] == ("x",)
-    assert seen["conditions"] == (CLEAN, "telephone+mp3", NOISE) and seen["leave_out"] == options.not_speech
+    assert seen["conditions"] == (CLEAN, STILL_HEAD, "telephone+mp3", NOISE) and seen["leave_out"] == options.not_speech
     assert seen["device"] == "cpu" and not seen["checkpoint"].exists()  # a temporary copy
     render_lips(EvalOptions(data=tmp_path, output=tmp_path / "out"), print)
     assert seen["checkpoint"] is None  # the shipped weights, as `render` has them
@@ -209,8 +346,9 @@ def test_eval_without_clips_to_render_fails_first_and_names_no_lips(tmp_path, mo
 def test_one_held_out_clip_end_to_end(shared_data, tmp_path):
     speaker = "clips__pcavs_voxceleb__00010"
     seen = []
-    out = lips_end_to_end(shared_data, [speaker], RenderOptions(), tmp_path, (CLEAN,), on_clip=seen.append)
-    assert seen == [speaker] and out["conditions"] == [CLEAN]
+    conditions = (CLEAN, STILL_HEAD)
+    out = lips_end_to_end(shared_data, [speaker], RenderOptions(), tmp_path, conditions, on_clip=seen.append)
+    assert seen == [speaker] and out["conditions"] == list(conditions)
     (row,) = out["clips"]
     assert row["clip"] == speaker and 3 < row["seconds"] < 6 and row["frames"] > 75
     assert row["real_std"] > 0.005 and row["mouth"] in out["groups"]  # the real lips were found and move
@@ -219,4 +357,12 @@ def test_one_held_out_clip_end_to_end(shared_data, tmp_path):
     assert math.isfinite(clean["render"]["r"]) and -1 <= clean["render"]["r"] <= 1
     assert clean["render"]["amplitude"] > 0 and clean["motion"]["amplitude"] > 0
     assert out["means"]["clips"] == 1 and out["means"][CLEAN]["render"]["r"] == clean["render"]["r"]
+    head = row["head"]
+    assert head["real"]["found"] > 0.9 and 0.1 < head["real"]["rot_std_mean"] < 20  # the real head was read
+    assert head["render"]["found"] > 0.9 and math.isfinite(head["render"]["speed"])
+    assert math.isnan(head["background"])  # a close crop: the grown face box covers the whole frame
+    assert len(head["still_rot_std"]) == 3 and head["height"] == 224
+    assert math.isfinite(row["conditions"][STILL_HEAD]["render"]["r"])
+    assert math.isnan(head["real"]["relation"]["lead_mismatched"])  # one clip: no other voice
+    assert out["head"]["still"][0]["clip"] == speaker
     assert (tmp_path / f"{speaker}.mp4").stat().st_size > 10_000

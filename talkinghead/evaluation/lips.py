@@ -7,11 +7,16 @@ decoded video. That is compared, frame by frame at lag 0, with the real clip's l
 On the way the chain's stages are scored the same way, to show where the mouth is lost:
 audio2au's AUs, the AUs after post-processing (the rest, smoothing, the photo's own
 expression), and the motion model's lips (the warp's planned landmarks). The audio is also
-damaged as users' audio often is (audio2au.degrade) and rendered again.
+damaged as users' audio often is (audio2au.degrade) and rendered again, and the clean
+audio once more with a still head (`--head-motion 0`): a moving head moves the face
+mesh's reading of the lips too, so that render shows what head motion costs the measure.
+The same face mesh gives the head pose: the clean render's head motion, the still head's
+and the background are measured too (evaluation.head).
 """
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
@@ -30,7 +35,9 @@ from audio2au.frame_measures import au_lip_gap, frame_rms_db, lip_gap, speech_fr
 from talkinghead.clip_sources import ClipTask, list_clips, shared_data_inputs
 from talkinghead.commands.render import MAX_DEFAULT_HEIGHT, Kept, RenderOptions, render
 from talkinghead.errors import UserError
-from talkinghead.face.landmarks import LandmarkDetector
+from talkinghead.evaluation.head import BACKGROUND_EVERY, background_difference, head_means, head_stats, rotation_std
+from talkinghead.face.head_pose import landmark_angles
+from talkinghead.face.landmarks import N_LANDMARKS, LandmarkDetector
 from talkinghead.io.au_csv import read_au_csv
 from talkinghead.io.image import write_image
 from talkinghead.io.soundtrack import ffmpeg_command
@@ -40,6 +47,7 @@ from talkinghead.renderers.animator import Animator
 from talkinghead.renderers.registry import load
 
 CLEAN = "clean"
+STILL_HEAD = "clean, head still"
 STAGES = ("audio2au", "aupost", "motion", "render")  # in the chain's order
 GAP_STAGES = ("motion", "render")  # in lip-gap units, so their amplitude compares with the real one
 AMPLITUDE_RANGE = (0.7, 1.4)  # a render amplitude (std over the real std) a viewer takes as right
@@ -55,13 +63,14 @@ STUDIO = ("grid_*",)
 
 @dataclass
 class LipClip:
-    """One held-out clip's real lip gap and its voice, at the clip's frame rate."""
+    """One held-out clip's real lip gap, head pose and voice, at the clip's frame rate."""
 
     name: str
     speaker: str
     video: Path
     fps: float
     gap: np.ndarray  # (frames,) real inner-lip gap, NaN without a face
+    angles: np.ndarray  # (frames, 3) real head yaw, pitch, roll in degrees, NaN without a pose
     wav: np.ndarray  # 16 kHz mono
 
 
@@ -80,20 +89,27 @@ def held_out_clips(root: Path, speakers: Sequence[str], leave_out: Sequence[str]
 
 
 def real_lips(task: ClipTask) -> LipClip:
-    return LipClip(
-        task.clip, task.speaker, task.path, VideoFrames(task.path).fps, video_lip_gap(task.path), load_audio(task.path)
-    )
+    landmarks = video_landmarks(task.path)
+    angles = landmark_angles(landmarks)[0]
+    fps = VideoFrames(task.path).fps
+    return LipClip(task.clip, task.speaker, task.path, fps, lip_gap(landmarks), angles, load_audio(task.path))
 
 
-def video_lip_gap(video: Path) -> np.ndarray:
-    """(frames,) inner-lip gap of the largest face in each frame of a video (a face mesh
-    that tracks this video only), NaN where none is found."""
+def video_landmarks(video: Path) -> np.ndarray:
+    """(frames, 478, 3) face-mesh landmarks of the largest face in each frame of a video (a
+    face mesh that tracks this video only), NaN rows where none is found: one pass gives
+    both the lips and the head."""
     out = []
     with LandmarkDetector(video=True) as detector:
         for rgb in VideoFrames(video):
             faces = detector.detect(rgb)
-            out.append(lip_gap(faces[0][None])[0] if faces else np.nan)
-    return np.asarray(out, np.float64)
+            out.append(faces[0] if faces else np.full((N_LANDMARKS, 3), np.nan, np.float32))
+    return np.asarray(out, np.float32).reshape(-1, N_LANDMARKS, 3)
+
+
+def video_lip_gap(video: Path) -> np.ndarray:
+    """(frames,) inner-lip gap of the largest face in each frame of a video, NaN without one."""
+    return lip_gap(video_landmarks(video))
 
 
 def first_frame(video: Path) -> np.ndarray:
@@ -161,16 +177,22 @@ class ChainRenderer:
         self.renderer = load(options.model, options.enhance)
         self.audio2au = load_audio2au(options.model.checkpoint, self.renderer.au_names, self.renderer.device)
 
-    def stages(
-        self, clip: LipClip, photo: Path, animator: Animator, wav: np.ndarray, video: Path
-    ) -> dict[str, np.ndarray]:
-        """Each stage's lip-gap series for `wav` spoken by `photo` (`animator`: this
-        renderer's, opened once per clip), rendered into `video`."""
-        au_csv = video.with_suffix(".csv")
+    def render(self, photo: Path, wav: np.ndarray, video: Path, options: RenderOptions) -> None:
+        """`wav` spoken by `photo` into `video` through the user's `render` (its speech file beside)."""
         speech = video.with_suffix(".wav")
         sf.write(speech, wav, SAMPLE_RATE, subtype="FLOAT")
-        options = replace(self.options, fps=clip.fps, save_aus=au_csv, quiet=True)
-        render(photo, speech, video, options, kept=self.kept)
+        render(photo, speech, video, replace(options, quiet=True), kept=self.kept)
+        speech.unlink()
+
+    def stages(
+        self, clip: LipClip, photo: Path, animator: Animator, wav: np.ndarray, video: Path, still: bool = False
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Each stage's lip-gap series for `wav` spoken by `photo` (`animator`: this
+        renderer's, opened once per clip), rendered into `video` (`still`: with a still
+        head); and the video's landmarks."""
+        au_csv = video.with_suffix(".csv")
+        post = replace(self.options.post, head_motion=0.0) if still else self.options.post
+        self.render(photo, wav, video, replace(self.options, fps=clip.fps, save_aus=au_csv, post=post))
         names = self.renderer.au_names
         n = frame_count(len(wav), clip.fps)
         post = read_au_csv(au_csv).reorder(names).values
@@ -180,9 +202,9 @@ class ChainRenderer:
         }
         if hasattr(animator, "offsets"):  # a warp: its planned landmarks are the motion model's lips
             out["motion"] = lip_gap(animator.portrait.landmarks[None, :, :2] + animator.offsets(post))
-        out["render"] = video_lip_gap(video)
-        speech.unlink()
-        return out
+        landmarks = video_landmarks(video)
+        out["render"] = lip_gap(landmarks)
+        return out, landmarks
 
 
 def fit(series: np.ndarray, n: int) -> np.ndarray:
@@ -197,9 +219,24 @@ def side_by_side(rendered: Path, real: Path, out: Path) -> None:
     subprocess.run([*cmd, "-map", "0:a?", "-c:a", "copy", "-shortest", str(out)], capture_output=True, check=True)
 
 
-def measure_clip(chain: ChainRenderer, clip: LipClip, conditions: Sequence[str], out_dir: Path | None) -> dict:
-    """Every stage of every condition of one clip, scored against the real lips."""
-    level = frame_rms_db(clip.wav, clip.fps, frame_count(len(clip.wav), clip.fps))[:, 0]
+def loudness(wav: np.ndarray, fps: float) -> np.ndarray:
+    """(frames,) level in dB of each frame of `wav` at `fps`."""
+    return frame_rms_db(wav, fps, frame_count(len(wav), fps))[:, 0]
+
+
+def measure_clip(
+    chain: ChainRenderer,
+    clip: LipClip,
+    conditions: Sequence[str],
+    out_dir: Path | None,
+    other_wav: np.ndarray | None = None,
+) -> dict:
+    """Every stage of every condition of one clip, scored against the real lips; with the
+    clean condition also the real and rendered heads (`other_wav`: another clip's voice, the
+    mismatched baseline of the speech relation) and the background, with the still head's
+    its rotation."""
+    level = loudness(clip.wav, clip.fps)
+    other = None if other_wav is None else loudness(other_wav, clip.fps)
     n = min(len(level), len(clip.gap))
     real, level = clip.gap[:n], level[:n]
     speech = speech_frames(level, clip.fps)
@@ -221,11 +258,22 @@ def measure_clip(chain: ChainRenderer, clip: LipClip, conditions: Sequence[str],
         "conditions": {},
     }
     for condition in conditions:
-        wav = clip.wav if condition == CLEAN else DEGRADATIONS[condition](clip.wav)
-        video = work / f"{condition.replace(' ', '_').replace('+', '_')}.mp4"
-        series = chain.stages(clip, photo, animator, wav, video)
+        wav = DEGRADATIONS[condition](clip.wav) if condition in DEGRADATIONS else clip.wav
+        video = work / f"{condition.replace(' ', '_').replace('+', '_').replace(',', '')}.mp4"
+        series, landmarks = chain.stages(clip, photo, animator, wav, video, still=condition == STILL_HEAD)
         row["conditions"][condition] = {s: score(fit(v, n), real, speech, s in GAP_STAGES) for s, v in series.items()}
-        if condition == CLEAN and out_dir is not None:
+        if condition == STILL_HEAD:
+            row.setdefault("head", {})["still_rot_std"] = rotation_std(landmark_angles(landmarks)[0]).tolist()
+            row["head"]["height"] = int(portrait.image.shape[0])
+        if condition != CLEAN:
+            continue
+        frames = itertools.islice(VideoFrames(video), 0, None, BACKGROUND_EVERY)
+        row.setdefault("head", {}).update(
+            real=head_stats(clip.angles, clip.fps, level, other),
+            render=head_stats(landmark_angles(landmarks)[0], clip.fps, level, other),
+            background=background_difference(frames, portrait.image, portrait.landmarks),
+        )
+        if out_dir is not None:
             side_by_side(video, clip.video, out_dir / f"{clip.name}.mp4")
     return row
 
@@ -259,32 +307,35 @@ def lips_end_to_end(
     speakers: Sequence[str],
     options: RenderOptions,
     out_dir: Path | None = None,
-    conditions: Sequence[str] = (CLEAN, *DEGRADATIONS),
+    conditions: Sequence[str] = (CLEAN, STILL_HEAD, *DEGRADATIONS),
     leave_out: Sequence[str] = (),
     on_clip: Callable[[str], None] | None = None,
 ) -> dict:
     """Render every web-style clip of the held-out speakers with its own audio (clean and
     damaged) and score each stage against the real lips; per clip, per mouth group and
-    overall. Side-by-side videos go to `out_dir` when given."""
+    overall; with clean audio also the heads, real and rendered (the next clip's voice as
+    the mismatched one), moving and still. Side-by-side videos go to `out_dir` when given."""
     tasks = held_out_clips(root, speakers, leave_out)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     rows, skipped = [], []
     with tempfile.TemporaryDirectory() as work:
         chain = ChainRenderer(options, Path(work))
-        for task in tasks:
+        for i, task in enumerate(tasks):
             if on_clip:
                 on_clip(task.clip)
             clip = real_lips(task)
             if np.isfinite(clip.gap).sum() < 10:
                 skipped.append(clip.name)  # the face mesh cannot read this clip's real lips
                 continue
-            rows.append(measure_clip(chain, clip, conditions, out_dir))
+            other = load_audio(tasks[(i + 1) % len(tasks)].path) if len(tasks) > 1 else None
+            rows.append(measure_clip(chain, clip, conditions, out_dir, other))
     groups = {g: mean_rows([r for r in rows if r["mouth"] == g]) for g in MOUTH_GROUPS}
     return {
         "clips": rows,
         "skipped": skipped,
         "means": mean_rows(rows),
+        "head": head_means(rows),
         "groups": {g: m for g, m in groups.items() if m["clips"]},
         "conditions": list(conditions),
     }

@@ -14,8 +14,21 @@ import cv2
 import numpy as np
 
 from actionunits.atomic import atomic_output
+from audio2au.degrade import DEGRADATIONS
+from talkinghead.evaluation.head import (
+    BACKGROUND_GOAL,
+    GROW,
+    LEAD,
+    PHRASE_S,
+    RELATIONS,
+    ROTATION_GOAL,
+    SOURCES,
+    SPEED_GOAL,
+    STILL_GOAL,
+    STILL_MIN_HEIGHT,
+)
 from talkinghead.evaluation.identity import SAME_PERSON_THRESHOLD
-from talkinghead.evaluation.lips import AMPLITUDE_RANGE, CLEAN, STAGES
+from talkinghead.evaluation.lips import AMPLITUDE_RANGE, CLEAN, STAGES, STILL_HEAD
 from talkinghead.evaluation.protocol import REGIONS, TREATMENTS
 from talkinghead.evaluation.sync import GAP_PREDICTORS, LABEL_PREDICTORS
 from talkinghead.io.image import write_image
@@ -284,6 +297,8 @@ def _lips_section(e2e: dict) -> str:
         head += ["render amplitude", "render closures", f"amplitude in {IN_RANGE}"]
         sections.append(f"### Means per photo mouth ({CLEAN})\n\n" + _table(head, groups))
         sections.append("### Goals\n\n" + "\n".join(_lips_goals(e2e["means"], e2e["conditions"])))
+    if e2e.get("head", {}).get("clips"):
+        sections.append(_head_section(e2e["clips"], e2e["head"]))
     return "\n\n".join(sections)
 
 
@@ -304,31 +319,136 @@ def _lips_cells(row: dict, stages: dict) -> list[str]:
 def _lips_goals(means: dict, conditions: list[str]) -> list[str]:
     """Each goal with its measured value and whether it is met (undefined: not met)."""
     render, loudness = means[CLEAN]["render"], means["loudness"].get("r")
-
-    def goal(text: str, value: float | None, low: float = -math.inf, high: float = math.inf) -> str:
-        met = value is not None and low <= value <= high
-        return f"- {text}: {_f(value, 2, '-')}, " + ("met" if met else "**not met**")
-
     r = render.get("r")
     lines = [
-        goal(f"mean render r >= {GOAL_R}", r, GOAL_R),
-        goal(
+        _goal(f"mean render r >= {GOAL_R}", r, GOAL_R),
+        _goal(
             f"mean render r >= loudness r ({_f(loudness, 2, '-')}) + {GOAL_OVER_LOUDNESS}",
             r,
             math.inf if loudness is None else loudness + GOAL_OVER_LOUDNESS,
         ),
-        goal(f"mean render r within speech >= {GOAL_R_SPEECH}", render.get("r_speech"), GOAL_R_SPEECH),
-        goal(
+        _goal(f"mean render r within speech >= {GOAL_R_SPEECH}", render.get("r_speech"), GOAL_R_SPEECH),
+        _goal(
             f"share of clips with render amplitude within {IN_RANGE} >= {GOAL_IN_RANGE}",
             render.get("amplitude_in_range"),
             GOAL_IN_RANGE,
         ),
-        goal(f"mean closure recall >= {GOAL_CLOSURES}", render.get("closure_recall"), GOAL_CLOSURES),
+        _goal(f"mean closure recall >= {GOAL_CLOSURES}", render.get("closure_recall"), GOAL_CLOSURES),
     ]
-    for condition in (c for c in conditions if c != CLEAN):
+    for condition in (c for c in conditions if c in DEGRADATIONS):
         damaged = means[condition]["render"].get("r")
         cost = None if r is None or damaged is None else r - damaged
-        lines.append(goal(f"{condition} costs <= {GOAL_DAMAGE} render r vs clean", cost, high=GOAL_DAMAGE))
+        lines.append(_goal(f"{condition} costs <= {GOAL_DAMAGE} render r vs clean", cost, high=GOAL_DAMAGE))
+    return lines
+
+
+def _goal(text: str, value: float | None, low: float = -math.inf, high: float = math.inf) -> str:
+    """A goal line with its measured value, met when within [low, high] (undefined: not met)."""
+    return _goal_line(text, _f(value, 2, "-"), value is not None and low <= value <= high)
+
+
+def _goal_line(text: str, shown: str, met: bool) -> str:
+    return f"- {text}: {shown}, " + ("met" if met else "**not met**")
+
+
+def _head_section(rows: list[dict], head: dict) -> str:
+    """Per clip the real head beside the clean render's, the means, the still-head check,
+    then issue 26's goals."""
+    left, right, up, down = GROW
+    intro = (
+        "### Head motion (issue 26)\n\n"
+        f"The head pose of the {CLEAN} render (the same face mesh, `face.head_pose`) beside the real clip's. "
+        "*rot std*: mean over yaw, pitch and roll of each axis's std (degrees); *speed*: mean |frame "
+        "difference| x fps over the axes (thevals', deg/s); *r lead*: Pearson r of the head's angular speed "
+        f"with the clip's loudness, the head {-LEAD} frames ahead, and *r {PHRASE_S:g} s* on {PHRASE_S:g} s "
+        "averages, each as own voice / the next clip's voice (mismatched); *background*: mean absolute grey "
+        f"difference (0-255) of the render from the photo outside the face-mesh box grown {left:g} face widths "
+        f"left, {right:g} right, {up:g} up and {down:g} down (the codec alone gives 1.2-1.7; - where that box "
+        "covers the frame, as in close crops)."
+    )
+
+    def cells(h: dict, background: float | None) -> list[str]:
+        relation = [
+            f"{_f(h[s]['relation'][k], 2, '-')} / {_f(h[s]['relation'][f'{k}_mismatched'], 2, '-')}"
+            for k in RELATIONS
+            for s in SOURCES
+        ]
+        return [
+            *(_f(h[s]["rot_std_mean"], 2, "-") for s in SOURCES),
+            *(_f(h[s]["speed"], 1, "-") for s in SOURCES),
+            *relation,
+            _f(background, 2, "-"),
+        ]
+
+    table = [[f"`{r['clip']}`", *cells(r["head"], r["head"]["background"])] for r in rows if "head" in r]
+    table.append([f"**mean** ({head['clips']})", *cells(head, head["background"])])
+    names = [f"{s} {m}" for m in ("rot std", "speed") for s in SOURCES]
+    names += [f"{s} r {k}" for k in ("lead", f"{PHRASE_S:g} s") for s in SOURCES]
+    still = head["still"]
+    still_text = (
+        f"Still head (`--head-motion 0`, the {STILL_HEAD} render): the largest axis's rotation std per clip "
+        "(degrees; what the face mesh reads of a head that does not move: jitter, more on small frames): "
+        + ", ".join(f"`{c['clip']}` {_f(max(c['rot_std']), 2, '-')} ({c['height']} px)" for c in still)
+        + "."
+        if still
+        else "No still-head render."
+    )
+    return "\n\n".join(
+        [
+            intro,
+            _table(["clip", *names, "background"], table),
+            still_text,
+            "Goals:\n\n" + "\n".join(_head_goals(head)),
+        ]
+    )
+
+
+def _head_goals(head: dict) -> list[str]:
+    """Issue 26's goals on the means, with the real clips' values beside the render's."""
+    real, render = head["real"], head["render"]
+    lines = [
+        _goal(
+            "mean render rotation std within {}-{} degrees (real {})".format(
+                *ROTATION_GOAL, _f(real["rot_std_mean"], 2, "-")
+            ),
+            render["rot_std_mean"],
+            *ROTATION_GOAL,
+        ),
+        _goal(
+            "mean render speed within {}-{} deg/s (real {})".format(*SPEED_GOAL, _f(real["speed"], 1, "-")),
+            render["speed"],
+            *SPEED_GOAL,
+        ),
+    ]
+    sized = [max(c["rot_std"]) for c in head["still"] if c["height"] >= STILL_MIN_HEIGHT]
+    lines.append(
+        _goal_line(
+            f"still head (`--head-motion 0`): every axis's rotation std < {STILL_GOAL:g} degree, on the "
+            f"{len(sized)} clips at least {STILL_MIN_HEIGHT} px tall (largest)",
+            _f(max(sized), 2) if sized else "-",
+            bool(sized) and max(sized) < STILL_GOAL,
+        )
+    )
+    lines.append(
+        _goal(
+            f"mean background <= {BACKGROUND_GOAL:g} levels ({head['background_clips']} clips with background "
+            f"outside the grown box, worst {_f(head['background_max'], 2, '-')})",
+            head["background"],
+            high=BACKGROUND_GOAL,
+        )
+    )
+    for key, label in zip(RELATIONS, (f"head {-LEAD} frames ahead", f"on {PHRASE_S:g} s averages")):
+        pair = {s: (head[s]["relation"][key], head[s]["relation"][f"{key}_mismatched"]) for s in SOURCES}
+        own, other = pair["render"]
+        shown = " vs ".join(_f(v, 2, "-") for v in pair["render"])
+        lines.append(
+            _goal_line(
+                f"render head speed follows its own voice better than another clip's, {label} "
+                f"(r own vs mismatched; real {' vs '.join(_f(v, 2, '-') for v in pair['real'])})",
+                shown,
+                own is not None and other is not None and own > other,
+            )
+        )
     return lines
 
 

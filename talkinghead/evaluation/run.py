@@ -33,7 +33,7 @@ from talkinghead.evaluation.heldout import (
 )
 from talkinghead.evaluation.identity import FaceEmbedder, distances, summary
 from talkinghead.evaluation.languages import read_languages
-from talkinghead.evaluation.lips import CLEAN, held_out_clips, lips_end_to_end
+from talkinghead.evaluation.lips import CLEAN, STILL_HEAD, held_out_clips, lips_end_to_end
 from talkinghead.evaluation.measure import CropMeasurer
 from talkinghead.evaluation.protocol import inter_class, intra_class
 from talkinghead.evaluation.report import GridRow, write_report
@@ -65,7 +65,8 @@ class EvalOptions:
     sync_only: bool = False  # audio2au lip sync only: no renderers, faces or portraits
     not_speech: tuple[str, ...] = NOT_SPEECH  # clip or speaker globs lip sync leaves out (music, not a voice)
     lips: bool = True  # lip sync end to end: render the held-out clips (minutes)
-    lips_conditions: tuple[str, ...] = (CLEAN, *DEGRADATIONS)  # the audio as given, then damaged
+    # the audio as given, again with a still head, then damaged
+    lips_conditions: tuple[str, ...] = (CLEAN, STILL_HEAD, *DEGRADATIONS)
 
 
 def variant_info(meta: dict, speakers: list[str]) -> dict:
