@@ -32,7 +32,7 @@ from actionunits.series import POSE_LIMITS
 from audio2au.features import frame_count
 from audio2au.prosody import FEATURE_NAMES, PITCH_WINDOW, ProsodyTracker, frame_measures, prosody, window_ends
 
-__all__ = ["HeadMotion", "HeadMotionStream", "clean_pose", "fit_head_motion", "prosody"]
+__all__ = ["HeadMotion", "HeadMotionStream", "calibrate", "clean_pose", "fit_head_motion", "prosody"]
 
 KIND = "head_motion"
 MODEL_FPS = 25.0
@@ -42,12 +42,15 @@ AXES = 3
 @dataclass
 class HeadMotion:
     """Per axis (yaw, pitch, roll): ar (3, 2) = a1, a2; drive (3, F) = b; bias (3,) = c;
-    log_sigma (3, F + 1) = g, g0. `lead`: frames of feature look-ahead it was fit with."""
+    log_sigma (3, F + 1) = g, g0; df (3,): the innovations' Student-t degrees of freedom
+    (unit variance; heavy tails: a head mostly holds, then turns). `lead`: frames of feature
+    look-ahead it was fit with."""
 
     ar: np.ndarray
     drive: np.ndarray
     bias: np.ndarray
     log_sigma: np.ndarray
+    df: np.ndarray
     lead: int = 0
     limit: tuple[float, float, float] = POSE_LIMITS
     info: dict = field(default_factory=dict)
@@ -126,7 +129,7 @@ class HeadMotion:
         return model
 
 
-_ARRAYS = ("ar", "drive", "bias", "log_sigma")
+_ARRAYS = ("ar", "drive", "bias", "log_sigma", "df")
 
 
 def _check_lead(lead: int) -> int:
@@ -137,7 +140,7 @@ def _check_lead(lead: int) -> int:
 
 def _shapes() -> dict[str, tuple[int, ...]]:
     f = len(FEATURE_NAMES)
-    return {"ar": (AXES, 2), "drive": (AXES, f), "bias": (AXES,), "log_sigma": (AXES, f + 1)}
+    return {"ar": (AXES, 2), "drive": (AXES, f), "bias": (AXES,), "log_sigma": (AXES, f + 1), "df": (AXES,)}
 
 
 class _Process:
@@ -155,10 +158,15 @@ class _Process:
         if self.t > 0:
             mean, sigma = self.model.innovation(features)
             a = self.model.ar
-            x = a[:, 0] * self.x1 + a[:, 1] * self.x2 + mean[0] + sigma[0] * rng.standard_normal(AXES)
+            x = a[:, 0] * self.x1 + a[:, 1] * self.x2 + mean[0] + sigma[0] * unit_t(self.model.df, rng)
             self.x1, self.x2 = x, self.x1
         self.t += 1
         return self.limit * np.tanh(self.x1 / self.limit)
+
+
+def unit_t(df: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(3,) Student-t draws of `df` degrees of freedom scaled to unit variance."""
+    return rng.standard_t(df) * np.sqrt((df - 2) / df)
 
 
 def _resample(poses: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -316,7 +324,7 @@ def fit_head_motion(
     w = np.concatenate([np.full(len(p[1]), p[2] / n_spk[s]) for s, parts in rows.items() for p in parts])
     f = x[:, 2 * AXES : -1]  # the features; x = [x_{t-1} (3), x_{t-2} (3), f (F), 1]
     n_feat = f.shape[1]
-    ar, drive, bias = np.zeros((AXES, 2)), np.zeros((AXES, n_feat)), np.zeros(AXES)
+    ar, drive, bias, df = np.zeros((AXES, 2)), np.zeros((AXES, n_feat)), np.zeros(AXES), np.zeros(AXES)
     log_sigma = np.zeros((AXES, n_feat + 1))
     report: dict = {"lead": int(lead), "speakers": len(rows), "frames": int(len(y)), "axes": {}}
     z = np.column_stack([f, np.ones(len(f))])
@@ -329,6 +337,7 @@ def fit_head_motion(
             gamma = _variance_fit(z, resid**2, w)
             var = np.exp(z @ gamma)
         ar[j], drive[j], bias[j], log_sigma[j] = coef[:2], coef[2:-1], coef[-1], gamma / 2
+        df[j] = _t_degrees(resid / np.sqrt(var), w)
         base = _wls(xa[:, [0, 1, -1]], y[:, j], w / var)  # the same without prosody in the mean
         log_e2 = np.log(resid**2 + 1e-6)
         spread = np.cov(log_e2, np.log(var), aweights=w)
@@ -337,6 +346,7 @@ def fit_head_motion(
             "drive": dict(zip(FEATURE_NAMES, coef[2:-1].tolist())),
             "bias": float(coef[-1]),
             "log_sigma": dict(zip((*FEATURE_NAMES, "const"), (gamma / 2).tolist())),
+            "df": float(df[j]),
             "residual_std_deg": float(np.sqrt(np.average(resid**2, weights=w))),
             "mean_r2_gain_from_prosody": float(
                 1
@@ -345,18 +355,23 @@ def fit_head_motion(
             ),
             "log_variance_r2": float(spread[0, 1] ** 2 / (spread[0, 0] * spread[1, 1])),
         }
-    model = HeadMotion(ar, drive, bias, log_sigma, int(lead), tuple(limit))
-    speech = f[:, FEATURE_NAMES.index("speech")] > 0.5
+    model = HeadMotion(ar, drive, bias, log_sigma, df, int(lead), tuple(limit))
     report["roots"] = model.roots().tolist()
-    report["stationary_std_deg"] = {
-        name: model.stationary_std(f[m]).tolist() if m.any() else None
-        for name, m in (("speech", speech), ("silence", ~speech))
-    }
+    report["stationary_std_deg"] = speech_silence_std(model, f)
     report["stable"] = bool((model.roots() < 1).all())
     if not report["stable"]:
         raise ValueError(f"the fitted head motion is unstable (AR root moduli {report['roots']})")
     model.info = report
     return model, report
+
+
+def speech_silence_std(model: HeadMotion, features: np.ndarray) -> dict:
+    """The model's stationary std per axis (deg) with the noise of speech and of silence frames."""
+    speech = features[:, FEATURE_NAMES.index("speech")] > 0.5
+    return {
+        name: model.stationary_std(features[m]).tolist() if m.any() else None
+        for name, m in (("speech", speech), ("silence", ~speech))
+    }
 
 
 def _design(features: np.ndarray, pose: np.ndarray, lead: int) -> tuple[np.ndarray, np.ndarray]:
@@ -368,6 +383,46 @@ def _design(features: np.ndarray, pose: np.ndarray, lead: int) -> tuple[np.ndarr
     x = np.column_stack([pose[t - 1], pose[t - 2], features[t + lead], np.ones(len(t))])
     ok = np.isfinite(x).all(axis=1) & np.isfinite(pose[t]).all(axis=1)
     return x[ok], pose[t][ok]
+
+
+DF_GRID = np.r_[np.arange(2.2, 6.0, 0.2), np.arange(6.0, 31.0, 1.0)]
+
+
+def _t_degrees(u: np.ndarray, w: np.ndarray) -> float:
+    """The Student-t degrees of freedom (of DF_GRID) that make standardized residuals `u`
+    most likely, the t scaled to their (unit) variance."""
+    from scipy.stats import t
+
+    def loglik(df: float) -> float:
+        scale = np.sqrt((df - 2) / df)
+        return float(np.average(t.logpdf(u / scale, df) - np.log(scale), weights=w))
+
+    return float(max(DF_GRID, key=loglik))
+
+
+def calibrate(model: HeadMotion, clips: list[tuple[np.ndarray, np.ndarray, str]], seeds: int = 3) -> dict:
+    """Scale each axis's noise (in place) so that the model, driven by each training clip's
+    features for the clip's length, moves as much within a clip as the real heads did
+    (median over speakers of the within-clip std): a one-step-ahead fit does not pin the
+    slow part of the motion, which short clips hold little of. Returns the ratios used."""
+    real, simulated = {}, {}
+    rng = np.random.default_rng(0)
+    for features, pose, speaker in clips:
+        ok = np.isfinite(pose).all(axis=1)
+        if ok.sum() < 25:
+            continue
+        real.setdefault(speaker, []).append(pose[ok].std(axis=0))
+        at = np.minimum(np.arange(len(pose)) + model.lead, len(features) - 1)
+        for _ in range(seeds):
+            process = _Process(model)
+            sim = np.stack([process.step(features[t], rng) for t in at])
+            simulated.setdefault(speaker, []).append(sim[ok].std(axis=0))
+    speakers = sorted(real)
+    want = np.median([np.mean(real[s], axis=0) for s in speakers], axis=0)
+    have = np.median([np.mean(simulated[s], axis=0) for s in speakers], axis=0)
+    model.log_sigma[:, -1] += np.log(want / have)
+    model.info["stationary_std_deg"] = speech_silence_std(model, np.concatenate([c[0] for c in clips]))
+    return {"real_std": want.tolist(), "model_std": have.tolist(), "scale": (want / have).tolist()}
 
 
 def _variance_fit(z: np.ndarray, e2: np.ndarray, w: np.ndarray) -> np.ndarray:

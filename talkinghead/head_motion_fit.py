@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
 from audio2au.features import load_audio
 from audio2au.frame_measures import frame_rms_db, speech_frames
-from audio2au.head_motion import MODEL_FPS, HeadMotion, clean_pose, fit_head_motion, prosody
+from audio2au.head_motion import MODEL_FPS, HeadMotion, calibrate, clean_pose, fit_head_motion, prosody
 from talkinghead.face.head_pose import landmark_angles
 from talkinghead.model_files import HEAD_MOTION_FILE
 
@@ -84,6 +85,9 @@ def _to_model_rate(pose: np.ndarray, fps: float) -> np.ndarray:
     return pose[k]  # nearest frame: NaN gaps stay gaps
 
 
+CALIBRATION_ROUNDS = 2  # the soft limit makes the std not quite linear in sigma
+
+
 def train_head_motion(cfg: DictConfig) -> HeadMotion:
     """Fit on every clip but the held-out speakers' (data.exclude_speakers), at each lead of
     lead_scan (reported) and `lead` (kept); score on the held-out speakers but GRID's."""
@@ -103,6 +107,8 @@ def train_head_motion(cfg: DictConfig) -> HeadMotion:
         + ", ".join(f"{lead}: " + "/".join(f"{v:.4f}" for v in r2.values()) for lead, r2 in scan.items())
     )
     chosen = fits[int(cfg.lead)][0]
+    fitted = [c for c in data if next((w for p, w in weights.items() if fnmatch(c[2], p)), 1.0) > 0]
+    chosen.info["calibration"] = [calibrate(chosen, fitted) for _ in range(CALIBRATION_ROUNDS)]
     chosen.info.update(
         data=str(root),
         exclude_speakers=held,

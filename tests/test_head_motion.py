@@ -12,7 +12,7 @@ import pytest
 
 from actionunits.prepared import ClipRecord, DatasetInfo, clip_dir, landmarks_path, write_clips, write_info
 from audio2au.features import SAMPLE_RATE, frame_count
-from audio2au.head_motion import HeadMotion, fit_head_motion
+from audio2au.head_motion import HeadMotion, fit_head_motion, unit_t
 from audio2au.prosody import FEATURE_NAMES, prosody
 from talkinghead.cli import main
 from talkinghead.errors import UserError
@@ -34,13 +34,14 @@ def speech_like(seconds: float, rng: np.random.Generator, pause: tuple[float, fl
     return (0.1 * envelope * voice + 1e-4 * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def toy_model(lead: int = 0) -> HeadMotion:
-    """Smooth AR(2) per axis; speech doubles the innovation, loudness pitches the head."""
+def toy_model(lead: int = 0, df: tuple[float, float, float] = (30.0, 30.0, 30.0)) -> HeadMotion:
+    """Smooth AR(2) per axis; speech doubles the innovation, loudness pitches the head;
+    innovations Student-t of `df`."""
     log_sigma = np.zeros((3, F + 1))
     log_sigma[:, SPEECH], log_sigma[:, -1] = np.log(2.0), np.log(0.15)
     drive = np.zeros((3, F))
     drive[1, LOUDNESS] = 0.05
-    return HeadMotion(np.tile([1.7, -0.74], (3, 1)), drive, np.zeros(3), log_sigma, lead)
+    return HeadMotion(np.tile([1.7, -0.74], (3, 1)), drive, np.zeros(3), log_sigma, np.array(df), lead)
 
 
 def simulate(model: HeadMotion, features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,13 +49,13 @@ def simulate(model: HeadMotion, features: np.ndarray, rng: np.random.Generator) 
     mean, sigma = model.innovation(features)
     x = np.zeros((len(features), 3))
     for t in range(2, len(features)):
-        x[t] = model.ar[:, 0] * x[t - 1] + model.ar[:, 1] * x[t - 2] + mean[t] + sigma[t] * rng.standard_normal(3)
+        x[t] = model.ar[:, 0] * x[t - 1] + model.ar[:, 1] * x[t - 2] + mean[t] + sigma[t] * unit_t(model.df, rng)
     return x
 
 
 def test_fit_recovers_a_known_arx_process():
     rng = np.random.default_rng(0)
-    true = toy_model()
+    true = toy_model(df=(3.0, 4.0, 30.0))
     true.bias[:] = [0.02, -0.01, 0.0]
     true.log_sigma[2, LOUDNESS] = 0.3
     clips = []
@@ -70,8 +71,9 @@ def test_fit_recovers_a_known_arx_process():
     np.testing.assert_allclose(model.ar, true.ar, atol=0.02)
     np.testing.assert_allclose(model.drive, true.drive, atol=0.02)
     np.testing.assert_allclose(
-        model.log_sigma[:, [SPEECH, LOUDNESS, -1]], true.log_sigma[:, [SPEECH, LOUDNESS, -1]], atol=0.06
-    )
+        model.log_sigma[:, [SPEECH, LOUDNESS, -1]], true.log_sigma[:, [SPEECH, LOUDNESS, -1]], atol=0.1
+    )  # heavy-tailed noise (df 3 and 4) makes the scale's level the noisiest estimate
+    assert 2.6 <= model.df[0] <= 3.6 and 3.2 <= model.df[1] <= 5.0 and model.df[2] >= 10  # heavy tails found
     assert report["stable"] and report["speakers"] == 6
     speech, silence = report["stationary_std_deg"]["speech"], report["stationary_std_deg"]["silence"]
     assert all(a > b for a, b in zip(speech, silence))
