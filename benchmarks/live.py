@@ -38,6 +38,7 @@ def main() -> None:
     p.add_argument("--photo", help="portrait (default: the bundled demo photo)")
     p.add_argument("--size", type=int, help="frame height (default: the photo's, at most 480)")
     p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--head-motion", type=float, help="--head-motion S (default: live's own, 1 = natural)")
     p.add_argument("--mic", action="store_true", help="record from the default input device")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     args = p.parse_args()
@@ -50,8 +51,13 @@ def main() -> None:
     from talkinghead.live.audio_input import BLOCK_S, FileSource, MicSource
     from talkinghead.renderers import ModelOptions
 
+    from dataclasses import replace
+
+    defaults = LiveOptions()
+    head = defaults.post.head_motion if args.head_motion is None else args.head_motion
     options = LiveOptions(
         model=ModelOptions(args.generator, device=args.device, lite=args.lite),
+        post=replace(defaults.post, head_motion=head),
         size=args.size,
         fps=args.fps,
         window=False,

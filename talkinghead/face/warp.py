@@ -48,7 +48,7 @@ LEFT_EYE_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 
 RING_SCALES = (1.3, 1.75)  # rings at these multiples of the oval's distance from the face centre
 RING_FOLLOW = 0.35  # the inner ring moves this fraction of its oval point's motion
-HEAD_RING_SCALE = 2.4  # the still ring of a turning head, at most this far out ...
+HEAD_RING_SCALE = 2.2  # the still ring of a turning head, at most this far out ...
 HEAD_RING_MIN = 1.95  # ... and at least this far (past the second ring)
 # ... and inside the face-mesh box grown by these face widths (left/right, up, down): the
 # background outside it stays the photo's (issue 26's measure grows it 0.8, 0.8, 1.2).
