@@ -71,3 +71,27 @@ def test_turn_keeps_torso_and_background_and_reads_back(shared_data, motion, nam
         # the fresh mesh reads the asked turn on its axis: same sign, at least half of it
         # (a 2D warp keeps the head's outline, so the mesh reads yaw ~0.7x)
         assert np.sign(got[axis]) == np.sign(asked[axis]) and abs(got[axis]) >= 0.5 * abs(asked[axis]), (asked, got)
+
+
+def test_only_the_chosen_face_turns(shared_data, motion, tmp_path):
+    """Two people side by side: --face-index picks who talks; the other face stays the
+    photo's pixels while the chosen head turns."""
+    import cv2
+
+    from talkinghead.io.image import read_image, write_image
+    from talkinghead.portrait import Portrait
+    from talkinghead.renderers.warp import WarpAnimator
+
+    left, right = (read_image(shared_data / "portraits" / n) for n in ("liveportrait_s1.jpg", "video_retalking_1.png"))
+    right = cv2.resize(right, (left.shape[0], left.shape[0]), interpolation=cv2.INTER_AREA)
+    pair = tmp_path / "pair.png"
+    write_image(pair, np.concatenate([left, right], axis=1))
+    for index in (0, 1):
+        animator = WarpAnimator(Portrait.open(pair, face_index=index), motion)
+        photo = animator.portrait.image
+        turned = animator.frames(animator.portrait.aus[None], POSES[-1:])[0]
+        chosen = animator.portrait.landmarks[:, 0].mean() > photo.shape[1] / 2
+        moved = np.abs(turned.astype(int) - photo).max(axis=2) > 0
+        half = photo.shape[1] // 2
+        assert moved[:, half:].any() if chosen else moved[:, :half].any()  # the chosen head turned
+        assert not (moved[:, :half].any() if chosen else moved[:, half:].any())  # the other did not
