@@ -43,6 +43,8 @@ def main() -> None:
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     args = p.parse_args()
 
+    from dataclasses import replace
+
     import torch
 
     from audio2au import load_audio
@@ -50,8 +52,6 @@ def main() -> None:
     from talkinghead.live import LiveOptions, run_live
     from talkinghead.live.audio_input import BLOCK_S, FileSource, MicSource
     from talkinghead.renderers import ModelOptions
-
-    from dataclasses import replace
 
     defaults = LiveOptions()
     head = defaults.post.head_motion if args.head_motion is None else args.head_motion
