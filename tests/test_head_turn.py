@@ -95,3 +95,21 @@ def test_only_the_chosen_face_turns(shared_data, motion, tmp_path):
         half = photo.shape[1] // 2
         assert moved[:, half:].any() if chosen else moved[:, :half].any()  # the chosen head turned
         assert not (moved[:, :half].any() if chosen else moved[:, half:].any())  # the other did not
+
+
+def test_eyes_keep_looking_into_the_camera(shared_data, motion):
+    """A photo that looks into the camera: turned, its irises shift inside the eyes against
+    the turn (a fresh face mesh finds them there), as an eye that keeps the lens in view."""
+    from talkinghead.face.head_turn import IRIS_CENTRES
+
+    animator = animator_for(shared_data, "liveportrait_s1.jpg", motion)
+    aus, pose = animator.portrait.aus[None], np.array([[8.0, 0.0, 0.0]], np.float32)
+    kept = animator.frames(aus, pose)[0]
+    assert animator._turn[1].gaze_at_camera
+    animator._turn[1].gaze_at_camera = False
+    rigid = animator.frames(aus, pose)[0]
+    with LandmarkDetector(video=False) as det:
+        found = [det.detect(f)[0][:, :2] for f in (kept, rigid)]
+    in_eye = [lm[list(IRIS_CENTRES)] - lm[[[33, 133], [362, 263]]].mean(1) for lm in found]
+    shift = (in_eye[0] - in_eye[1])[:, 0]  # x: kept minus rigid, per eye
+    assert (shift > 0.5).all(), shift  # +yaw carries the eyes towards -x; kept irises lag behind (+x)

@@ -46,6 +46,7 @@ INNER_CORNER = len(RIGHT_EYE_UPPER) - 1  # a loop's index of the eye's other cor
 IRIS_CENTRES = (468, 473)
 EYEBALL_RADIUS = 0.19  # pupil distances
 LOOKS_AT_CAMERA = 0.1
+GAZE_RAMP = 0.35  # the counter-turn fades in over this share of the opening's half-height from the lids
 # A photo's own yaw (degrees) up to FRONTAL turns fully; beyond, yaw and pitch turns shrink
 # linearly to MIN_REACH at SIDE_VIEW (224 px crops at 28-46 degrees tore at 10 degrees of
 # turn: docs/results/2026-12-06-head-motion/); roll stays in the image plane and is kept.
@@ -116,8 +117,8 @@ class HeadTurn:
     ) -> None:
         """Turn the eyeballs back against the head (in place on a backward map whose pixel
         (0, 0) is photo pixel `origin`, x then y): inside each eye opening at the frame's
-        `points`, the map samples the photo shifted by the eyeball's counter-turn, fully in
-        the middle of the opening and not at all at the lids."""
+        `points`, the map samples the photo shifted by the eyeball's counter-turn: fully in
+        the opening's middle, where the iris is, fading to nothing at the lids."""
         # where the rigid turn carried the iris, less where it looks
         shift = self.eyeball * rotation(np.asarray(pose, np.float64) * self.reach)[:2, 2]
         for loop in EYE_LOOPS:
@@ -130,7 +131,8 @@ class HeadTurn:
             mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
             cv2.fillPoly(mask, [np.round((corners - origin - lo) * 16).astype(np.int32)], 1, shift=4)
             depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-            weight = np.clip(depth / max(float(depth.max()), 1.0), 0.0, 1.0).astype(np.float32)
+            ramp = max(GAZE_RAMP * float(depth.max()), 1.0)  # the whole iris shifts; the white by the lids gives
+            weight = np.clip(depth / ramp, 0.0, 1.0).astype(np.float32)
             box = slice(lo[1], hi[1]), slice(lo[0], hi[0])
             map_x[box] -= shift[0] * weight
             map_y[box] -= shift[1] * weight
