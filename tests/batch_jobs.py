@@ -1,9 +1,10 @@
 """What the batch tests share: generated speech, manifests, the ledger, partial files, decoded
-frames, and waiting on a running batch."""
+frames, waiting on a running batch, and starting one as a terminal would."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -53,3 +54,9 @@ def wait_until(done: Callable[[], object], proc: subprocess.Popen, timeout: floa
         assert time.monotonic() - t0 < timeout, "timed out"
         time.sleep(0.05)
     return value
+
+
+def as_from_a_terminal() -> None:
+    """Ctrl+C's default action in a started batch (`preexec_fn`): a shell that ran the test
+    suite in the background (`cmd &`) leaves SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from batch_jobs import SR, frames, ledger, partial_files, speech_like, wait_until, write_csv
+from batch_jobs import SR, as_from_a_terminal, frames, ledger, partial_files, speech_like, wait_until, write_csv
 
 from talkinghead.batch.ledger import Lock
 from talkinghead.batch.manifest import ManifestErrors, read_manifest
@@ -159,7 +159,14 @@ def test_a_second_batch_cannot_share_the_output_folder(tmp_path, capsys):
 
 def _start(manifest: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "talkinghead.cli", "batch", str(manifest), "-o", str(out), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=as_from_a_terminal,
+    )
 
 
 def _start_with_a_long_job(tmp_path: Path, rows: list[str], seconds: float) -> tuple[subprocess.Popen, Path, Path]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from batch_jobs import SR, frames, ledger, partial_files, speech_like, wait_until
+from batch_jobs import SR, as_from_a_terminal, frames, ledger, partial_files, speech_like, wait_until
 
 from talkinghead.batch.cluster import _take
 from talkinghead.cli import main
@@ -127,7 +127,9 @@ def batch(cluster: tuple[str, dict], manifest: Path, out: Path, *extra: str, sha
     address, env = cluster
     python = [sys.executable, "-m", "talkinghead.cli"] if shared else [sys.executable, "-c", NOT_SHARED]
     cmd = [*python, "batch", str(manifest), "-o", str(out), "--ray", "--ray-address", address, *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=as_from_a_terminal
+    )
 
 
 @pytest.fixture
