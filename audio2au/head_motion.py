@@ -32,9 +32,11 @@ from actionunits.series import POSE_LIMITS
 from audio2au.features import frame_count
 from audio2au.prosody import FEATURE_NAMES, PITCH_WINDOW, ProsodyTracker, frame_measures, prosody, window_ends
 
-__all__ = ["HeadMotion", "HeadMotionStream", "calibrate", "clean_pose", "fit_head_motion", "prosody"]
+__all__ = ["HeadMotion", "HeadMotionStream", "calibrate", "choose_regime", "clean_pose", "fit_head_motion", "prosody"]
 
 KIND = "head_motion"
+NO_REGIME = (1.0, 1.0, 1.0)  # hold gain 1: holds and moves alike
+HOLD_SPEED = 5.0  # deg/s: a head turning slower than this holds its pose
 MODEL_FPS = 25.0
 AXES = 3
 
@@ -43,8 +45,9 @@ AXES = 3
 class HeadMotion:
     """Per axis (yaw, pitch, roll): ar (3, 2) = a1, a2; drive (3, F) = b; bias (3,) = c;
     log_sigma (3, F + 1) = g, g0; df (3,): the innovations' Student-t degrees of freedom
-    (unit variance; heavy tails: a head mostly holds, then turns). `lead`: frames of feature
-    look-ahead it was fit with."""
+    (unit variance; heavy tails). `regime` (3,) = the noise's gain while the head holds, and
+    the mean seconds of a hold and of a move (a two-state chain: real heads hold a pose, then
+    turn; gain 1 turns it off). `lead`: frames of feature look-ahead it was fit with."""
 
     ar: np.ndarray
     drive: np.ndarray
@@ -54,6 +57,7 @@ class HeadMotion:
     lead: int = 0
     limit: tuple[float, float, float] = POSE_LIMITS
     info: dict = field(default_factory=dict)
+    regime: np.ndarray = field(default_factory=lambda: np.array(NO_REGIME))
 
     def innovation(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, F) features -> mean and sigma (n, 3) of each step's innovation. Summed
@@ -129,7 +133,7 @@ class HeadMotion:
         return model
 
 
-_ARRAYS = ("ar", "drive", "bias", "log_sigma", "df")
+_ARRAYS = ("ar", "drive", "bias", "log_sigma", "df", "regime")
 
 
 def _check_lead(lead: int) -> int:
@@ -140,7 +144,14 @@ def _check_lead(lead: int) -> int:
 
 def _shapes() -> dict[str, tuple[int, ...]]:
     f = len(FEATURE_NAMES)
-    return {"ar": (AXES, 2), "drive": (AXES, f), "bias": (AXES,), "log_sigma": (AXES, f + 1), "df": (AXES,)}
+    return {
+        "ar": (AXES, 2),
+        "drive": (AXES, f),
+        "bias": (AXES,),
+        "log_sigma": (AXES, f + 1),
+        "df": (AXES,),
+        "regime": (3,),
+    }
 
 
 class _Process:
@@ -152,13 +163,18 @@ class _Process:
         self.x1 = np.zeros(AXES)
         self.x2 = np.zeros(AXES)
         self.t = 0
+        self.moving = True
 
     def step(self, features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The next frame's pose (3,) in degrees; frame 0 is the photo's pose (0)."""
         if self.t > 0:
+            gain, hold_s, move_s = self.model.regime
+            if gain != 1.0 and rng.random() < 1.0 / ((move_s if self.moving else hold_s) * MODEL_FPS):
+                self.moving = not self.moving
             mean, sigma = self.model.innovation(features)
             a = self.model.ar
-            x = a[:, 0] * self.x1 + a[:, 1] * self.x2 + mean[0] + sigma[0] * unit_t(self.model.df, rng)
+            scale = sigma[0] * (1.0 if self.moving else gain)
+            x = a[:, 0] * self.x1 + a[:, 1] * self.x2 + mean[0] + scale * unit_t(self.model.df, rng)
             self.x1, self.x2 = x, self.x1
         self.t += 1
         return self.limit * np.tanh(self.x1 / self.limit)
@@ -400,29 +416,65 @@ def _t_degrees(u: np.ndarray, w: np.ndarray) -> float:
     return float(max(DF_GRID, key=loglik))
 
 
+def simulate(model: HeadMotion, features: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) poses of the model driven by a clip's model-rate `features` (its lead applied)."""
+    process = _Process(model)
+    at = np.minimum(np.arange(n) + model.lead, len(features) - 1)
+    return np.stack([process.step(features[t], rng) for t in at])
+
+
+def hold_share(pose: np.ndarray) -> float:
+    """Share of frames (25 fps) whose head turns slower than HOLD_SPEED."""
+    speed = np.linalg.norm(np.diff(pose, axis=0), axis=1) * MODEL_FPS
+    speed = speed[np.isfinite(speed)]
+    return float((speed < HOLD_SPEED).mean()) if len(speed) else float("nan")
+
+
 def calibrate(model: HeadMotion, clips: list[tuple[np.ndarray, np.ndarray, str]], seeds: int = 3) -> dict:
     """Scale each axis's noise (in place) so that the model, driven by each training clip's
     features for the clip's length, moves as much within a clip as the real heads did
     (median over speakers of the within-clip std): a one-step-ahead fit does not pin the
-    slow part of the motion, which short clips hold little of. Returns the ratios used."""
-    real, simulated = {}, {}
+    slow part of the motion, which short clips hold little of. Returns the ratios used and
+    the hold share (real, and the model's before the scaling)."""
+    real, simulated, holds = {}, {}, {}
     rng = np.random.default_rng(0)
     for features, pose, speaker in clips:
         ok = np.isfinite(pose).all(axis=1)
         if ok.sum() < 25:
             continue
-        real.setdefault(speaker, []).append(pose[ok].std(axis=0))
-        at = np.minimum(np.arange(len(pose)) + model.lead, len(features) - 1)
+        real.setdefault(speaker, []).append((pose[ok].std(axis=0), hold_share(pose)))
         for _ in range(seeds):
-            process = _Process(model)
-            sim = np.stack([process.step(features[t], rng) for t in at])
+            sim = simulate(model, features, len(pose), rng)
             simulated.setdefault(speaker, []).append(sim[ok].std(axis=0))
+            holds.setdefault(speaker, []).append(hold_share(sim))
     speakers = sorted(real)
-    want = np.median([np.mean(real[s], axis=0) for s in speakers], axis=0)
+    want = np.median([np.mean([r[0] for r in real[s]], axis=0) for s in speakers], axis=0)
     have = np.median([np.mean(simulated[s], axis=0) for s in speakers], axis=0)
     model.log_sigma[:, -1] += np.log(want / have)
     model.info["stationary_std_deg"] = speech_silence_std(model, np.concatenate([c[0] for c in clips]))
-    return {"real_std": want.tolist(), "model_std": have.tolist(), "scale": (want / have).tolist()}
+    return {
+        "real_std": want.tolist(),
+        "model_std": have.tolist(),
+        "scale": (want / have).tolist(),
+        "real_hold": float(np.median([np.nanmean([r[1] for r in real[s]]) for s in speakers])),
+        "model_hold": float(np.median([np.nanmean(holds[s]) for s in speakers])),
+    }
+
+
+def choose_regime(model: HeadMotion, clips: list[tuple[np.ndarray, np.ndarray, str]], grid) -> dict:  # noqa: ANN001
+    """Set (in place) the hold/move regime of `grid` ((gain, hold s, move s), ...) whose
+    model, its noise calibrated, holds its pose as often as the real heads of `clips` do
+    (median over speakers of the share of frames under HOLD_SPEED); returns each trial."""
+    base = model.log_sigma.copy()
+    trials = []
+    for regime in grid:
+        model.regime, model.log_sigma = np.array(regime, np.float64), base.copy()
+        calibrate(model, clips)
+        check = calibrate(model, clips)  # the scaled model: its hold share, and a last small rescale
+        trials.append({"regime": list(regime), "real_hold": check["real_hold"], "model_hold": check["model_hold"]})
+    best = min(trials, key=lambda t: abs(t["model_hold"] - t["real_hold"]))
+    model.regime, model.log_sigma = np.array(best["regime"], np.float64), base.copy()
+    return {"trials": trials, "chosen": best}
 
 
 def _variance_fit(z: np.ndarray, e2: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
 from audio2au.features import load_audio
 from audio2au.frame_measures import frame_rms_db, speech_frames
-from audio2au.head_motion import MODEL_FPS, HeadMotion, calibrate, clean_pose, fit_head_motion, prosody
+from audio2au.head_motion import MODEL_FPS, HeadMotion, calibrate, choose_regime, clean_pose, fit_head_motion, prosody
 from talkinghead.face.head_pose import landmark_angles
 from talkinghead.model_files import HEAD_MOTION_FILE
 
@@ -108,6 +108,8 @@ def train_head_motion(cfg: DictConfig) -> HeadMotion:
     )
     chosen = fits[int(cfg.lead)][0]
     fitted = [c for c in data if next((w for p, w in weights.items() if fnmatch(c[2], p)), 1.0) > 0]
+    if cfg.regime_grid:
+        chosen.info["regime"] = choose_regime(chosen, fitted, [tuple(r) for r in cfg.regime_grid])
     chosen.info["calibration"] = [calibrate(chosen, fitted) for _ in range(CALIBRATION_ROUNDS)]
     chosen.info.update(
         data=str(root),

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from actionunits.prepared import ClipRecord, DatasetInfo, clip_dir, landmarks_path, write_clips, write_info
+from audio2au import head_motion
 from audio2au.features import SAMPLE_RATE, frame_count
-from audio2au.head_motion import HeadMotion, fit_head_motion, unit_t
+from audio2au.head_motion import NO_REGIME, HeadMotion, choose_regime, fit_head_motion, hold_share, unit_t
 from audio2au.prosody import FEATURE_NAMES, prosody
 from talkinghead.cli import main
 from talkinghead.errors import UserError
@@ -104,10 +105,12 @@ def test_samples_are_in_range_start_at_the_photo_and_follow_the_seed():
     assert not np.allclose(a, wild.sample(wav, 30.0, n, np.random.default_rng(6)))
 
 
-@pytest.mark.parametrize(("fps", "lead"), [(25.0, 0), (29.97, 0), (30.0, 3)])
-def test_streaming_gives_the_offline_frames(fps, lead):
+@pytest.mark.parametrize(("fps", "lead", "regime"), [(25.0, 0, None), (29.97, 0, None), (30.0, 3, (0.1, 0.8, 0.6))])
+def test_streaming_gives_the_offline_frames(fps, lead, regime):
     wav = speech_like(4.0, np.random.default_rng(2))
     model = toy_model()
+    if regime is not None:
+        model.regime = np.array(regime)
     offline = model.sample(wav, fps, frame_count(len(wav), fps), np.random.default_rng(7), lead=lead)
     stream = model.stream(fps, np.random.default_rng(7), lead=lead)
     chunks, i, sizes = [], 0, np.random.default_rng(3)
@@ -117,6 +120,22 @@ def test_streaming_gives_the_offline_frames(fps, lead):
         i += size
     chunks.append(stream.flush())
     np.testing.assert_array_equal(np.concatenate(chunks), offline)
+
+
+def test_a_hold_regime_makes_the_head_hold_then_turn():
+    """With a quiet hold state the head rests between turns (more frames under HOLD_SPEED)
+    while it still moves; choose_regime picks the regime whose hold share is the real one."""
+    rng = np.random.default_rng(4)
+    model = toy_model()
+    features = np.zeros((3000, F))
+    sway = hold_share(head_motion.simulate(model, features, 3000, np.random.default_rng(0)))
+    model.regime = np.array([0.05, 1.2, 0.8])
+    held = head_motion.simulate(model, features, 3000, np.random.default_rng(0))
+    assert hold_share(held) > sway + 0.1 and held.std(axis=0).min() > 0.3
+    real = [(features[:600], head_motion.simulate(model, features, 600, rng), f"spk{s}") for s in range(4)]
+    model.regime = np.array(NO_REGIME)
+    report = choose_regime(model, real, [NO_REGIME, (0.05, 1.2, 0.8)])
+    assert tuple(model.regime) == (0.05, 1.2, 0.8) and report["chosen"]["regime"] == [0.05, 1.2, 0.8]
 
 
 def test_prosody_finds_speech_and_pitch():
