@@ -99,7 +99,7 @@ def cut_speech(seconds, dst):
     sf.write(str(dst), x[: int(seconds * sr)], sr)
 
 
-def render(photo, wav, out_mp4, csv_path, head_motion, seed):
+def render(photo, wav, out_mp4, csv_path, head_motion, seed, *extra):
     if out_mp4.exists() and csv_path.exists():
         return None
     cmd = [
@@ -122,6 +122,7 @@ def render(photo, wav, out_mp4, csv_path, head_motion, seed):
     ]
     if head_motion is not None:
         cmd += ["--head-motion", str(head_motion)]
+    cmd += list(extra)
     t0 = time.time()
     subprocess.run(cmd, check=True)
     return time.time() - t0
@@ -386,30 +387,7 @@ def main():
         if row["still_axes_below_1"] is False:
             # diagnostic: is it the tracker reacting to blinks and brows, or a moving head?
             qm, qc = out / "renders" / f"{name}_stillquiet.mp4", out / "renders" / f"{name}_stillquiet.csv"
-            if not qm.exists():
-                subprocess.run(
-                    [
-                        "nice",
-                        "-n",
-                        "10",
-                        "talkinghead",
-                        "render",
-                        "--photo",
-                        str(photo),
-                        "--audio",
-                        str(wav),
-                        "-o",
-                        str(qm),
-                        "--save-aus",
-                        str(qc),
-                        "--head-motion",
-                        "0",
-                        "--no-blinks",
-                        "--no-idle",
-                        "--quiet",
-                    ],
-                    check=True,
-                )
+            render(photo, wav, qm, qc, 0, args.seed, "--no-blinks", "--no-idle")
             pq = thevals(["pose", qm], J / f"{name}_stillquiet_pose.json")
             row["still_noblink_noidle_std"] = "/".join(str(pq.get(k)) for k in ("yaw_std", "pitch_std", "roll_std"))
         row["bg_frac"] = bm.get("bg_frac")
