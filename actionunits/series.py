@@ -24,6 +24,12 @@ POSE_LIMITS = (15.0, 12.0, 10.0)
 POSE_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll")
 
 
+def pose_from_columns(radians: np.ndarray) -> np.ndarray:
+    """(frames, 3) head rotation columns in radians -> `pose` in degrees relative to the
+    series' mean pose (the photo's pose is where the head rests)."""
+    return np.degrees(radians - radians.mean(axis=0))
+
+
 def smooth_in_time(values: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
     """Zero-phase Gaussian smoothing of (frames, AUs) along time (sigma in seconds): removes
     frame-to-frame jitter without delaying motion. Too small a sigma returns the input."""
@@ -133,5 +139,5 @@ class AUSeries:
         pose = None
         if any(c in cols for c in POSE_COLUMNS):
             radians = np.stack([data[:, cols.index(c)] if c in cols else np.zeros(len(data)) for c in POSE_COLUMNS], 1)
-            pose = np.degrees(radians - radians.mean(axis=0))
+            pose = pose_from_columns(radians)
         return cls(values, fps, names, valid, pose)

@@ -328,7 +328,7 @@ def fit_head_motion(
     Returns the model and a report of the fit."""
     rows = {}
     for features, pose, speaker in clips:
-        weight = next((w for p, w in (speaker_weights or {}).items() if fnmatch(speaker, p)), 1.0)
+        weight = speaker_weight(speaker, speaker_weights or {})
         x, y = _design(np.asarray(features, np.float64), np.asarray(pose, np.float64), lead)
         if weight > 0 and len(y):
             rows.setdefault(speaker, []).append((x, y, weight))
@@ -388,6 +388,11 @@ def speech_silence_std(model: HeadMotion, features: np.ndarray) -> dict:
         name: model.stationary_std(features[m]).tolist() if m.any() else None
         for name, m in (("speech", speech), ("silence", ~speech))
     }
+
+
+def speaker_weight(speaker: str, weights: dict[str, float]) -> float:
+    """A speaker's weight in the fit: the first glob of `weights` it matches, else 1."""
+    return next((w for p, w in weights.items() if fnmatch(speaker, p)), 1.0)
 
 
 def _design(features: np.ndarray, pose: np.ndarray, lead: int) -> tuple[np.ndarray, np.ndarray]:

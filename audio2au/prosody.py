@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from audio2au.features import SAMPLE_RATE
+from audio2au.features import SAMPLE_RATE, frame_count
 
 FEATURE_NAMES = ("loudness", "speech", "onset", "pitch", "voiced")
 LEVEL_WINDOW = 640  # 40 ms: one frame at 25 fps
@@ -147,7 +147,7 @@ def prosody(wav: np.ndarray, fps: float = 25.0, n_frames: int | None = None) -> 
     flag. Frame i hears audio up to half a frame after i / fps; frames past the end hear
     silence. n_frames defaults to every frame whose time falls inside the audio."""
     if n_frames is None:
-        n_frames = max(0, math.ceil(len(wav) * fps / SAMPLE_RATE - 1e-6))
+        n_frames = frame_count(len(wav), fps)
     measures = frame_measures(np.asarray(wav, np.float64), window_ends(0, n_frames, fps))
     tracker = ProsodyTracker(fps)
     out = np.zeros((n_frames, len(FEATURE_NAMES)))

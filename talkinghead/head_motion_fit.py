@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,17 @@ from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
 from audio2au.features import load_audio
 from audio2au.frame_measures import frame_rms_db, speech_frames
-from audio2au.head_motion import MODEL_FPS, HeadMotion, calibrate, choose_regime, clean_pose, fit_head_motion, prosody
+from audio2au.head_motion import (
+    MODEL_FPS,
+    HeadMotion,
+    calibrate,
+    choose_regime,
+    clean_pose,
+    fit_head_motion,
+    prosody,
+    speaker_weight,
+)
+from talkinghead.evaluation.head import lagged_r, moving_average, raw_speed, rotation_std
 from talkinghead.face.head_pose import landmark_angles
 from talkinghead.model_files import HEAD_MOTION_FILE
 
@@ -107,7 +116,7 @@ def train_head_motion(cfg: DictConfig) -> HeadMotion:
         + ", ".join(f"{lead}: " + "/".join(f"{v:.4f}" for v in r2.values()) for lead, r2 in scan.items())
     )
     chosen = fits[int(cfg.lead)][0]
-    fitted = [c for c in data if next((w for p, w in weights.items() if fnmatch(c[2], p)), 1.0) > 0]
+    fitted = [c for c in data if speaker_weight(c[2], weights) > 0]
     if cfg.regime_grid:
         chosen.info["regime"] = choose_regime(chosen, fitted, [tuple(r) for r in cfg.regime_grid])
     chosen.info["calibration"] = [calibrate(chosen, fitted) for _ in range(CALIBRATION_ROUNDS)]
@@ -177,12 +186,12 @@ def _measures(
     and r of its smoothed 3D angular speed with the loudness (own and another clip's) at
     EVAL_LEAD and on 1 s averages."""
     pose = np.asarray(pose, np.float64)
-    std = np.nanstd(pose, axis=0)
+    std = rotation_std(pose)
     smooth = clean_pose(pose, 1.0)
     out = {f"{tag}_{a}_std": float(s) for a, s in zip(AXES, std)}
     out[f"{tag}_rot_std_mean"] = float(std.mean())
-    out[f"{tag}_speed_raw_mean"] = float(np.nanmean(np.abs(np.diff(pose, axis=0)), axis=0).mean() * fps)
-    out[f"{tag}_speed_smooth_mean"] = float(np.nanmean(np.abs(np.diff(smooth, axis=0)), axis=0).mean() * fps)
+    out[f"{tag}_speed_raw_mean"] = raw_speed(pose, fps)
+    out[f"{tag}_speed_smooth_mean"] = raw_speed(smooth, fps)
     v3 = np.linalg.norm(np.gradient(smooth, axis=0), axis=1) * fps
     for name, frames in (("speech", speech[: len(v3)]), ("silence", ~speech[: len(v3)])):
         m = frames & np.isfinite(v3)
@@ -190,28 +199,11 @@ def _measures(
     enough = speech.mean() >= MIN_SPEECH
     width = int(round(fps))
     for name, aud in (("own", loud), ("mis", other_loud)):
-        out[f"{tag}_r_lead4_{name}"] = _lag_r(v3, aud, EVAL_LEAD) if enough else np.nan
-        out[f"{tag}_r_1s_{name}"] = _lag_r(_movavg(v3, width), _movavg(aud, width), 0) if enough else np.nan
+        out[f"{tag}_r_lead4_{name}"] = lagged_r(v3, aud, EVAL_LEAD) if enough else np.nan
+        out[f"{tag}_r_1s_{name}"] = (
+            lagged_r(moving_average(v3, width), moving_average(aud, width), 0) if enough else np.nan
+        )
     return out
-
-
-def _lag_r(head: np.ndarray, audio: np.ndarray, k: int, min_pairs: int = 20) -> float:
-    """Pearson r of head[t + k] with audio[t] over the pairs where both are finite."""
-    n = min(len(head), len(audio))
-    h, a = (head[k:n], audio[: n - k]) if k >= 0 else (head[: n + k], audio[-k:n])
-    m = np.isfinite(h) & np.isfinite(a)
-    if m.sum() < min_pairs or np.std(h[m]) == 0 or np.std(a[m]) == 0:
-        return np.nan
-    return float(np.corrcoef(h[m], a[m])[0, 1])
-
-
-def _movavg(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average; NaN where less than half the window is finite."""
-    m = np.isfinite(x)
-    k = np.ones(width)
-    num = np.convolve(np.where(m, x, 0.0), k, mode="same")
-    den = np.convolve(m.astype(float), k, mode="same")
-    return np.where(den >= width / 2, num / np.maximum(den, 1), np.nan)
 
 
 def _nanmedian(values: list[float]) -> float | None:

@@ -88,10 +88,10 @@ class HeadTurn:
         self.eyeball = EYEBALL_RADIUS * float(np.linalg.norm(lm[IRIS_CENTRES[1], :2] - lm[IRIS_CENTRES[0], :2]))
         self.gaze_at_camera = looks_at_camera(lm)
 
-    def turned(self, points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-        """(N, 3) points -> the same (N, 3) with the head at `pose` (degrees): x, y their
-        image position, z their depth."""
-        return (points - self.pivot) @ rotation(pose).T + self.pivot
+    def turned(self, points: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """(N, 3) points -> the same (N, 3) with the head turned by the rotation `r`: x, y
+        their image position, z their depth."""
+        return (points - self.pivot) @ r.T + self.pivot
 
     def offsets(self, pose: np.ndarray, vertex_offsets: np.ndarray, landmark_offsets: np.ndarray):
         """The mesh's (V, 2) vertex offsets and the (478, 2) landmark offsets of a frame with
@@ -101,16 +101,16 @@ class HeadTurn:
         near (painter's order), so where a turn folds the face over itself (a cheek turning
         away) the near side shows, not the far one or the background behind the outline.
         The mouth-opening triangles stay first: the lips always cover them."""
-        pose = np.asarray(pose, np.float64) * self.reach
+        r = rotation(np.asarray(pose, np.float64) * self.reach)
         v = self.vertices.copy()
         v[:, : vertex_offsets.shape[1]] += vertex_offsets
-        turned = self.turned(v, pose)
+        turned = self.turned(v, r)
         vertex = vertex_offsets[:, :2] + self.weights * (turned[:, :2] - v[:, :2])
         depth = turned[self.triangles, 2].mean(1)
         order = np.r_[np.arange(self.n_mouth), self.n_mouth + np.argsort(-depth[self.n_mouth :], kind="stable")]
         lm = self.landmarks.copy()
         lm[:, : landmark_offsets.shape[1]] += landmark_offsets
-        return vertex, self.turned(lm, pose)[:, :2] - self.landmarks[:, :2], order
+        return vertex, self.turned(lm, r)[:, :2] - self.landmarks[:, :2], order
 
     def keep_gaze(
         self, map_x: np.ndarray, map_y: np.ndarray, origin: tuple[int, int], points: np.ndarray, pose

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from actionunits import AU_NAMES, AUSeries
-from actionunits.series import POSE_COLUMNS
+from actionunits.series import POSE_COLUMNS, pose_from_columns
 from talkinghead.errors import UserError
 
 SECONDS_COLUMNS = ("time", "timestamp", "seconds", "time_s", "t")
@@ -100,6 +100,6 @@ def read_au_csv(path: str | os.PathLike, fps: float | None = None) -> AUSeries:
         raise UserError(f"AU CSV {path} contains non-numeric AU values")
     if not np.all(np.isfinite(radians)):
         raise UserError(f"AU CSV {path} contains non-numeric head rotation values")
-    pose = np.degrees(radians - radians.mean(axis=0)) if any(i is not None for i in head) else None
+    pose = pose_from_columns(radians) if any(i is not None for i in head) else None
     series = AUSeries(np.clip(values, 0.0, 1.0), fps, names, pose=pose)
     return series.reorder(AU_NAMES)

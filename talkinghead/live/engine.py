@@ -49,7 +49,7 @@ class LiveEngine:
         self.photo = animator.portrait.image
         self.stream = AUStream(audio_model, fps)
         self.post = StreamPost(animator.au_names, fps, post, base=base)
-        self.head_model, self.head_motion = head, post.head_motion
+        self.head_model = head
         self.head = head.stream(fps, post.head_rng(), lead=0) if head is not None and post.head_motion > 0 else None
         self._poses = np.zeros((0, 3), np.float32)  # head poses from _pose_base on
         self._pose_base = 0
@@ -73,13 +73,13 @@ class LiveEngine:
 
     def pose(self, index: int) -> np.ndarray | None:
         """(1, 3) head pose of frame `index` (the newest one ready if the head lags), scaled
-        by --head-motion; None without head motion."""
+        as `postprocess` scales it (--head-motion); None without head motion."""
         if self.head is None or not len(self._poses):
             return None
         i = min(index - self._pose_base, len(self._poses) - 1)
         if i > 0:  # earlier frames are never shown again
             self._poses, self._pose_base = self._poses[i:], self._pose_base + i
-        return self._poses[:1] * self.head_motion
+        return self.post.options.pose(self._poses[:1])
 
     def captured_at(self, sample: int) -> float:
         """When audio sample `sample` (counted from the start of the stream) was captured."""

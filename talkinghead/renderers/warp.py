@@ -97,8 +97,8 @@ class WarpAnimator(FullFrames):
             self._crop = lambda frame: warp_region(frame, matrix, crop_height)
 
     def offsets(self, aus: np.ndarray, depth: bool = False) -> np.ndarray:
-        """(B, n_aus) targets -> (B, 478, 2) landmark offsets in photo pixels (B, 478, 3)
-        with their depth, on the scale of x)."""
+        """(B, n_aus) targets -> (B, 478, 2) landmark offsets in photo pixels ((B, 478, 3)
+        with `depth`: z on the scale of x)."""
         delta = np.zeros((len(aus), len(self.motion.au_names)), np.float32)
         delta[:, self._columns] = np.clip(aus, 0, 1) - self.portrait.aus
         return (self.motion.offsets(delta) @ self._to_photo)[..., : 3 if depth else 2]
