@@ -24,6 +24,7 @@ from actionunits.atomic import atomic_output
 from actionunits.prepared import clip_dir, landmarks_path, matches_any, read_clips
 from audio2au.features import load_audio
 from audio2au.frame_measures import frame_rms_db, speech_frames
+from audio2au.head_measures import lagged_r, moving_average, raw_speed, rotation_std
 from audio2au.head_motion import (
     MODEL_FPS,
     HeadMotion,
@@ -34,7 +35,6 @@ from audio2au.head_motion import (
     prosody,
     speaker_weight,
 )
-from talkinghead.evaluation.head import lagged_r, moving_average, raw_speed, rotation_std
 from talkinghead.face.head_pose import landmark_angles
 from talkinghead.model_files import HEAD_MOTION_FILE
 

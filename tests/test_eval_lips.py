@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from audio2au.head_measures import raw_speed, rotation_std
 from talkinghead.cli import main
 from talkinghead.commands.render import RenderOptions
 from talkinghead.evaluation import run
@@ -18,8 +19,6 @@ from talkinghead.evaluation.head import (
     background_mask,
     head_means,
     head_stats,
-    raw_speed,
-    rotation_std,
     speech_relation,
 )
 from talkinghead.evaluation.lips import (

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
-from audio2au.evaluate import pearson
+from audio2au.head_measures import lagged_r, moving_average, nan_convolve, raw_speed, rotation_std
 
 # Goals (issue 26), on unseen portraits with default settings; real web-style clips of the
 # held-out speakers: rotation std ~2.7 deg, raw speed ~14 deg/s.
@@ -34,7 +34,6 @@ BACKGROUND_GOAL = 3.0  # grey levels (0-255) outside the grown face box; the cod
 LEAD = -4  # frames: head[t + LEAD] against loudness[t], the head before the sound
 SIGMA = 1.0  # frames: smoothing of the angles before the relation's speed (removes mesh jitter)
 PHRASE_S = 1.0  # the moving average of the phrase-level relation, seconds
-MIN_PAIRS = 20  # frames an r needs, else NaN
 MIN_FOUND = 0.5  # share of frames with a pose a clip's head needs to be measured (else NaN)
 # The background: outside the face-mesh box grown by these face widths left, right, up, down
 # (hair, ears, neck and shoulders move with a turning head; what lies beyond must not).
@@ -45,26 +44,6 @@ RELATION_KEYS = (*RELATIONS, *(f"{k}_mismatched" for k in RELATIONS))
 SOURCES = ("real", "render")
 
 
-def rotation_std(angles: np.ndarray) -> np.ndarray:
-    """(3,) std of yaw, pitch and roll in degrees over the frames with a face."""
-    return np.nanstd(np.asarray(angles, np.float64), axis=0)
-
-
-def raw_speed(angles: np.ndarray, fps: float) -> float:
-    """Mean over the axes of mean |frame difference| x fps (thevals' speed), deg/s; pairs of
-    frames with both angles found."""
-    return float(np.nanmean(np.nanmean(np.abs(np.diff(np.asarray(angles, np.float64), axis=0)), axis=0)) * fps)
-
-
-def _nan_convolve(x: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted average of the finite values under the kernel, and their weights' share."""
-    ok = np.isfinite(x)
-    num = np.convolve(np.where(ok, x, 0.0), kernel, mode="same")
-    den = np.convolve(ok.astype(np.float64), kernel, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / den, den / kernel.sum()
-
-
 def head_speed(angles: np.ndarray, fps: float) -> np.ndarray:
     """(frames,) 3-axis angular speed in deg/s of the smoothed angles (central differences);
     NaN next to a frame without a face."""
@@ -73,24 +52,9 @@ def head_speed(angles: np.ndarray, fps: float) -> np.ndarray:
         return np.full(len(angles), np.nan)
     r = int(np.ceil(2 * SIGMA))
     kernel = np.exp(-0.5 * (np.arange(-r, r + 1) / SIGMA) ** 2)
-    smooth = np.stack([_nan_convolve(a, kernel)[0] for a in angles.T], -1)
+    smooth = np.stack([nan_convolve(a, kernel)[0] for a in angles.T], -1)
     smooth[~np.isfinite(angles).all(1)] = np.nan
     return np.linalg.norm(np.gradient(smooth, axis=0), axis=1) * fps
-
-
-def moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred mean over `width` frames of the finite values; NaN where fewer than half exist."""
-    mean, share = _nan_convolve(np.asarray(x, np.float64), np.ones(width))
-    return np.where(share >= 0.5, mean, np.nan)
-
-
-def lagged_r(head: np.ndarray, level: np.ndarray, lag: int) -> float:
-    """Pearson r of head[t + lag] with level[t] over the pairs where both exist (NaN under
-    MIN_PAIRS)."""
-    n = min(len(head), len(level))
-    h, a = (head[lag:n], level[: n - lag]) if lag >= 0 else (head[: n + lag], level[-lag:n])
-    ok = np.isfinite(h) & np.isfinite(a)
-    return pearson(h[ok], a[ok]) if ok.sum() >= MIN_PAIRS else float("nan")
 
 
 def speech_relation(angles: np.ndarray, level_db: np.ndarray, other_level_db: np.ndarray | None, fps: float) -> dict:
