@@ -4,10 +4,12 @@ loading and face set-up included) / audio seconds, and the time of each stage.
     python benchmarks/render.py                          # 180 s of speech, 720 px, warp renderer
     python benchmarks/render.py --seconds 30 --generator gath
     python benchmarks/render.py --memory                 # peak RSS for 30 s and 180 s (flat = streamed)
+    python benchmarks/render.py --head-cost 4 --seconds 30   # head motion vs --head-motion 0, alternating pairs
 
 The command runs as a user would run it, in a subprocess: the bundled demo portrait scaled
 to `--size` px high and the bundled speech looped to `--seconds`. Targets: RTF
-<= 0.5 on an otherwise idle 2-core machine (goal 0.25), memory flat in audio length. Stages
+<= 0.5 on an otherwise idle 2-core machine (goal 0.25), memory flat in audio length, head
+motion costing <= 15 % over `--head-motion 0` (median of alternating pairs). Stages
 overlap (`frames` and `draw` are summed over the frame workers, encoding runs in the writer
 thread and ffmpeg beside them), so they do not add up to the total. The CPU row (user +
 system seconds of the render and its ffmpeg) moves less than wall time on a shared
@@ -53,7 +55,7 @@ def peak_rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else 0.0
 
 
-def run_render(seconds: float, folder: Path, args: argparse.Namespace) -> dict:
+def run_render(seconds: float, folder: Path, args: argparse.Namespace, head_motion: float | None = None) -> dict:
     """One `talkinghead render` in a subprocess: wall seconds, CPU seconds (it and its
     ffmpeg, all cores), stage seconds, peak RSS."""
     from talkinghead.commands.demo import demo_photo
@@ -75,6 +77,7 @@ def run_render(seconds: float, folder: Path, args: argparse.Namespace) -> dict:
         args.generator,
         "--device",
         args.device,
+        *([] if head_motion is None else ["--head-motion", f"{head_motion:g}"]),
     ]
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -106,9 +109,24 @@ def main() -> None:
     p.add_argument("--generator", default=DEFAULT, choices=names())
     p.add_argument("--device", default="cpu")
     p.add_argument("--memory", action="store_true", help="peak RSS of 30 s and 180 s renders, each its own process")
+    p.add_argument(
+        "--head-cost", type=int, metavar="PAIRS", help="wall time with head motion over --head-motion 0, in PAIRS pairs"
+    )
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="th-bench-") as tmp:
+        if args.head_cost:
+            ratios = []
+            for i in range(args.head_cost):
+                moving = run_render(args.seconds, Path(tmp), args)
+                still = run_render(args.seconds, Path(tmp), args, 0.0)
+                ratios.append(moving["wall"] / still["wall"])
+                print(
+                    f"pair {i + 1}: RTF {moving['wall'] / args.seconds:.3f} with head motion, "
+                    f"{still['wall'] / args.seconds:.3f} at --head-motion 0, ratio {ratios[-1]:.3f}"
+                )
+            print(f"head motion costs x{np.median(ratios):.3f} (median of {len(ratios)} pairs; target <= 1.15)")
+            return
         if args.memory:
             for seconds in (30.0, 180.0):
                 r = run_render(seconds, Path(tmp), args)
