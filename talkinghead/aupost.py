@@ -111,7 +111,9 @@ class PostOptions:
     blinks: bool = option(True, "do not add eye blinks")
     idle: bool = option(True, "do not add idle brow motion")
     seed: int = option(0, "seed of the synthesized blinks, brow and head motion")
-    head_motion: float = option(1.0, "head motion: 0 = a still head, 1 = natural", metavar="S")
+    head_motion: float = option(
+        1.0, f"head motion: 0 = a still head, 1 = natural, at most {MAX_HEAD_MOTION:g}", metavar="S"
+    )
     neutral: bool = option(
         False, "start from the neutral face: AUs not driven or set are 0 (default: the photo's own expression)"
     )
