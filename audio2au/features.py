@@ -188,6 +188,38 @@ def noise_mix(features: torch.Tensor, snr_db: torch.Tensor, tilt_db: torch.Tenso
     return torch.log(power + noise[:, None, None, :]).to(features.dtype)
 
 
+def _hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
+    return 2595.0 * torch.log10(1.0 + hz / 700.0)  # torchaudio's default (HTK) mel scale
+
+
+def formant_warp(features: torch.Tensor, alpha: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """The log-mel features of a voice whose formants sit `alpha` times lower: each band
+    reads the spectrum at alpha times its centre frequency (vocal-tract-length perturbation,
+    a speaker augmentation; pitch and tempo stay). (batch,) alpha. Log-mel only."""
+    if cfg.kind != "logmel":
+        raise ValueError("formant warping needs log-mel features (set train.formant_warp=0 for MFCC)")
+    top = _hz_to_mel(torch.tensor(SAMPLE_RATE / 2.0, dtype=torch.float64))
+    centres = torch.linspace(0, float(top), cfg.n_mels + 2, dtype=torch.float64)[1:-1]
+    hz = 700.0 * (10 ** (centres / 2595.0) - 1.0)
+    pos = _hz_to_mel(hz[None] * alpha.double()[:, None]) / top * (cfg.n_mels + 1) - 1  # (B, bands)
+    pos = pos.clamp(0, cfg.n_mels - 1)
+    lo = pos.floor().long().clamp(max=cfg.n_mels - 2)
+    frac = (pos - lo).to(features.dtype)[:, None, None, :]
+    index = lo[:, None, None, :].expand(*features.shape[:-1], -1)
+    below = features.gather(-1, index)
+    above = features.gather(-1, index + 1)
+    return below + frac * (above - below)
+
+
+def band_mask(features: torch.Tensor, start: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """Log-mel or MFCC features with bands start..start+width-1 of each sequence held at
+    their mean over the sequence (frequency masking: the model must not lean on any one
+    band, as a codec, a room or a noise can take any of them away). (batch,) start, width."""
+    band = torch.arange(features.shape[-1])
+    hidden = ((band >= start[:, None]) & (band < (start + width)[:, None]))[:, None, None, :]
+    return torch.where(hidden, features.mean(dim=(1, 2), keepdim=True), features)
+
+
 def check_waveform(waveform: np.ndarray, source: str = "audio", allow_silent: bool = False) -> np.ndarray:
     """A 1-D finite float32 waveform, or a clear AudioError."""
     wav = np.asarray(waveform, dtype=np.float32)

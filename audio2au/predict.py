@@ -22,11 +22,11 @@ def predict_aus(model: Audio2AU, waveform: np.ndarray, fps: float, n_frames: int
     n = frame_count(len(wav), fps) if n_frames is None else int(n_frames)
     if n <= 0:
         raise ValueError(f"n_frames must be positive, got {n}")
-    if not model.net.lstm.bidirectional and n == frame_count(len(wav), fps):
+    if not model.net.bidirectional and n == frame_count(len(wav), fps):
         stream = AUStream(model, fps)
         step = int(STREAM_CHUNK_S * SAMPLE_RATE)
         parts = [stream.push(wav[i : i + step]) for i in range(0, len(wav), step)]
         return np.concatenate([*parts, stream.flush()]).astype(np.float32)
-    device = model.net.feat_mean.device
+    device = model.net.device
     feats = compute_features(wav, fps, n + model.net.lookahead, model.features).to(device)
     return model.net.eval()(feats[None])[0].float().cpu().numpy()

@@ -17,13 +17,13 @@ class AUStream:
     """`push(chunk)` -> (new frames, AUs); `flush()` at the end of the audio -> the rest."""
 
     def __init__(self, model: Audio2AU, fps: float) -> None:
-        if model.net.lstm.bidirectional:
+        if model.net.bidirectional:
             raise ValueError("streaming needs a unidirectional audio2au model (train with audio2au/model=stream)")
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.model, self.fps = model, float(fps)
         self.cfg = model.features
-        self.device = model.net.feat_mean.device
+        self.device = model.net.device
         self.reset()
 
     def reset(self) -> None:

@@ -31,7 +31,7 @@ from audio2au.data import (
     split_by_speaker,
 )
 from audio2au.evaluate import mean_ignoring_nan, mouth_names, pearson
-from audio2au.features import FeatureConfig, eq_shift, gain_shift, noise_mix
+from audio2au.features import FeatureConfig, band_mask, eq_shift, formant_warp, gain_shift, noise_mix
 from audio2au.frame_measures import AU_GAP_WEIGHTS
 from audio2au.lipsync import clip_series, lip_levels, speaker_sync
 from audio2au.losses import audio2au_loss, gap_correlation_loss
@@ -241,6 +241,11 @@ def train_audio2au(cfg: DictConfig) -> Path:
                 x = gain_shift(x, (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.gain_db), feats)
             if tc.eq_db:
                 x = eq_shift(x, random_eq(len(x), feats.dim, float(tc.eq_db), gen), feats)
+            if tc.formant_warp:
+                x = formant_warp(x, 1 + (torch.rand(len(x), generator=gen) * 2 - 1) * float(tc.formant_warp), feats)
+            for _ in range(int(tc.band_masks[0]) if tc.band_masks else 0):
+                width = torch.randint(0, int(tc.band_masks[1]) + 1, (len(x),), generator=gen)
+                x = band_mask(x, torch.randint(0, feats.dim, (len(x),), generator=gen), width)
             x, y, m = x.to(device), y.to(device), m.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 pred = net(x)

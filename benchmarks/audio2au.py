@@ -59,7 +59,7 @@ def bench_offline(model: Audio2AU, wav: np.ndarray, fps: float) -> None:
     compute_features(wav, fps, n + model.net.lookahead, model.features)
     features = time.perf_counter() - t0
     print(
-        f"offline ({'bi' if model.net.lstm.bidirectional else 'uni'}directional): {len(wav) / SAMPLE_RATE:.0f} s "
+        f"offline ({'bi' if model.net.bidirectional else 'uni'}directional): {len(wav) / SAMPLE_RATE:.0f} s "
         f"of audio -> {n} frames in {total:.3f} s = {n / total:,.0f} AU frames/s "
         f"({total / (len(wav) / SAMPLE_RATE) * 1000:.1f} ms per second of audio, of which features "
         f"{features / total:.0%})"

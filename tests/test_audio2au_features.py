@@ -17,8 +17,10 @@ from audio2au.features import (
     FeatureConfig,
     SilentAudioError,
     UnsupportedAudioError,
+    band_mask,
     compute_features,
     eq_shift,
+    formant_warp,
     frame_count,
     gain_shift,
     load_audio,
@@ -85,6 +87,24 @@ def test_eq_shift_flat_curve_is_a_gain_and_needs_logmel():
     assert shifted[..., -1].min() > 1.3 and shifted[..., 0].max() < -1.3  # +-6 dB = +-1.38 in natural log
     with pytest.raises(ValueError, match="log-mel"):
         eq_shift(f, flat, FeatureConfig(kind="mfcc"))
+
+
+def test_formant_warp_moves_a_voice_down_the_bands_as_a_lower_tone_would():
+    tone = {hz: compute_features(_tone(0.5, SAMPLE_RATE, freq=hz), 25, 12, CFG)[None] for hz in (1500.0, 1250.0)}
+    assert torch.allclose(formant_warp(tone[1500.0], torch.tensor([1.0]), CFG), tone[1500.0], atol=1e-5)
+    warped = formant_warp(tone[1500.0], torch.tensor([1.2]), CFG)  # 1500 Hz read at 1.2 x 1250 Hz
+    peak = lambda f: int(f[0, 5:8].mean(dim=(0, 1)).argmax())  # noqa: E731 (frames inside the tone)
+    assert peak(warped) == peak(tone[1250.0]) < peak(tone[1500.0])
+    with pytest.raises(ValueError, match="log-mel"):
+        formant_warp(tone[1500.0], torch.tensor([1.1]), FeatureConfig(kind="mfcc"))
+
+
+def test_band_mask_holds_only_the_named_bands():
+    f = compute_features((0.1 * np.random.default_rng(3).normal(size=8000)).astype(np.float32), 25, 12, CFG)[None]
+    masked = band_mask(f.repeat(2, 1, 1, 1), torch.tensor([5, 0]), torch.tensor([3, 0]))
+    assert torch.equal(masked[1], f[0]) and torch.equal(masked[0, ..., :5], f[0, ..., :5])
+    assert torch.equal(masked[0, ..., 8:], f[0, ..., 8:])
+    assert (masked[0, ..., 5:8].std(dim=(0, 1)) == 0).all() and (f[0, ..., 5:8].std(dim=(0, 1)) > 0.1).all()
 
 
 def _tone(seconds: float, sr: int, channels: int = 1, freq: float = 440.0) -> np.ndarray:

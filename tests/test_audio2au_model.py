@@ -122,6 +122,30 @@ def test_fp16_export_round_trip_and_clear_errors(tmp_path):
         load_audio2au(tmp_path / "none.pt")
 
 
+def test_ensemble_averages_its_members_offline_and_streaming(tmp_path, capsys):
+    from audio2au.ensemble import main as ensemble_main
+
+    wav = _speechlike(2.0, seed=5)
+    for bidirectional, lookahead in ((True, 0), (False, 2)):
+        members = [_model(bidirectional, lookahead, seed=s) for s in (1, 2, 3)]
+        paths = [atomic_save(checkpoint_dict(m, half=True), tmp_path / f"m{i}.pt") for i, m in enumerate(members)]
+        ensemble_main([str(tmp_path / "ens.pt"), *map(str, paths)])
+        ens = load_audio2au(tmp_path / "ens.pt")
+        assert ens.net.bidirectional == bidirectional and ens.net.lookahead == lookahead
+        mean = np.mean([predict_aus(load_audio2au(p), wav, 25) for p in paths], axis=0)
+        assert np.abs(predict_aus(ens, wav, 25) - mean).max() < 1e-5  # predict streams the unidirectional one
+        assert np.abs(_one_pass(ens, wav, 25) - mean).max() < 1e-5
+        assert np.abs(mean - predict_aus(members[0], wav, 25)).max() > 1e-3  # the members do differ
+    assert "3 members" in capsys.readouterr().out
+    other = _model(True, 0, hidden=16)
+    atomic_save(checkpoint_dict(other, half=True), tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="differ in model"):
+        ensemble_main([str(tmp_path / "bad.pt"), str(paths[0]), str(tmp_path / "other.pt")])
+    with pytest.raises(CheckpointError, match="single networks"):
+        ensemble_main([str(tmp_path / "bad.pt"), str(tmp_path / "ens.pt")])
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_overfits_one_short_real_clip(shared_data, synthetic_dataset):
     """Real speech (5 s) against an AU series of the synthetic set stretched to its length
     (the tracker's real labels are not needed to show the model can fit speech)."""

@@ -101,7 +101,7 @@ def test_train_resumes_exactly_after_interruption(synthetic_dataset, tmp_path, m
 def test_streaming_variant_trains_and_streams(synthetic_dataset, tmp_path, capsys):
     assert _train(synthetic_dataset, tmp_path / "run", "train.steps=2", "audio2au/model=stream") == 0
     model = load_audio2au(tmp_path / "run" / "audio2au.pt")
-    assert model.net.lookahead == 2 and not model.net.lstm.bidirectional
+    assert model.net.lookahead == 2 and not model.net.bidirectional
     wav = load_clips(synthetic_dataset)[0][0].waveform
     stream = AUStream(model, 25)
     streamed = np.concatenate([stream.push(wav[i : i + 480]) for i in range(0, len(wav), 480)] + [stream.flush()])

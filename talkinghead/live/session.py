@@ -112,7 +112,7 @@ def load_engine(photo: str, options: LiveOptions) -> tuple[LiveEngine, str]:
 
     renderer = load(options.model)
     model = load_audio2au(options.model.checkpoint, renderer.au_names, renderer.device, stream=True)
-    if model.net.lstm.bidirectional:
+    if model.net.bidirectional:
         raise UserError(
             "live mode needs a streaming audio2au model (audio2au_stream.pt, trained with audio2au/model=stream)"
         )
