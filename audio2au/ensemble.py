@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from actionunits.checkpoint import atomic_save
-from audio2au.checkpoint import ensemble_checkpoint, read_checkpoint
+from audio2au.checkpoint import CheckpointError, ensemble_checkpoint, read_checkpoint
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("members", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    atomic_save(ensemble_checkpoint([read_checkpoint(p) for p in args.members]), args.out)
+    try:
+        atomic_save(ensemble_checkpoint([read_checkpoint(p) for p in args.members]), args.out)
+    except CheckpointError as e:
+        parser.exit(2, f"audio2au.ensemble: {e}\n")
     print(f"{args.out}: {len(args.members)} members")
 
 

@@ -139,10 +139,14 @@ def test_ensemble_averages_its_members_offline_and_streaming(tmp_path, capsys):
     assert "3 members" in capsys.readouterr().out
     other = _model(True, 0, hidden=16)
     atomic_save(checkpoint_dict(other, half=True), tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match="differ in model"):
-        ensemble_main([str(tmp_path / "bad.pt"), str(paths[0]), str(tmp_path / "other.pt")])
-    with pytest.raises(CheckpointError, match="single networks"):
-        ensemble_main([str(tmp_path / "bad.pt"), str(tmp_path / "ens.pt")])
+    for members, error in (
+        ([paths[0], tmp_path / "other.pt"], "differ in model"),
+        ([tmp_path / "ens.pt"], "single networks"),
+        ([tmp_path / "none.pt"], "not found"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            ensemble_main([str(tmp_path / "bad.pt"), *map(str, members)])
+        assert exit_.value.code == 2 and error in capsys.readouterr().err
     assert not (tmp_path / "bad.pt").exists()
 
 
