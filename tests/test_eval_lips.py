@@ -5,6 +5,7 @@ lips and head."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -294,6 +295,9 @@ def test_report_shows_every_clip_the_means_groups_and_goals():
         in head
     )
     assert "`a` 0.40 (720 px), `b` 1.10 (224 px)." in head
+    unread = json.loads(json.dumps(results))  # a still render the mesh could not read: NaN -> null in eval.json
+    unread["audio2au"]["end_to_end"]["head"]["still"][1]["rot_std"] = [None] * 3
+    assert "`a` 0.40 (720 px), `b` - (224 px)." in markdown(unread, [])
     assert head.split("Goals:\n\n")[1].split("\n\n")[0].splitlines() == [
         "- mean render rotation std within 1.5-8.0 degrees (real 3.00): 2.00, met",
         "- mean render speed within 5.0-30.0 deg/s (real 14.0): 10.00, met",

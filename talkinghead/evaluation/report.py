@@ -79,6 +79,12 @@ def _f(x, digits: int = 3, missing: str = "n/a") -> str:
     return missing if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
 
 
+def _largest(values: list) -> float | None:
+    """The largest measured value (None and NaN are what the face mesh could not read)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return max(finite) if finite else None
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -388,7 +394,7 @@ def _head_section(rows: list[dict], head: dict) -> str:
     still_text = (
         f"Still head (`--head-motion 0`, the {STILL_HEAD} render): the largest axis's rotation std per clip "
         "(degrees; what the face mesh reads of a head that does not move: jitter, more on small frames): "
-        + ", ".join(f"`{c['clip']}` {_f(max(c['rot_std']), 2, '-')} ({c['height']} px)" for c in still)
+        + ", ".join(f"`{c['clip']}` {_f(_largest(c['rot_std']), 2, '-')} ({c['height']} px)" for c in still)
         + "."
         if still
         else "No still-head render."
@@ -420,7 +426,8 @@ def _head_goals(head: dict) -> list[str]:
             *SPEED_GOAL,
         ),
     ]
-    sized = [max(c["rot_std"]) for c in head["still"] if c["height"] >= STILL_MIN_HEIGHT]
+    sized = [_largest(c["rot_std"]) for c in head["still"] if c["height"] >= STILL_MIN_HEIGHT]
+    sized = [v for v in sized if v is not None]
     lines.append(
         _goal_line(
             f"still head (`--head-motion 0`): every axis's rotation std < {STILL_GOAL:g} degree, on the "
