@@ -43,32 +43,40 @@ def held_out(root: Path) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
     return out
 
 
+def scores(model, clips) -> dict[tuple[str, str, bool], float]:
+    """{(group, condition, within speech): mean over the group's speakers of r} for a model."""
+    pooled: dict[tuple[str, str], list] = {}
+    for speaker, real, wavs in clips:
+        speech = speech_frames(frame_rms_db(wavs["clean"], 25.0, len(real))[:, 0], 25.0)
+        for condition, wav in wavs.items():
+            gap = au_lip_gap(predict_aus(model, wav, 25.0, len(real)), AU_NAMES)
+            pooled.setdefault((speaker, condition), []).append((real, gap, speech))
+
+    def r(speaker: str, condition: str, within_speech: bool) -> float:
+        real, gap, speech = (np.concatenate(x) for x in zip(*pooled[(speaker, condition)]))
+        ok = np.isfinite(real) & (speech if within_speech else True)
+        return float(np.corrcoef(real[ok], gap[ok])[0, 1])
+
+    return {
+        (group, c, within): float(np.nanmean([r(s, c, within) for s in speakers]))
+        for group, speakers in (("test", TEST), ("validation", VAL))
+        for c in clips[0][2]
+        for within in (False, True)
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--data", type=Path, default=Path("/work/prepared"))
     args = parser.parse_args()
     clips = held_out(args.data)
-    conditions = list(clips[0][2])
     for path in args.models:
-        model = load_audio2au(path)
-        pooled: dict[tuple[str, str], list] = {}
-        for speaker, real, wavs in clips:
-            speech = speech_frames(frame_rms_db(wavs["clean"], 25.0, len(real))[:, 0], 25.0)
-            for condition, wav in wavs.items():
-                gap = au_lip_gap(predict_aus(model, wav, 25.0, len(real)), AU_NAMES)
-                pooled.setdefault((speaker, condition), []).append((real, gap, speech))
-
-        def r(speaker: str, condition: str, within_speech: bool) -> float:
-            real, gap, speech = (np.concatenate(x) for x in zip(*pooled[(speaker, condition)]))
-            ok = np.isfinite(real) & (speech if within_speech else True)
-            return float(np.corrcoef(real[ok], gap[ok])[0, 1])
-
+        got = scores(load_audio2au(path), clips)
         cells = [
-            f"{group} {c}: {np.nanmean([r(s, c, False) for s in speakers]):.3f} / "
-            f"{np.nanmean([r(s, c, True) for s in speakers]):.3f}"
-            for group, speakers in (("test", TEST), ("validation", VAL))
-            for c in conditions
+            f"{group} {c}: {got[(group, c, False)]:.3f} / {got[(group, c, True)]:.3f}"
+            for group in ("test", "validation")
+            for c in clips[0][2]
         ]
         print(f"{path}: " + " | ".join(cells), flush=True)
 
